@@ -1,0 +1,150 @@
+"""Structure-aware sparse linear algebra: look at the system, then pick the solver.
+
+One entry point, :func:`factorize`, reads a square system's structure (see
+:func:`analyze`) and returns a reusable factorization:
+
+=====================  ==========================================================
+structure              solver
+=====================  ==========================================================
+triangular after a     ``spsolve_triangular`` on ``A[p][:, p]`` (backprop: the
+symmetric permutation  multiplier system of an acyclic computation graph)
+block triangular       substitution over strongly connected components, sparse
+                       LU only on the cyclic blocks
+symmetric              ``P A P^T = L D L^T`` (SuperLU, symmetric mode) reporting
+                       the inertia, as interior-point and SQP steps need
+general (irreducible)  SuperLU with an ordering chosen for the pattern
+LinearOperator         MINRES (symmetric) or GMRES
+=====================  ==========================================================
+
+Every factorization solves ``A x = b`` and ``A^T x = b`` for any number of
+right-hand sides. Singular or numerically singular systems raise
+:class:`~lagrangian.errors.SingularMatrixError` naming the block; they never
+return an answer whose residual was not checked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator
+
+from ..errors import ProblemError
+from .factorizations import (
+    BlockTriangularFactorization,
+    Factorization,
+    IterativeSolver,
+    LUFactorization,
+    SymmetricFactorization,
+    TriangularFactorization,
+)
+from .structure import Segment, Structure, analyze, is_symmetric
+
+__all__ = [
+    "factorize",
+    "solve",
+    "analyze",
+    "is_symmetric",
+    "Structure",
+    "Segment",
+    "Factorization",
+    "TriangularFactorization",
+    "BlockTriangularFactorization",
+    "SymmetricFactorization",
+    "LUFactorization",
+    "IterativeSolver",
+]
+
+_STRUCTURES = ("auto", "triangular", "block_triangular", "symmetric", "general", "iterative")
+_DEFAULT_PIVOT_TOL = 1e3 * np.finfo(float).eps
+
+
+def _as_square_sparse(A, name="A"):
+    if not (sp.issparse(A) or isinstance(A, np.ndarray)):
+        A = np.asarray(A, dtype=float)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ProblemError(name, f"expected a square matrix, got shape {A.shape}")
+    A = sp.csr_array(A, dtype=float)
+    if not np.all(np.isfinite(A.data)):
+        raise ProblemError(name, "contains NaN or infinite entries")
+    return A
+
+
+def factorize(
+    A,
+    *,
+    structure: str = "auto",
+    pivot_tol: float = _DEFAULT_PIVOT_TOL,
+    raise_singular: bool = True,
+    reference=None,
+) -> Factorization:
+    """Factor a square system with the solver its structure calls for.
+
+    Parameters
+    ----------
+    A : sparse array/matrix, ndarray or LinearOperator, shape (n, n)
+    structure : {"auto", "triangular", "block_triangular", "symmetric", "general", "iterative"}
+        ``"auto"`` (default) analyzes the dependency graph. Any other value skips
+        the detection where it can: ``"symmetric"`` and ``"general"`` factor
+        directly; ``"triangular"`` and ``"block_triangular"`` still compute the
+        permutation (and ``"triangular"`` raises if a cycle is found);
+        ``"iterative"`` uses MINRES when ``A`` is symmetric and GMRES otherwise.
+        A LinearOperator is always solved iteratively (MINRES if
+        ``structure="symmetric"``).
+    pivot_tol : float
+        A pivot smaller than ``pivot_tol`` times the largest one in its block makes
+        the matrix numerically singular.
+    raise_singular : bool
+        For ``structure="symmetric"`` only: return the factorization of a singular
+        matrix (so its ``inertia`` can be read) instead of raising; solving with it
+        still raises.
+    reference : sparse matrix, optional
+        The matrix whose equations the answers must satisfy, when ``A`` is a
+        perturbation of it (e.g. regularized): solutions are refined against it.
+
+    Returns
+    -------
+    Factorization
+        Call ``.solve(b)`` or ``.solve(b, transpose=True)``; ``.kind`` says which
+        path was taken.
+
+    Raises
+    ------
+    ProblemError
+        ``A`` is not square or has non-finite entries, or ``structure`` is unknown.
+    SingularMatrixError
+        A zero or negligible pivot, with the rows of the failing block.
+    """
+    if structure not in _STRUCTURES:
+        raise ProblemError("structure", f"expected one of {_STRUCTURES}, got {structure!r}")
+    if isinstance(A, LinearOperator):
+        if A.shape[0] != A.shape[1]:
+            raise ProblemError("A", f"expected a square operator, got shape {A.shape}")
+        return IterativeSolver(A, symmetric=structure == "symmetric")
+    A = _as_square_sparse(A)
+    reference = None if reference is None else _as_square_sparse(reference, "reference")
+    if structure == "iterative":
+        return IterativeSolver(A, symmetric=is_symmetric(A))
+    if structure == "symmetric":
+        return SymmetricFactorization(A, pivot_tol=pivot_tol, raise_singular=raise_singular, reference=reference)
+    if structure == "general":
+        return LUFactorization(A, pivot_tol=pivot_tol, reference=reference)
+
+    found = analyze(A)
+    if structure == "triangular" and found.kind != "triangular":
+        raise ProblemError(
+            "A",
+            f"structure='triangular' but the dependency graph has a cycle of {found.largest_component} unknowns",
+        )
+    kind = found.kind if structure == "auto" else structure
+    if kind == "triangular":
+        return TriangularFactorization(A, found, pivot_tol=pivot_tol, reference=reference)
+    if kind == "block_triangular":
+        return BlockTriangularFactorization(A, found, pivot_tol=pivot_tol, reference=reference)
+    if kind == "symmetric":
+        return SymmetricFactorization(A, pivot_tol=pivot_tol, raise_singular=raise_singular, reference=reference)
+    return LUFactorization(A, pivot_tol=pivot_tol, reference=reference)
+
+
+def solve(A, b, *, transpose: bool = False, structure: str = "auto") -> np.ndarray:
+    """Solve ``A x = b`` (or ``A^T x = b``) once; see :func:`factorize`."""
+    return factorize(A, structure=structure).solve(b, transpose=transpose)

@@ -1,0 +1,400 @@
+"""Factorizations of square sparse systems, one class per structure.
+
+Every class factors once and then solves ``A x = b`` or ``A^T x = b`` for as many
+right-hand sides as wanted. Every direct solve is followed by a residual check with
+up to two steps of iterative refinement against the *reference* matrix (the matrix
+the caller wants solved, which may differ from the one factored, for example by a
+small regularization); a solution whose residual stays large raises
+:class:`~lagrangian.errors.SingularMatrixError` instead of being returned.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, gmres, minres, splu, spsolve_triangular
+
+from ..errors import SingularMatrixError, SolverError
+from .structure import Structure
+
+__all__ = [
+    "Factorization",
+    "TriangularFactorization",
+    "BlockTriangularFactorization",
+    "SymmetricFactorization",
+    "LUFactorization",
+    "IterativeSolver",
+]
+
+_EPS = np.finfo(float).eps
+# A relative residual above this after refinement means the matrix is numerically
+# singular for this right-hand side: the answer would carry no correct digits in the
+# worst direction, so it is not returned.
+_ACCEPT_RESIDUAL = np.sqrt(_EPS)
+_REFINE_RESIDUAL = 64 * _EPS
+
+
+def _entry_scale(A) -> float:
+    data = sp.csr_array(A).data
+    return float(np.abs(data).max()) if data.size else 0.0
+
+
+def _pivot_ratio(pivots: np.ndarray, scale: float) -> float:
+    """Smallest pivot magnitude relative to the largest matrix entry.
+
+    Measured against the matrix, not against the largest pivot: eliminating a
+    quasidefinite KKT matrix legitimately produces pivots of size delta next to
+    pivots of size 1/delta, and neither means the matrix is singular.
+    """
+    magnitudes = np.abs(pivots)
+    if not magnitudes.size:
+        return 1.0
+    return float(magnitudes.min() / scale) if scale > 0 else 0.0
+
+
+def _check_pivots(pivots, scale, pivot_tol, where: str, block=None):
+    """Raise when a pivot is zero or negligible next to the matrix's largest entry."""
+    ratio = _pivot_ratio(pivots, scale)
+    if ratio <= pivot_tol:
+        worst = int(np.argmin(np.abs(pivots)))
+        detail = "exactly singular" if ratio == 0 else f"numerically singular (pivot ratio {ratio:.2e})"
+        raise SingularMatrixError(
+            f"{where} is {detail}; smallest pivot at position {worst}"
+            + ("" if block is None else f" of block rows {_describe(block)}"),
+            block=block,
+            pivot=ratio,
+        )
+    return ratio
+
+
+def _describe(indices, limit=8) -> str:
+    indices = np.asarray(indices)
+    shown = ", ".join(str(int(i)) for i in indices[:limit])
+    return f"[{shown}{', ...' if indices.size > limit else ''}] ({indices.size} rows)"
+
+
+def _superlu(block, permc_spec: str, where: str, indices=None, **options):
+    """``splu`` with SuperLU's 'exactly singular' failure turned into a typed error."""
+    try:
+        return splu(sp.csc_array(block), permc_spec=permc_spec, **options)
+    except RuntimeError as exc:  # SuperLU signals a zero pivot with RuntimeError only
+        raise SingularMatrixError(
+            f"{where} is exactly singular (SuperLU: {exc})"
+            + ("" if indices is None else f"; block rows {_describe(indices)}"),
+            block=indices,
+            pivot=0.0,
+        ) from exc
+
+
+class Factorization:
+    """Base class: validation, residual check and iterative refinement.
+
+    Subclasses implement ``_solve(b, transpose)`` for a 1-D or 2-D ``b``.
+
+    Attributes
+    ----------
+    kind : str
+        Which path was taken ("triangular", "block_triangular", "symmetric",
+        "lu", "iterative").
+    shape : tuple of int
+    pivot_ratio : float or None
+        Smallest pivot magnitude over the largest matrix entry: a cheap sign of
+        how close to singular the factored matrix is (not a condition number).
+    """
+
+    kind = "abstract"
+
+    def __init__(self, matrix, reference=None):
+        self.matrix = matrix
+        self.reference = matrix if reference is None else reference
+        self.shape = matrix.shape
+        self.pivot_ratio = None
+
+    def solve(self, b, *, transpose: bool = False) -> np.ndarray:
+        """Solve ``A x = b`` (or ``A^T x = b``) for one or several right-hand sides.
+
+        Parameters
+        ----------
+        b : array_like, shape (n,) or (n, k)
+        transpose : bool
+            Solve with the transposed matrix, reusing the same factorization.
+        """
+        b = np.asarray(b, dtype=float)
+        if b.ndim not in (1, 2) or b.shape[0] != self.shape[0]:
+            raise ValueError(f"b: expected shape ({self.shape[0]},) or ({self.shape[0]}, k), got {b.shape}")
+        if not np.all(np.isfinite(b)):
+            raise ValueError("b: contains NaN or infinite entries")
+        x = self._solve(b, transpose)
+        return self._refine(b, x, transpose)
+
+    def _apply_reference(self, x, transpose):
+        M = self.reference
+        return M.T @ x if transpose else M @ x
+
+    def _relative_residual(self, b, x, transpose):
+        r = b - self._apply_reference(x, transpose)
+        scale = self._reference_norm() * np.abs(x).max(initial=0.0) + np.abs(b).max(initial=0.0)
+        return r, (np.abs(r).max(initial=0.0) / scale if scale > 0 else 0.0)
+
+    def _reference_norm(self):
+        if not hasattr(self, "_norm"):
+            self._norm = float(abs(sp.csr_array(self.reference)).sum(axis=1).max()) if self.shape[0] else 0.0
+        return self._norm
+
+    def _refine(self, b, x, transpose):
+        r, rel = self._relative_residual(b, x, transpose)
+        for _ in range(2):
+            if not np.isfinite(rel) or rel <= _REFINE_RESIDUAL:
+                break
+            x = x + self._solve(r, transpose)
+            r, rel = self._relative_residual(b, x, transpose)
+        if not np.all(np.isfinite(x)) or not rel <= _ACCEPT_RESIDUAL:
+            raise SingularMatrixError(
+                f"{self.kind} solve left a relative residual of {rel:.2e} after refinement: "
+                "the matrix is numerically singular or too ill-conditioned for this right-hand side",
+                pivot=self.pivot_ratio,
+            )
+        return x
+
+
+class TriangularFactorization(Factorization):
+    """Substitution after a symmetric permutation to lower triangular form.
+
+    With ``p`` from :func:`~lagrangian.linalg.analyze`, ``L = A[p][:, p]`` is lower
+    triangular, so ``A x = b`` is ``L x[p] = b[p]`` (forward substitution) and
+    ``A^T x = b`` is ``L^T x[p] = b[p]`` (back substitution). Cost: O(nnz), no fill.
+    """
+
+    kind = "triangular"
+
+    def __init__(self, A, structure: Structure, *, pivot_tol: float, reference=None):
+        super().__init__(A, reference)
+        p = structure.order
+        self._order = p
+        self._lower = sp.csr_array(A)[p][:, p]
+        self._lower.sort_indices()
+        self._upper = None
+        diagonal = self._lower.diagonal()
+        try:
+            self.pivot_ratio = _check_pivots(diagonal, _entry_scale(A), pivot_tol, "triangular matrix")
+        except SingularMatrixError as exc:
+            worst = int(p[np.argmin(np.abs(diagonal))])
+            raise SingularMatrixError(
+                f"{exc} (row {worst} of the matrix as given has a zero or negligible diagonal)",
+                block=np.array([worst]),
+                pivot=exc.pivot,
+            ) from None
+
+    def _solve(self, b, transpose):
+        p = self._order
+        if transpose:
+            if self._upper is None:
+                self._upper = sp.csr_array(self._lower.T)
+                self._upper.sort_indices()
+            y = spsolve_triangular(self._upper, b[p], lower=False)
+        else:
+            y = spsolve_triangular(self._lower, b[p], lower=True)
+        x = np.empty_like(y)
+        x[p] = y
+        return x
+
+
+class BlockTriangularFactorization(Factorization):
+    """Block substitution over strongly connected components.
+
+    With ``M = A[p][:, p]`` block lower triangular (see
+    :func:`~lagrangian.linalg.analyze`), forward substitution solves, block after
+    block,
+
+        M_kk x_k = b_k - sum_{j<k} M_kj x_j,
+
+    by triangular substitution on runs of acyclic unknowns and by a sparse LU
+    factored once on each cyclic block. The transposed system runs the same blocks
+    backwards. Only the cyclic blocks are ever factored, so fill stays inside them.
+    """
+
+    kind = "block_triangular"
+
+    def __init__(self, A, structure: Structure, *, pivot_tol: float, reference=None):
+        super().__init__(A, reference)
+        p = structure.order
+        self._order = p
+        M = sp.csr_array(A)[p][:, p]
+        self._segments = structure.segments
+        self._diagonal = []  # per segment: ("tri", L) or ("lu", SuperLU)
+        self._below = []  # per segment: M[s:e, :s] (CSR)
+        self._right = None  # per segment: M[e:, s:e]^T, built on the first transposed solve
+        self._M = M
+        scale = _entry_scale(A)
+        ratios = []
+        for seg in self._segments:
+            block = M[seg.start : seg.stop, seg.start : seg.stop]
+            rows = p[seg.start : seg.stop]
+            if seg.cyclic:
+                lu = _superlu(block, "COLAMD", "cyclic block", rows)
+                ratios.append(_check_pivots(lu.U.diagonal(), scale, pivot_tol, "cyclic block", rows))
+                self._diagonal.append(("lu", lu))
+            else:
+                block = sp.csr_array(block)
+                block.sort_indices()
+                ratios.append(_check_pivots(block.diagonal(), scale, pivot_tol, "triangular block", rows))
+                self._diagonal.append(("tri", block))
+            self._below.append(M[seg.start : seg.stop, : seg.start])
+        self.pivot_ratio = min(ratios) if ratios else None
+
+    @staticmethod
+    def _solve_diagonal(entry, rhs, transpose):
+        how, factor = entry
+        if how == "lu":
+            return factor.solve(rhs, trans="T" if transpose else "N")
+        if transpose:
+            return spsolve_triangular(sp.csr_array(factor.T), rhs, lower=False)
+        return spsolve_triangular(factor, rhs, lower=True)
+
+    def _solve(self, b, transpose):
+        p = self._order
+        rhs = b[p]
+        y = np.zeros_like(rhs)
+        if not transpose:
+            for seg, entry, below in zip(self._segments, self._diagonal, self._below):
+                r = rhs[seg.start : seg.stop] - below @ y[: seg.start]
+                y[seg.start : seg.stop] = self._solve_diagonal(entry, r, False)
+        else:
+            if self._right is None:
+                self._right = [sp.csr_array(self._M[seg.stop :, seg.start : seg.stop].T) for seg in self._segments]
+            for seg, entry, right in zip(
+                reversed(self._segments), reversed(self._diagonal), reversed(self._right)
+            ):
+                r = rhs[seg.start : seg.stop] - right @ y[seg.stop :]
+                y[seg.start : seg.stop] = self._solve_diagonal(entry, r, True)
+        x = np.empty_like(y)
+        x[p] = y
+        return x
+
+
+class SymmetricFactorization(Factorization):
+    """Symmetric indefinite factorization ``P A P^T = L D L^T`` that reports inertia.
+
+    SuperLU runs in symmetric mode (a minimum-degree ordering of ``A + A^T``
+    applied to rows and columns alike, diagonal pivots preferred), which yields
+    ``P A P^T = L U`` with ``U = D L^T``. By Sylvester's law of inertia the signs of
+    ``D = diag(U)`` count the positive, negative and zero eigenvalues of ``A``.
+    If SuperLU had to pivot off the diagonal (a zero diagonal met during
+    elimination, as in an unregularized KKT matrix), the factorization is still a
+    valid LU but the inertia cannot be read from it, and ``inertia`` is ``None``.
+    A quasidefinite shift ``-delta I`` on a KKT matrix's constraint block avoids
+    that (Vanderbei 1995).
+
+    Attributes
+    ----------
+    inertia : tuple (n_positive, n_negative, n_zero) or None
+        Pivots with ``|d| <= pivot_tol * max |A_ij|`` count as zero. ``None`` when
+        the factorization pivoted off the diagonal, or failed on an exactly zero
+        pivot (then ``singular`` is True).
+    singular : bool
+    """
+
+    kind = "symmetric"
+
+    def __init__(self, A, *, pivot_tol: float, raise_singular: bool = True, reference=None):
+        super().__init__(A, reference)
+        scale = _entry_scale(A)
+        try:
+            self._lu = _superlu(
+                A, "MMD_AT_PLUS_A", "symmetric matrix", diag_pivot_thresh=0.0, options=dict(SymmetricMode=True)
+            )
+        except SingularMatrixError:
+            if raise_singular:
+                raise
+            self._lu, self.inertia, self.singular, self.pivot_ratio = None, None, True, 0.0
+            return
+        d = self._lu.U.diagonal()
+        self.pivot_ratio = _pivot_ratio(d, scale)
+        if np.array_equal(self._lu.perm_r, self._lu.perm_c):
+            small = np.abs(d) <= pivot_tol * scale
+            self.inertia = (int(np.sum((d > 0) & ~small)), int(np.sum((d < 0) & ~small)), int(small.sum()))
+        else:
+            self.inertia = None
+        self.singular = self.pivot_ratio <= pivot_tol
+        if raise_singular and self.singular:
+            _check_pivots(d, scale, pivot_tol, "symmetric matrix")
+
+    def _solve(self, b, transpose):
+        if self.singular:
+            raise SingularMatrixError(
+                f"symmetric matrix is singular (pivot ratio {self.pivot_ratio:.2e}, inertia {self.inertia}); "
+                "regularize it before solving",
+                pivot=self.pivot_ratio,
+            )
+        return self._lu.solve(b)  # A^T = A
+
+
+class LUFactorization(Factorization):
+    """Sparse LU (SuperLU) with the column ordering chosen from the pattern.
+
+    A structurally symmetric pattern gets a minimum-degree ordering of
+    ``A^T + A``; an unsymmetric one gets COLAMD. Used for strongly connected
+    (irreducible) unsymmetric matrices, where no permutation gives triangular blocks.
+    """
+
+    kind = "lu"
+
+    def __init__(self, A, *, pivot_tol: float, reference=None):
+        super().__init__(A, reference)
+        A = sp.csc_array(A)
+        pattern = A.copy()
+        pattern.data[:] = 1.0
+        symmetric_pattern = (pattern - pattern.T).count_nonzero() == 0
+        self.ordering = "MMD_AT_PLUS_A" if symmetric_pattern else "COLAMD"
+        self._lu = _superlu(A, self.ordering, "matrix")
+        self.pivot_ratio = _check_pivots(self._lu.U.diagonal(), _entry_scale(A), pivot_tol, "matrix")
+
+    def _solve(self, b, transpose):
+        return self._lu.solve(b, trans="T" if transpose else "N")
+
+
+class IterativeSolver(Factorization):
+    """Krylov solve for matrix-free or very large systems.
+
+    MINRES for symmetric operators (it needs no definiteness, so it serves KKT
+    matrices), restarted GMRES otherwise. The transposed system needs the
+    operator's ``rmatvec``. Nothing is factored; each solve iterates to ``rtol``
+    and raises :class:`~lagrangian.errors.SolverError` if it does not get there.
+    """
+
+    kind = "iterative"
+
+    def __init__(self, A, *, symmetric: bool, rtol: float = 1e-10, maxiter: int | None = None):
+        super().__init__(A)
+        self._operator = A if isinstance(A, LinearOperator) else sp.csr_array(A)
+        self.symmetric = symmetric
+        self.rtol = rtol
+        self.maxiter = maxiter
+        self.method = "minres" if symmetric else "gmres"
+
+    def solve(self, b, *, transpose: bool = False) -> np.ndarray:
+        b = np.asarray(b, dtype=float)
+        if b.ndim == 2:
+            return np.column_stack([self.solve(col, transpose=transpose) for col in b.T])
+        if b.shape != (self.shape[0],):
+            raise ValueError(f"b: expected shape ({self.shape[0]},), got {b.shape}")
+        if not np.all(np.isfinite(b)):
+            raise ValueError("b: contains NaN or infinite entries")
+        A = self._operator
+        if transpose and not self.symmetric:
+            A = A.T
+        maxiter = self.maxiter or 10 * self.shape[0]
+        if self.symmetric:
+            x, info = minres(A, b, rtol=self.rtol, maxiter=maxiter)
+        else:
+            x, info = gmres(A, b, rtol=self.rtol, restart=min(100, self.shape[0]), maxiter=maxiter)
+        r = b - A @ x
+        bnorm = np.linalg.norm(b)
+        rel = np.linalg.norm(r) / bnorm if bnorm > 0 else np.linalg.norm(r)
+        if info != 0 and not rel <= 10 * self.rtol:
+            raise SolverError(
+                f"{self.method} stopped after {maxiter if info > 0 else 'a breakdown at'} iterations with "
+                f"relative residual {rel:.2e} > rtol={self.rtol:.1e}; the operator may be singular or "
+                "badly conditioned: pass a preconditioned operator or use a direct factorization"
+            )
+        return x

@@ -1,0 +1,187 @@
+"""The structure-aware solver: right path for each structure, right answers, typed errors."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, aslinearoperator
+
+from lagrangian import linalg
+from lagrangian.errors import ProblemError, SingularMatrixError, SolverError
+
+
+def random_lower(rng, n, per_row=3, unit=True):
+    rows = np.repeat(np.arange(1, n), per_row)
+    cols = (rows * rng.random(rows.size)).astype(int)
+    L = sp.coo_array((rng.uniform(-0.5, 0.5, rows.size), (rows, cols)), shape=(n, n))
+    diag = np.ones(n) if unit else rng.uniform(1.0, 2.0, n) * rng.choice([-1, 1], n)
+    return (L + sp.diags_array(diag)).tocsr()
+
+
+def permuted(A, rng):
+    p = rng.permutation(A.shape[0])
+    q = rng.permutation(A.shape[0])
+    return sp.csr_array(A)[p][:, p], sp.csr_array(A)[q][:, :]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_triangular_found_whatever_the_symmetric_order(seed):
+    rng = np.random.default_rng(seed)
+    L = random_lower(rng, 300, unit=seed % 2 == 0)
+    for A in (L, sp.csr_array(L.T), permuted(L, rng)[0]):
+        F = linalg.factorize(A)
+        assert F.kind == "triangular"
+        b = rng.standard_normal(300)
+        dense = A.toarray()
+        np.testing.assert_allclose(F.solve(b), np.linalg.solve(dense, b), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(F.solve(b, transpose=True), np.linalg.solve(dense.T, b), rtol=1e-10, atol=1e-12)
+
+
+def test_row_permuted_triangular_is_not_called_triangular_but_is_solved():
+    # A row permutation alone (no matching column permutation) breaks the triangular
+    # structure of the dependency graph: it is then solved as a general system.
+    rng = np.random.default_rng(7)
+    A = permuted(random_lower(rng, 60, unit=False), rng)[1]
+    b = rng.standard_normal(60)
+    x = linalg.solve(A, b)
+    np.testing.assert_allclose(A @ x, b, atol=1e-10)
+
+
+def block_lower(rng, sizes, coupling=0.3):
+    n = sum(sizes)
+    A = sp.lil_array((n, n))
+    start = 0
+    for size in sizes:
+        block = rng.standard_normal((size, size)) + 4 * size * np.eye(size)
+        if size > 1:
+            block[0, -1] = block[-1, 0] = 1.0  # make the block strongly connected
+        A[start : start + size, start : start + size] = block
+        if start:
+            cols = rng.choice(start, size=min(start, 3), replace=False)
+            for c in cols:
+                A[start, c] = coupling
+        start += size
+    return A.tocsr()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_block_triangular_path(seed):
+    rng = np.random.default_rng(seed)
+    A0 = block_lower(rng, [1, 3, 1, 1, 4, 2, 1])
+    A = permuted(A0, rng)[0]
+    found = linalg.analyze(A)
+    assert found.kind == "block_triangular"
+    assert found.largest_component == 4
+    assert sorted(seg.stop - seg.start for seg in found.segments if seg.cyclic) == [2, 3, 4]
+    F = linalg.factorize(A)
+    assert F.kind == "block_triangular"
+    B = rng.standard_normal((A.shape[0], 3))
+    np.testing.assert_allclose(F.solve(B), np.linalg.solve(A.toarray(), B), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(F.solve(B, transpose=True), np.linalg.solve(A.toarray().T, B), rtol=1e-10, atol=1e-12)
+
+
+def test_symmetric_indefinite_reports_inertia():
+    rng = np.random.default_rng(3)
+    n, m = 40, 15
+    H = sp.random_array((n, n), density=0.1, rng=rng)
+    H = H + H.T + sp.diags_array(rng.uniform(0.5, 3, n))
+    J = sp.random_array((m, n), density=0.3, rng=rng) + sp.eye_array(m, n)
+    K = sp.block_array([[H, J.T], [J, -1e-9 * sp.eye_array(m)]]).tocsc()
+    F = linalg.factorize(K)
+    assert F.kind == "symmetric"
+    eig = np.linalg.eigvalsh(K.toarray())
+    assert F.inertia == (int((eig > 0).sum()), int((eig < 0).sum()), 0)
+    b = rng.standard_normal(n + m)
+    np.testing.assert_allclose(F.solve(b), np.linalg.solve(K.toarray(), b), rtol=1e-8, atol=1e-10)
+
+
+def test_general_irreducible_uses_lu():
+    rng = np.random.default_rng(4)
+    A = sp.random_array((50, 50), density=0.1, rng=rng) + 5 * sp.eye_array(50)
+    A = sp.csr_array(A + sp.diags_array(np.ones(49), offsets=1) + sp.diags_array(np.ones(1), offsets=-49))  # one big cycle
+    assert linalg.analyze(A).kind == "general"
+    F = linalg.factorize(A)
+    assert F.kind == "lu"
+    b = rng.standard_normal(50)
+    np.testing.assert_allclose(F.solve(b), np.linalg.solve(A.toarray(), b), rtol=1e-10)
+    np.testing.assert_allclose(F.solve(b, transpose=True), np.linalg.solve(A.toarray().T, b), rtol=1e-10)
+
+
+def test_linear_operator_uses_krylov_both_ways():
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((30, 30)) + 10 * np.eye(30)
+    b = rng.standard_normal(30)
+    F = linalg.factorize(aslinearoperator(A))
+    assert F.kind == "iterative" and F.method == "gmres"
+    np.testing.assert_allclose(F.solve(b), np.linalg.solve(A, b), rtol=1e-7)
+    np.testing.assert_allclose(F.solve(b, transpose=True), np.linalg.solve(A.T, b), rtol=1e-7)
+    S = A + A.T
+    F = linalg.factorize(aslinearoperator(S), structure="symmetric")
+    assert F.method == "minres"
+    np.testing.assert_allclose(F.solve(b), np.linalg.solve(S, b), rtol=1e-6)
+
+
+def test_zero_diagonal_in_triangular_names_the_row():
+    A = sp.csr_array(np.array([[1.0, 0, 0], [2.0, 0.0, 0], [0, 1.0, 3.0]]))
+    with pytest.raises(SingularMatrixError, match=r"row 1 of the matrix as given") as info:
+        linalg.factorize(A)
+    assert info.value.block.tolist() == [1]
+
+
+def test_singular_cyclic_block_names_its_rows():
+    A = np.eye(5)
+    A[2:4, 2:4] = [[1.0, 2.0], [2.0, 4.0]]  # a 2-cycle of rank one
+    A[4, 2] = 1.0
+    with pytest.raises(SingularMatrixError, match=r"cyclic block.*\[2, 3\]|\[3, 2\]") as info:
+        linalg.factorize(sp.csr_array(A), structure="block_triangular")
+    assert sorted(info.value.block.tolist()) == [2, 3]
+
+
+def test_numerically_singular_lu_raises():
+    A = np.ones((3, 3)) + 1e-17 * np.eye(3)
+    A[0, 1] += 1e-3  # irreducible, unsymmetric, numerically rank one
+    with pytest.raises(SingularMatrixError, match="singular"):
+        linalg.factorize(A)
+
+
+def test_singular_symmetric_reports_zero_inertia_when_asked():
+    K = sp.csc_array(np.array([[1.0, 1.0], [1.0, 1.0]]))
+    F = linalg.factorize(K, structure="symmetric", raise_singular=False)
+    assert F.singular
+    assert F.inertia in (None, (1, 0, 1))
+    with pytest.raises(SingularMatrixError, match="regularize"):
+        F.solve(np.ones(2))
+    with pytest.raises(SingularMatrixError):
+        linalg.factorize(K, structure="symmetric")
+
+
+def test_bad_input_is_a_problem_error():
+    with pytest.raises(ProblemError, match="A: expected a square matrix"):
+        linalg.factorize(np.ones((2, 3)))
+    with pytest.raises(ProblemError, match="A: contains NaN"):
+        linalg.factorize(np.array([[1.0, np.nan], [0.0, 1.0]]))
+    with pytest.raises(ProblemError, match="structure: expected one of"):
+        linalg.factorize(np.eye(2), structure="banded")
+    with pytest.raises(ProblemError, match="cycle of 2 unknowns"):
+        linalg.factorize(np.array([[1.0, 1.0], [1.0, 3.0]]), structure="triangular")
+    with pytest.raises(ValueError, match="b: expected shape"):
+        linalg.factorize(np.eye(2)).solve(np.ones(3))
+
+
+def test_krylov_failure_is_a_solver_error():
+    A = np.diag([1.0, 1e-30, 1.0])
+    F = linalg.factorize(aslinearoperator(A))
+    F.maxiter = 3
+    with pytest.raises(SolverError, match="relative residual"):
+        F.solve(np.array([1.0, 1.0, 1.0]))
+
+
+def test_reference_refinement_recovers_the_unperturbed_solution():
+    rng = np.random.default_rng(6)
+    n, m = 20, 5
+    H = sp.diags_array(rng.uniform(1, 2, n))
+    J = sp.csr_array(rng.standard_normal((m, n)))
+    K = sp.block_array([[H, J.T], [J, None]]).tocsc()
+    K_reg = sp.block_array([[H, J.T], [J, -1e-8 * sp.eye_array(m)]]).tocsc()
+    b = rng.standard_normal(n + m)
+    x = linalg.factorize(K_reg, structure="symmetric", reference=K).solve(b)
+    np.testing.assert_allclose(K @ x, b, atol=1e-12)
