@@ -1,6 +1,12 @@
-"""lagrangian: constrained optimization where every problem is a Lagrangian."""
+"""lagrangian: constrained optimization where every problem is a Lagrangian.
 
-from . import linalg
+State ``minimize f(x) s.t. cl <= c(x) <= cu, lb <= x <= ub`` as a :class:`Problem`;
+the package builds its Lagrangian and KKT system (:mod:`lagrangian.kkt`) and solves
+them with structure-aware sparse linear algebra (:mod:`lagrangian.linalg`). The sign
+convention shared by every part is documented in :mod:`lagrangian.convention`.
+"""
+
+from . import convention, linalg
 from .errors import (
     ApproximateDerivativeWarning,
     ConvergenceError,
@@ -10,5 +16,35 @@ from .errors import (
     SingularMatrixError,
     SolverError,
 )
+from .kkt import InertiaCorrection, KKTSystem, kkt_matrix, kkt_residuals
+from .problem import Constraint, Equality, Inequality, Problem
+from .result import IterationRecord, KKTResiduals, Solution, Status
+from .solvers import newton_kkt, solve
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Problem",
+    "Constraint",
+    "Equality",
+    "Inequality",
+    "KKTSystem",
+    "kkt_matrix",
+    "kkt_residuals",
+    "InertiaCorrection",
+    "solve",
+    "newton_kkt",
+    "Solution",
+    "Status",
+    "KKTResiduals",
+    "IterationRecord",
+    "LagrangianError",
+    "ProblemError",
+    "SolverError",
+    "SingularMatrixError",
+    "SingularKKTError",
+    "ConvergenceError",
+    "ApproximateDerivativeWarning",
+    "convention",
+    "linalg",
+]

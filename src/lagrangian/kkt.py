@@ -1,0 +1,270 @@
+r"""The KKT conditions as residuals and as a sparse saddle-point system.
+
+At a point ``(x, y)`` of an equality-constrained problem ``c(x) = c_l``, Newton's
+method on the stationarity and feasibility conditions solves
+
+.. code-block:: text
+
+    [ H + dw I    J^T   ] [ dx    ]     [ grad f(x)  ]      H = Hessian of the Lagrangian
+    [ J          -dc I  ] [ y_new ] = - [ c(x) - c_l ]      J = dc/dx at x
+
+for the step ``dx`` and the new multipliers ``y_new`` directly (Nocedal & Wright
+2006, eq. 18.9). The step is a descent direction for the merit function only if
+the matrix has *inertia* ``(n, m, 0)``: ``n`` positive and ``m`` negative
+eigenvalues, which holds exactly when ``H`` is positive definite on the null space
+of ``J`` and ``J`` has full row rank. :class:`InertiaCorrection` enforces it by
+regularizing: ``dw > 0`` convexifies ``H``; ``dc > 0`` handles a rank-deficient
+``J`` (Wächter & Biegler 2006, section 3.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import linalg
+from .convention import bound_violation, complementarity_violation, lagrangian_gradient
+from .errors import SingularKKTError, SingularMatrixError
+from .result import KKTResiduals
+
+__all__ = ["kkt_residuals", "kkt_matrix", "InertiaCorrection", "KKTSystem", "NewtonStep"]
+
+
+def kkt_residuals(problem, x, y, z=None) -> KKTResiduals:
+    """The KKT residuals of ``problem`` at ``(x, y, z)`` as infinity norms.
+
+    Parameters
+    ----------
+    problem : Problem
+    x : array_like (n,)
+    y : array_like (m,)
+        Constraint multipliers, stacked in problem order.
+    z : array_like (n,), optional
+        Bound multipliers (zero when omitted).
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    z = np.zeros(problem.n) if z is None else np.asarray(z, dtype=float)
+    c = problem.constraint_values(x)
+    stationarity = lagrangian_gradient(problem.gradient(x), problem.jacobian(x), y, z)
+    primal = np.concatenate([bound_violation(c, problem.cl, problem.cu), bound_violation(x, problem.lb, problem.ub)])
+    complementarity = np.concatenate(
+        [complementarity_violation(c, problem.cl, problem.cu, y), complementarity_violation(x, problem.lb, problem.ub, z)]
+    )
+    return KKTResiduals(
+        float(np.abs(stationarity).max(initial=0.0)),
+        float(primal.max(initial=0.0)),
+        float(complementarity.max(initial=0.0)),
+    )
+
+
+def kkt_matrix(H, J, *, primal_regularization: float = 0.0, dual_regularization: float = 0.0, active=None):
+    """Assemble ``[[H + dw I, J_A^T], [J_A, -dc I]]`` as a CSC array.
+
+    Parameters
+    ----------
+    H : (n, n) dense or sparse
+        Hessian of the Lagrangian (only its values are used, both triangles).
+    J : (m, n) dense or sparse
+        Constraint Jacobian.
+    primal_regularization, dual_regularization : float
+        ``dw`` and ``dc`` above.
+    active : boolean mask or index array over the rows of J, optional
+        Keep only these rows: the reduced system of an active set.
+    """
+    H = sp.csr_array(H)
+    J = sp.csr_array(J)
+    if active is not None:
+        J = J[np.asarray(active)] if np.asarray(active).dtype != bool else J[np.flatnonzero(active)]
+    n, m = H.shape[0], J.shape[0]
+    top_left = H + primal_regularization * sp.eye_array(n) if primal_regularization else H
+    bottom_right = -dual_regularization * sp.eye_array(m) if dual_regularization else None
+    if m == 0:
+        return sp.csc_array(top_left)
+    return sp.block_array([[top_left, J.T], [J, bottom_right]], format="csc")
+
+
+@dataclass(frozen=True)
+class KKTFactorInfo:
+    """What it took to get a KKT matrix with the right inertia."""
+
+    primal_regularization: float
+    dual_regularization: float
+    inertia: tuple | None
+    factorizations: int
+
+
+class InertiaCorrection:
+    """Solve KKT systems, regularizing until the inertia is ``(n, m, 0)``.
+
+    Wächter & Biegler (2006), Algorithm IC: try ``dw = 0`` first; if a zero
+    eigenvalue shows (singular matrix, or a Jacobian found rank-deficient) set
+    ``dc = dc_bar``; then raise ``dw`` geometrically from a starting value that
+    remembers the last successful one, so that a run of nonconvex iterations
+    does not pay for the search every time.
+
+    The factorization itself always carries a tiny quasidefinite shift ``-dq I``
+    on the constraint block, which keeps SuperLU on the diagonal (so the inertia
+    can be read) and is removed again by iterative refinement against the
+    unshifted matrix.
+    """
+
+    def __init__(
+        self,
+        *,
+        initial: float = 1e-4,
+        minimum: float = 1e-20,
+        maximum: float = 1e40,
+        dual: float = 1e-8,
+        quasidefinite: float = 1e-11,
+        decrease: float = 1.0 / 3.0,
+        increase: float = 8.0,
+        first_increase: float = 100.0,
+    ):
+        self.initial, self.minimum, self.maximum = initial, minimum, maximum
+        self.dual, self.quasidefinite = dual, quasidefinite
+        self.decrease, self.increase, self.first_increase = decrease, increase, first_increase
+        self.last = 0.0
+
+    def _attempt(self, H, J, rhs, dw, dc):
+        """Factor and solve once; return (solution or None, inertia, zero_eigenvalue)."""
+        n, m = H.shape[0], J.shape[0]
+        reference = kkt_matrix(H, J, primal_regularization=dw, dual_regularization=dc)
+        factored = (
+            reference
+            if m == 0
+            else kkt_matrix(H, J, primal_regularization=dw, dual_regularization=max(dc, self.quasidefinite))
+        )
+        F = linalg.factorize(factored, structure="symmetric", raise_singular=False, reference=reference)
+        if F.singular or F.inertia is None or F.inertia[2] > 0:
+            return None, F.inertia, True
+        if F.inertia != (n, m, 0):
+            return None, F.inertia, False
+        try:
+            return F.solve(rhs), F.inertia, False
+        except SingularMatrixError:
+            # Correct inertia for the shifted matrix, but the unshifted one is
+            # singular: J is rank-deficient.
+            return None, F.inertia, True
+
+    def solve(self, H, J, rhs):
+        """Solve the regularized KKT system for ``rhs``; see the class docstring.
+
+        Returns
+        -------
+        solution : ndarray (n + m,)
+        info : KKTFactorInfo
+
+        Raises
+        ------
+        SingularKKTError
+            When ``dw`` would exceed ``maximum``.
+        """
+        dw, dc, count = 0.0, 0.0, 0
+        solution, inertia, zero = self._attempt(H, J, rhs, dw, dc)
+        count += 1
+        if solution is None and zero:
+            dc = self.dual
+            solution, inertia, zero = self._attempt(H, J, rhs, dw, dc)
+            count += 1
+        if solution is None:
+            dw = self.initial if self.last == 0 else max(self.minimum, self.decrease * self.last)
+            while True:
+                solution, inertia, zero = self._attempt(H, J, rhs, dw, dc)
+                count += 1
+                if solution is not None:
+                    break
+                dw *= self.first_increase if self.last == 0 else self.increase
+                if dw > self.maximum:
+                    raise SingularKKTError(
+                        f"KKT matrix has inertia {inertia}, not ({H.shape[0]}, {J.shape[0]}, 0), even with "
+                        f"Hessian regularization {dw:.1e}: the problem may be unbounded below on the constraint set",
+                        pivot=None,
+                    )
+            self.last = dw
+        return solution, KKTFactorInfo(dw, dc, inertia, count)
+
+
+@dataclass(frozen=True)
+class NewtonStep:
+    """One Newton-KKT step: ``dx``, the new multipliers ``y``, and how it was regularized."""
+
+    dx: np.ndarray
+    y: np.ndarray
+    info: KKTFactorInfo
+
+
+class KKTSystem:
+    r"""The KKT system of an equality-constrained problem at one point ``(x, y)``.
+
+    Everything a script needs to look at or take one Newton step::
+
+        K = KKTSystem(problem, x, y)
+        K.matrix        # [[H, J^T], [J, 0]] as scipy.sparse (CSC)
+        K.residual      # [grad_x L; c(x) - c_l]
+        K.residuals     # KKTResiduals (infinity norms)
+        step = K.newton_step()   # dx and new multipliers, inertia-corrected
+
+    Parameters
+    ----------
+    problem : Problem
+        Its rows must all be equalities (``cl == cu``); an active set of an
+        inequality-constrained problem is passed as ``active``.
+    x, y : array_like
+    hessian : (n, n) matrix, optional
+        Use this Hessian instead of the problem's (a quasi-Newton model, say).
+    active : boolean mask over the constraint rows, optional
+        Rows to treat as equalities at their nearer bound (others are dropped).
+    """
+
+    def __init__(self, problem, x, y=None, *, hessian=None, active=None):
+        self.problem = problem
+        self.x = np.asarray(x, dtype=float)
+        self.y = np.zeros(problem.m) if y is None else np.asarray(y, dtype=float)
+        rows = np.arange(problem.m) if active is None else np.flatnonzero(np.asarray(active, dtype=bool))
+        if active is None and not np.all(problem.cl == problem.cu):
+            raise ValueError("KKTSystem: the problem has inequality rows; pass active= to choose the active set")
+        self.rows = rows
+        self.f = problem.objective(self.x)
+        self.gradient = problem.gradient(self.x)
+        c = problem.constraint_values(self.x)
+        # An active row sits at its nearer finite bound (its only bound for one-sided rows).
+        target = np.where(np.abs(c - problem.cl) <= np.abs(c - problem.cu), problem.cl, problem.cu)
+        target = np.where(np.isfinite(target), target, np.where(np.isfinite(problem.cl), problem.cl, problem.cu))
+        self.constraint_residual = (c - target)[rows]
+        self.jacobian = problem.jacobian(self.x)[rows]
+        if hessian is not None:
+            self.hessian = sp.csr_array(hessian)
+        elif problem.has_hessian:
+            self.hessian = problem.hessian(self.x, self.y)
+        else:
+            raise ValueError("KKTSystem: the problem has no Hessian; pass hessian= (e.g. a quasi-Newton model)")
+
+    @property
+    def matrix(self):
+        """The unregularized KKT matrix ``[[H, J^T], [J, 0]]`` (CSC)."""
+        return kkt_matrix(self.hessian, self.jacobian)
+
+    @property
+    def residual(self) -> np.ndarray:
+        """``[grad f + J^T y; c(x) - c_l]`` over the active rows."""
+        dual = lagrangian_gradient(self.gradient, self.jacobian, self.y[self.rows], np.zeros(self.x.size))
+        return np.concatenate([dual, self.constraint_residual])
+
+    @property
+    def residuals(self) -> KKTResiduals:
+        r = self.residual
+        n = self.x.size
+        return KKTResiduals(float(np.abs(r[:n]).max(initial=0)), float(np.abs(r[n:]).max(initial=0)), 0.0)
+
+    def newton_step(self, correction: InertiaCorrection | None = None) -> NewtonStep:
+        """Solve for ``dx`` and the new multipliers, regularizing to inertia ``(n, m, 0)``."""
+        correction = correction or InertiaCorrection()
+        rhs = -np.concatenate([self.gradient, self.constraint_residual])
+        solution, info = correction.solve(self.hessian, self.jacobian, rhs)
+        n = self.x.size
+        y = np.zeros(self.problem.m)
+        y[self.rows] = solution[n:]
+        return NewtonStep(solution[:n], y, info)

@@ -1,0 +1,376 @@
+r"""Problems: an objective, named constraints :math:`c_l \le c(x) \le c_u`, and bounds.
+
+A :class:`Problem` is validated when it is built: the starting point, the bounds
+and every user callable are checked once at ``x0``, so shape and sign mistakes
+surface as a :class:`~lagrangian.errors.ProblemError` naming the argument, before
+any solver runs. Derivatives the user does not give are approximated (central
+differences for first derivatives, a quasi-Newton model for the Hessian) and the
+problem says which ones were (``derivative_sources``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+import scipy.sparse as sp
+
+from .derivatives import central_difference_jacobian
+from .errors import ApproximateDerivativeWarning, ProblemError
+
+__all__ = ["Constraint", "Equality", "Inequality", "Problem"]
+
+
+def _vector(value, name: str, size: int | None = None, *, allow_inf: bool = False) -> np.ndarray:
+    """A float vector, broadcast from a scalar when ``size`` is given, checked for NaN."""
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ProblemError(name, f"expected numbers, got {type(value).__name__}") from exc
+    if size is not None and array.ndim == 0:
+        array = np.full(size, float(array))
+    if array.ndim != 1:
+        raise ProblemError(name, f"expected a 1-D array, got shape {array.shape}")
+    if size is not None and array.size != size:
+        raise ProblemError(name, f"expected {size} entries, got {array.size}")
+    bad = np.isnan(array) if allow_inf else ~np.isfinite(array)
+    if bad.any():
+        kind = "NaN" if allow_inf else "NaN or infinite"
+        raise ProblemError(name, f"has {kind} entries at positions {np.flatnonzero(bad)[:8].tolist()}")
+    return array
+
+
+def _check_interval(lower, upper, lower_name: str, upper_name: str):
+    crossed = lower > upper
+    if crossed.any():
+        i = int(np.flatnonzero(crossed)[0])
+        raise ProblemError(
+            f"{lower_name}/{upper_name}",
+            f"lower bound exceeds upper bound at position {i} ({lower[i]!r} > {upper[i]!r})",
+        )
+    if np.any(lower == np.inf) or np.any(upper == -np.inf):
+        raise ProblemError(f"{lower_name}/{upper_name}", "a lower bound of +inf or an upper bound of -inf admits no point")
+
+
+@dataclass(frozen=True, eq=False)
+class Constraint:
+    r"""One named block of constraint rows :math:`c_l \le c(x) \le c_u`.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> array_like`` of shape (k,) or a scalar (k = 1).
+    lower, upper : float or array_like
+        Row bounds; ``-inf``/``inf`` for one-sided rows; ``lower == upper`` makes a
+        row an equality.
+    jacobian : callable, optional
+        ``jacobian(x)`` -> dense array or scipy.sparse matrix of shape (k, n).
+        Central differences are used when omitted.
+    name : str, optional
+        How the constraint's multipliers are reached on a solution
+        (``solution.multipliers[name]``). Defaults to ``"c0"``, ``"c1"``, ... by
+        position in the problem.
+
+    Notes
+    -----
+    Equality and inequality constraints are both this one type; see
+    :func:`Equality` and :func:`Inequality` for spellings that read like the maths.
+    The object itself is a handle: ``solution.multiplier(constraint)`` works too.
+    """
+
+    fun: object
+    lower: object = -np.inf
+    upper: object = np.inf
+    jacobian: object = None
+    name: str | None = None
+
+    def __post_init__(self):
+        if not callable(self.fun):
+            raise ProblemError(self._label("fun"), f"expected a callable, got {type(self.fun).__name__}")
+        if self.jacobian is not None and not callable(self.jacobian):
+            raise ProblemError(self._label("jacobian"), "expected a callable or None")
+        if self.name is not None and not isinstance(self.name, str):
+            raise ProblemError("name", f"expected a string, got {type(self.name).__name__}")
+
+    def _label(self, what: str) -> str:
+        return f"constraint {self.name!r} {what}" if self.name else f"constraint {what}"
+
+
+def Equality(fun, value=0.0, *, jacobian=None, name: str | None = None) -> Constraint:
+    """The constraint ``fun(x) == value`` (a :class:`Constraint` with equal bounds)."""
+    return Constraint(fun, value, value, jacobian=jacobian, name=name)
+
+
+def Inequality(fun, *, lower=-np.inf, upper=np.inf, jacobian=None, name: str | None = None) -> Constraint:
+    """The constraint ``lower <= fun(x) <= upper``; give at least one finite side."""
+    return Constraint(fun, lower, upper, jacobian=jacobian, name=name)
+
+
+class Problem:
+    r"""``minimize f(x)  subject to  c_l <= c(x) <= c_u,  l <= x <= u``.
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective(x) -> float``.
+    x0 : array_like, shape (n,)
+        Starting point; must be finite.
+    gradient : callable, optional
+        ``gradient(x) -> array (n,)``; central differences when omitted (with an
+        :class:`~lagrangian.errors.ApproximateDerivativeWarning`, once).
+    constraints : Constraint or sequence of Constraint
+        Stacked in the order given; each keeps its own name and multipliers.
+    bounds : (lower, upper) pair or object with ``lb`` and ``ub``, optional
+        Scalars broadcast; ``None`` entries, ``-inf`` and ``inf`` mean unbounded.
+        scipy's ``Bounds`` is accepted as is.
+    hessian : callable, optional
+        ``hessian(x, y) -> (n, n)`` dense or sparse: the Hessian of the Lagrangian
+        ``∇²f(x) + Σ y_i ∇²c_i(x)`` for the stacked multipliers ``y`` (convention
+        in :mod:`lagrangian.convention`).
+    hessian_product : callable, optional
+        ``hessian_product(x, y, v) -> (n,)``: the same Hessian applied to ``v``,
+        for problems too large to form it. Steps then use MINRES.
+    quasi_newton : {"bfgs", "sr1"}
+        Hessian model used when neither ``hessian`` nor ``hessian_product`` is given.
+    name : str, optional
+
+    Raises
+    ------
+    ProblemError
+        Non-finite or non-1-D ``x0``; bounds of the wrong length or crossed
+        (``lb > ub``, ``cl > cu``); duplicate constraint names; a callable that
+        returns the wrong shape or a non-finite value at ``x0``.
+    """
+
+    def __init__(
+        self,
+        objective,
+        x0,
+        *,
+        gradient=None,
+        constraints=(),
+        bounds=None,
+        hessian=None,
+        hessian_product=None,
+        quasi_newton: str = "bfgs",
+        name: str | None = None,
+    ):
+        for label, fn in (("objective", objective), ("gradient", gradient), ("hessian", hessian), ("hessian_product", hessian_product)):
+            if fn is not None and not callable(fn):
+                raise ProblemError(label, f"expected a callable, got {type(fn).__name__}")
+        if objective is None:
+            raise ProblemError("objective", "expected a callable, got None")
+        if quasi_newton not in ("bfgs", "sr1"):
+            raise ProblemError("quasi_newton", f"expected 'bfgs' or 'sr1', got {quasi_newton!r}")
+        self.name = name
+        self.x0 = _vector(x0, "x0")
+        self.n = n = self.x0.size
+        self._objective, self._gradient = objective, gradient
+        self._hessian, self._hessian_product = hessian, hessian_product
+        self.quasi_newton = quasi_newton
+        self.counts = {"objective": 0, "gradient": 0, "constraints": 0, "jacobian": 0, "hessian": 0}
+
+        self.lb, self.ub = self._bounds(bounds, n)
+
+        if isinstance(constraints, Constraint):
+            constraints = (constraints,)
+        constraints = tuple(constraints)
+        for i, con in enumerate(constraints):
+            if not isinstance(con, Constraint):
+                raise ProblemError(f"constraints[{i}]", f"expected a Constraint, got {type(con).__name__}")
+        named = []
+        for i, con in enumerate(constraints):
+            named.append(con if con.name is not None else Constraint(con.fun, con.lower, con.upper, con.jacobian, f"c{i}"))
+        names = [con.name for con in named]
+        duplicates = sorted({nm for nm in names if names.count(nm) > 1})
+        if duplicates:
+            raise ProblemError("constraints", f"duplicate names {duplicates}; give each constraint its own name")
+        self.constraints = tuple(named)
+        self._handles = {id(original): con.name for original, con in zip(constraints, named)}
+
+        # Evaluate every callable once at x0: sizes are learnt and mistakes reported
+        # here, naming the callable, rather than deep inside a solver.
+        f0 = self.objective(self.x0)
+        if not np.isfinite(f0):
+            raise ProblemError("objective", f"returned {f0} at x0")
+        slices, cl, cu, start = {}, [], [], 0
+        for con in self.constraints:
+            value = self._evaluate_constraint(con, self.x0)
+            k = value.size
+            if not np.all(np.isfinite(value)):
+                raise ProblemError(con._label("fun"), f"returned non-finite values at x0: {value}")
+            lower = _vector(con.lower, con._label("lower"), k, allow_inf=True)
+            upper = _vector(con.upper, con._label("upper"), k, allow_inf=True)
+            _check_interval(lower, upper, con._label("lower"), "upper")
+            slices[con.name] = slice(start, start + k)
+            cl.append(lower)
+            cu.append(upper)
+            start += k
+        self.m = start
+        self.slices = MappingProxyType(slices)
+        self.cl = np.concatenate(cl) if cl else np.zeros(0)
+        self.cu = np.concatenate(cu) if cu else np.zeros(0)
+
+        approximated = []
+        if gradient is None:
+            approximated.append("gradient")
+        approximated += [f"jacobian of {con.name!r}" for con in self.constraints if con.jacobian is None]
+        self.derivative_sources = MappingProxyType(
+            {
+                "gradient": "exact" if gradient is not None else "finite differences",
+                "jacobian": "exact" if not any(c.jacobian is None for c in self.constraints) else "finite differences",
+                "hessian": "exact"
+                if hessian is not None
+                else ("exact product" if hessian_product is not None else f"quasi-Newton ({quasi_newton})"),
+            }
+        )
+        if approximated:
+            warnings.warn(
+                f"approximating the {', '.join(approximated)} by central differences "
+                "(about 10 correct digits); pass exact derivatives for tighter KKT residuals",
+                ApproximateDerivativeWarning,
+                stacklevel=2,
+            )
+        self.gradient(self.x0)
+        self.jacobian(self.x0)
+        if hessian is not None:
+            self.hessian(self.x0, np.zeros(self.m))
+        if hessian_product is not None:
+            self.hessian_product(self.x0, np.zeros(self.m), np.zeros(n))
+        for key in self.counts:
+            self.counts[key] = 0
+
+    # -- bounds -------------------------------------------------------------------
+    @staticmethod
+    def _bounds(bounds, n):
+        if bounds is None:
+            return np.full(n, -np.inf), np.full(n, np.inf)
+        if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
+            lower, upper = bounds.lb, bounds.ub
+        else:
+            try:
+                lower, upper = bounds
+            except (TypeError, ValueError) as exc:
+                raise ProblemError("bounds", "expected a (lower, upper) pair or an object with lb and ub") from exc
+
+        def side(value, label, default):
+            if value is None:
+                return np.full(n, default)
+            value = np.array([default if v is None else v for v in value] if isinstance(value, (list, tuple)) else value, dtype=float)
+            return _vector(value, label, n, allow_inf=True)
+
+        lb, ub = side(lower, "bounds lower", -np.inf), side(upper, "bounds upper", np.inf)
+        _check_interval(lb, ub, "bounds lower", "upper")
+        return lb, ub
+
+    # -- structure ----------------------------------------------------------------
+    @property
+    def is_equality_constrained(self) -> bool:
+        """True when every row is an equality and no variable is bounded."""
+        return bool(np.all(self.cl == self.cu) and np.all(np.isinf(self.lb)) and np.all(np.isinf(self.ub)))
+
+    @property
+    def has_hessian(self) -> bool:
+        return self._hessian is not None
+
+    @property
+    def has_hessian_product(self) -> bool:
+        return self._hessian_product is not None
+
+    def constraint_name(self, handle) -> str:
+        """The name of a constraint given by name or by its :class:`Constraint` object."""
+        if isinstance(handle, str):
+            if handle not in self.slices:
+                raise KeyError(f"no constraint named {handle!r}; names are {list(self.slices)}")
+            return handle
+        name = self._handles.get(id(handle))
+        if name is None and isinstance(handle, Constraint) and handle.name in self.slices:
+            name = handle.name
+        if name is None:
+            raise KeyError(f"{handle!r} is not a constraint of this problem")
+        return name
+
+    def split(self, y: np.ndarray) -> MappingProxyType:
+        """The stacked multiplier vector ``y`` as a read-only {name: array} map."""
+        return MappingProxyType({name: y[s].copy() for name, s in self.slices.items()})
+
+    # -- evaluation (counted) -----------------------------------------------------
+    def objective(self, x) -> float:
+        self.counts["objective"] += 1
+        value = self._objective(x)
+        try:
+            return float(value)
+        except (TypeError, ValueError) as exc:
+            raise ProblemError("objective", f"must return a scalar, got {np.shape(value)}") from exc
+
+    def gradient(self, x) -> np.ndarray:
+        self.counts["gradient"] += 1
+        if self._gradient is None:
+            g = central_difference_jacobian(self._objective, x)[0]
+        else:
+            g = np.asarray(self._gradient(x), dtype=float)
+        if g.shape != (self.n,):
+            raise ProblemError("gradient", f"returned shape {g.shape}, expected ({self.n},)")
+        return g
+
+    def _evaluate_constraint(self, con, x):
+        value = np.atleast_1d(np.asarray(con.fun(x), dtype=float))
+        if value.ndim != 1:
+            raise ProblemError(con._label("fun"), f"must return a 1-D array or scalar, got shape {value.shape}")
+        return value
+
+    def constraint_values(self, x) -> np.ndarray:
+        """All constraint rows stacked, ``c(x)`` of shape (m,)."""
+        self.counts["constraints"] += 1
+        values = []
+        for con in self.constraints:
+            value = self._evaluate_constraint(con, x)
+            expected = self.slices[con.name].stop - self.slices[con.name].start
+            if value.size != expected:
+                raise ProblemError(con._label("fun"), f"returned {value.size} values, expected {expected}")
+            values.append(value)
+        return np.concatenate(values) if values else np.zeros(0)
+
+    def jacobian(self, x) -> sp.csr_array:
+        """All constraint Jacobians stacked, ``J(x) = dc/dx`` as a CSR array of shape (m, n)."""
+        self.counts["jacobian"] += 1
+        blocks = []
+        for con in self.constraints:
+            rows = self.slices[con.name].stop - self.slices[con.name].start
+            if con.jacobian is None:
+                block = central_difference_jacobian(lambda z, con=con: self._evaluate_constraint(con, z), x)
+            else:
+                block = con.jacobian(x)
+            block = sp.csr_array(block) if sp.issparse(block) else sp.csr_array(np.atleast_2d(np.asarray(block, dtype=float)))
+            if block.shape != (rows, self.n):
+                raise ProblemError(con._label("jacobian"), f"returned shape {block.shape}, expected ({rows}, {self.n})")
+            blocks.append(block)
+        if not blocks:
+            return sp.csr_array((0, self.n))
+        return sp.csr_array(sp.vstack(blocks, format="csr"))
+
+    def hessian(self, x, y) -> sp.csr_array:
+        """The user's Hessian of the Lagrangian at ``(x, y)`` as CSR (n, n)."""
+        if self._hessian is None:
+            raise ProblemError("hessian", "this problem has no Hessian; solvers use a quasi-Newton model instead")
+        self.counts["hessian"] += 1
+        H = self._hessian(x, y)
+        H = sp.csr_array(H) if sp.issparse(H) else sp.csr_array(np.atleast_2d(np.asarray(H, dtype=float)))
+        if H.shape != (self.n, self.n):
+            raise ProblemError("hessian", f"returned shape {H.shape}, expected ({self.n}, {self.n})")
+        return H
+
+    def hessian_product(self, x, y, v) -> np.ndarray:
+        if self._hessian_product is None:
+            raise ProblemError("hessian_product", "this problem has no Hessian-vector product")
+        self.counts["hessian"] += 1
+        Hv = np.asarray(self._hessian_product(x, y, v), dtype=float)
+        if Hv.shape != (self.n,):
+            raise ProblemError("hessian_product", f"returned shape {Hv.shape}, expected ({self.n},)")
+        return Hv
+
+    def __repr__(self):
+        label = f" {self.name!r}" if self.name else ""
+        return f"<Problem{label}: n={self.n}, m={self.m}, constraints={list(self.slices)}>"

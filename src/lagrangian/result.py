@@ -1,0 +1,160 @@
+"""The one frozen result type every solver returns, and its status codes."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+__all__ = ["Status", "KKTResiduals", "IterationRecord", "Solution"]
+
+
+class Status(enum.Enum):
+    """How a solve ended. ``status.advice`` says what to try next."""
+
+    SUCCESS = "the KKT residuals are below the tolerance"
+    MAX_ITERATIONS = (
+        "the iteration limit was reached; raise max_iterations, start closer to a solution, "
+        "or check the derivatives with lagrangian.testing.check_derivative"
+    )
+    LINE_SEARCH_FAILED = (
+        "the line search could not decrease the merit function; the derivatives are probably "
+        "inconsistent with the functions (check them with lagrangian.testing.check_derivative), "
+        "or the tolerance is below what floating point allows at this scale"
+    )
+    SINGULAR_KKT = (
+        "the KKT matrix stayed singular after the largest regularization; the constraints may be "
+        "inconsistent or the problem may be unbounded below on the constraint set"
+    )
+    NONFINITE = (
+        "the functions returned NaN or inf near the current point and the step could not be shortened "
+        "around it; restrict the domain with constraints or start elsewhere"
+    )
+
+    @property
+    def advice(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class KKTResiduals:
+    """Infinity norms of the KKT conditions (convention in :mod:`lagrangian.convention`).
+
+    Attributes
+    ----------
+    stationarity : float
+        ``|| grad f + J^T y + z ||_inf``.
+    primal : float
+        Largest violation of ``cl <= c(x) <= cu`` and ``lb <= x <= ub``.
+    complementarity : float
+        Largest product of a multiplier with its distance to the bound it belongs
+        to, counting wrong-signed multipliers in full.
+    """
+
+    stationarity: float
+    primal: float
+    complementarity: float
+
+    def max(self) -> float:
+        return max(self.stationarity, self.primal, self.complementarity)
+
+    def as_dict(self) -> dict:
+        return {"stationarity": self.stationarity, "primal": self.primal, "complementarity": self.complementarity}
+
+    def __str__(self):
+        return (
+            f"stationarity {self.stationarity:.2e}, primal {self.primal:.2e}, "
+            f"complementarity {self.complementarity:.2e}"
+        )
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """One line of a solver's history (and of its log)."""
+
+    iteration: int
+    objective: float
+    primal: float
+    dual: float
+    step: float
+    regularization: float
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A solver's answer, with everything needed to check it independently.
+
+    Attributes
+    ----------
+    x : ndarray
+    fun : float
+        ``f(x)``.
+    y : ndarray
+        Constraint multipliers stacked in problem order.
+    z : ndarray
+        Bound multipliers, one per variable.
+    multipliers : Mapping[str, ndarray]
+        ``y`` split by constraint name; see also :meth:`multiplier`.
+    kkt : KKTResiduals
+    status : Status
+    message : str
+    nit : int
+        Iterations.
+    evaluations : Mapping[str, int]
+        Calls of objective, gradient, constraints, jacobian and hessian.
+    derivatives : Mapping[str, str]
+        Where each derivative came from ("exact", "finite differences", ...).
+    solver : str
+    history : tuple of IterationRecord
+    """
+
+    x: np.ndarray
+    fun: float
+    y: np.ndarray
+    z: np.ndarray
+    multipliers: MappingProxyType
+    kkt: KKTResiduals
+    status: Status
+    message: str
+    nit: int
+    evaluations: MappingProxyType
+    derivatives: MappingProxyType
+    solver: str
+    history: tuple = field(default=(), repr=False)
+    _problem: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        for array in (self.x, self.y, self.z):
+            array.setflags(write=False)
+
+    @property
+    def success(self) -> bool:
+        return self.status is Status.SUCCESS
+
+    def multiplier(self, constraint) -> np.ndarray:
+        """The multipliers of one constraint, given by name or by its Constraint object."""
+        if self._problem is None:
+            return self.multipliers[constraint]
+        return self.multipliers[self._problem.constraint_name(constraint)]
+
+    def kkt_check(self, problem=None) -> KKTResiduals:
+        """Recompute the KKT residuals at ``(x, y, z)`` from the problem's own functions.
+
+        Independent of the solver: only the problem's callables and
+        :func:`lagrangian.kkt.kkt_residuals` are used.
+        """
+        from .kkt import kkt_residuals
+
+        return kkt_residuals(problem or self._problem, self.x, self.y, self.z)
+
+    def __str__(self):
+        lines = [
+            f"{self.solver}: {self.status.name} after {self.nit} iterations ({self.message})",
+            f"  f(x) = {self.fun:.12g}",
+            f"  KKT residuals: {self.kkt}",
+        ]
+        for name, values in self.multipliers.items():
+            lines.append(f"  multipliers[{name!r}] = {np.array2string(values, precision=8)}")
+        return "\n".join(lines)
