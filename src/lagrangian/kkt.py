@@ -105,10 +105,11 @@ class InertiaCorrection:
     remembers the last successful one, so that a run of nonconvex iterations
     does not pay for the search every time.
 
-    The factorization itself always carries a tiny quasidefinite shift ``-dq I``
-    on the constraint block, which keeps SuperLU on the diagonal (so the inertia
-    can be read) and is removed again by iterative refinement against the
-    unshifted matrix.
+    The factorization itself always carries a small quasidefinite shift
+    ``-dq max|K_ij| I`` on the constraint block, which keeps SuperLU on the
+    diagonal (so the inertia can be read; Vanderbei 1995) and is removed again by
+    iterative refinement against the unshifted matrix. ``dq = 1e-8``, as QDLDL in
+    OSQP: much smaller shifts let the element growth ``1/dq`` swamp the digits.
     """
 
     def __init__(
@@ -118,7 +119,7 @@ class InertiaCorrection:
         minimum: float = 1e-20,
         maximum: float = 1e40,
         dual: float = 1e-8,
-        quasidefinite: float = 1e-11,
+        quasidefinite: float = 1e-8,
         decrease: float = 1.0 / 3.0,
         increase: float = 8.0,
         first_increase: float = 100.0,
@@ -132,11 +133,11 @@ class InertiaCorrection:
         """Factor and solve once; return (solution or None, inertia, zero_eigenvalue)."""
         n, m = H.shape[0], J.shape[0]
         reference = kkt_matrix(H, J, primal_regularization=dw, dual_regularization=dc)
-        factored = (
-            reference
-            if m == 0
-            else kkt_matrix(H, J, primal_regularization=dw, dual_regularization=max(dc, self.quasidefinite))
-        )
+        if m == 0:
+            factored = reference
+        else:
+            shift = self.quasidefinite * max(np.abs(reference.data).max(initial=0.0), 1.0)
+            factored = kkt_matrix(H, J, primal_regularization=dw, dual_regularization=max(dc, shift))
         F = linalg.factorize(factored, structure="symmetric", raise_singular=False, reference=reference)
         if F.singular or F.inertia is None or F.inertia[2] > 0:
             return None, F.inertia, True

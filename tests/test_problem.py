@@ -1,0 +1,123 @@
+"""Problem construction: validation errors name the argument; derivative sources are reported."""
+
+import numpy as np
+import pytest
+import scipy.optimize
+import scipy.sparse as sp
+
+import lagrangian as lg
+from lagrangian import ApproximateDerivativeWarning, ProblemError
+
+
+def quadratic(x):
+    return float(x @ x)
+
+
+def gradient(x):
+    return 2 * x
+
+
+def line(x):
+    return x[0] + x[1]
+
+
+def line_jacobian(x):
+    return np.array([[1.0, 1.0]])
+
+
+def make(x0=(0.0, 0.0), **kwargs):
+    base = dict(gradient=gradient, constraints=[lg.Equality(line, 1.0, jacobian=line_jacobian, name="line")])
+    base.update(kwargs)
+    return lg.Problem(quadratic, list(x0), **base)
+
+
+def test_sizes_names_and_slices():
+    p = lg.Problem(
+        quadratic,
+        [1.0, 2.0, 3.0],
+        gradient=gradient,
+        constraints=[
+            lg.Equality(lambda x: x[:2], [0.0, 1.0], jacobian=lambda x: np.eye(2, 3), name="first"),
+            lg.Inequality(lambda x: x[2], upper=4.0, jacobian=lambda x: sp.csr_array(np.array([[0.0, 0, 1]]))),
+        ],
+    )
+    assert (p.n, p.m) == (3, 3)
+    assert list(p.slices) == ["first", "c1"]
+    np.testing.assert_array_equal(p.cl, [0.0, 1.0, -np.inf])
+    np.testing.assert_array_equal(p.cu, [0.0, 1.0, 4.0])
+    assert not p.is_equality_constrained
+    assert p.split(np.array([1.0, 2.0, 3.0]))["c1"].tolist() == [3.0]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(x0=[np.nan, 0.0]), r"x0: has NaN or infinite entries at positions \[0\]"),
+        (dict(x0=[[0.0, 0.0]]), r"x0: expected a 1-D array"),
+        (dict(bounds=([0.0, 2.0], [1.0, 1.0])), r"bounds lower/upper: lower bound exceeds upper bound at position 1"),
+        (dict(bounds=([0.0, 0.0, 0.0], None)), r"bounds lower: expected 2 entries, got 3"),
+        (dict(bounds=3.0), r"bounds: expected a \(lower, upper\) pair"),
+        (dict(constraints=[lg.Inequality(line, lower=2.0, upper=1.0, jacobian=line_jacobian, name="g")]), r"constraint 'g' lower/upper: lower bound exceeds"),
+        (dict(constraints=[lg.Equality(line, [1.0, 2.0], jacobian=line_jacobian, name="g")]), r"constraint 'g' lower: expected 1 entries, got 2"),
+        (dict(constraints=[lg.Equality(line, jacobian=lambda x: np.ones((2, 2)), name="g")]), r"constraint 'g' jacobian: returned shape \(2, 2\), expected \(1, 2\)"),
+        (dict(constraints=[lg.Equality(lambda x: np.full(1, np.nan), jacobian=line_jacobian, name="g")]), r"constraint 'g' fun: returned non-finite values at x0"),
+        (dict(constraints=[lg.Equality(line, name="a", jacobian=line_jacobian), lg.Equality(line, name="a", jacobian=line_jacobian)]), r"constraints: duplicate names \['a'\]"),
+        (dict(constraints=["x >= 0"]), r"constraints\[0\]: expected a Constraint, got str"),
+        (dict(gradient=lambda x: np.zeros(3)), r"gradient: returned shape \(3,\), expected \(2,\)"),
+        (dict(hessian=lambda x, y: np.eye(3)), r"hessian: returned shape \(3, 3\), expected \(2, 2\)"),
+        (dict(quasi_newton="dfp"), r"quasi_newton: expected 'bfgs' or 'sr1'"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, match):
+    with pytest.raises(ProblemError, match=match) as info:
+        make(**kwargs)
+    assert isinstance(info.value, ValueError)
+
+
+def test_objective_must_be_finite_scalar_at_x0():
+    with pytest.raises(ProblemError, match=r"objective: returned nan at x0"):
+        lg.Problem(lambda x: np.nan, [0.0], gradient=lambda x: x)
+    with pytest.raises(ProblemError, match=r"objective: must return a scalar"):
+        lg.Problem(lambda x: x, [0.0, 1.0], gradient=lambda x: x)
+
+
+def test_scipy_bounds_and_none_entries_are_accepted():
+    p = make(bounds=scipy.optimize.Bounds([0.0, -np.inf], [1.0, np.inf]))
+    np.testing.assert_array_equal(p.lb, [0.0, -np.inf])
+    p = make(bounds=([None, 0.0], [1.0, None]))
+    np.testing.assert_array_equal(p.lb, [-np.inf, 0.0])
+    np.testing.assert_array_equal(p.ub, [1.0, np.inf])
+
+
+def test_finite_differences_warn_once_and_are_accurate():
+    with pytest.warns(ApproximateDerivativeWarning, match="gradient, jacobian of 'c'") as record:
+        p = lg.Problem(lambda x: np.exp(x[0]) * np.sin(x[1]), [0.3, 0.7], constraints=[lg.Equality(lambda x: x[0] * x[1] ** 2, name="c")])
+        p.gradient(p.x0)
+        p.jacobian(p.x0)
+    assert len(record) == 1
+    x = np.array([0.3, 0.7])
+    np.testing.assert_allclose(p.gradient(x), [np.exp(0.3) * np.sin(0.7), np.exp(0.3) * np.cos(0.7)], rtol=1e-9)
+    np.testing.assert_allclose(p.jacobian(x).toarray(), [[0.49, 2 * 0.3 * 0.7]], rtol=1e-9)
+    assert p.derivative_sources["hessian"] == "quasi-Newton (bfgs)"
+
+
+def test_wrong_shapes_later_are_reported_with_the_callable():
+    calls = {"n": 0}
+
+    def flaky(x):
+        calls["n"] += 1
+        return x[:1] if calls["n"] == 1 else x
+
+    p = lg.Problem(quadratic, [0.0, 0.0], gradient=gradient, constraints=[lg.Equality(flaky, jacobian=lambda x: np.ones((1, 2)), name="flaky")])
+    with pytest.raises(ProblemError, match=r"constraint 'flaky' fun: returned 2 values, expected 1"):
+        p.constraint_values(np.zeros(2))
+
+
+def test_constraint_handles_reach_multipliers():
+    circle = lg.Equality(lambda x: x @ x, 2.0, jacobian=lambda x: 2 * x[None, :])
+    p = lg.Problem(line, [1.0, 0.5], gradient=lambda x: np.ones(2), constraints=[circle], hessian=lambda x, y: 2 * y[0] * np.eye(2))
+    s = lg.solve(p)
+    assert s.multiplier(circle) == pytest.approx([0.5])
+    assert s.multiplier("c0") == pytest.approx([0.5])
+    with pytest.raises(KeyError, match="no constraint named 'nope'"):
+        s.multiplier("nope")
