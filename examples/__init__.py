@@ -1,0 +1,5 @@
+"""Worked examples. Each is a script (run it with ``python examples/NAME.py``) and a
+module with a ``main()`` that ``lagrangian demo`` runs and that returns what it found."""
+
+# The order in which `lagrangian demo` runs them.
+DEMOS = ("solve_kkt_from_a_script",)
