@@ -185,3 +185,16 @@ def test_reference_refinement_recovers_the_unperturbed_solution():
     b = rng.standard_normal(n + m)
     x = linalg.factorize(K_reg, structure="symmetric", reference=K).solve(b)
     np.testing.assert_allclose(K @ x, b, atol=1e-12)
+
+
+def test_topological_order_fallback_when_labels_are_not_ordered():
+    # Whatever order scipy numbers components in, the permutation must make A
+    # block lower triangular: scramble the labels to force the Kahn sort.
+    from lagrangian.linalg.structure import _topological_component_order
+
+    rng = np.random.default_rng(8)
+    A = permuted(random_lower(rng, 200), rng)[0].tocoo()
+    scrambled = rng.permutation(200)
+    rank = _topological_component_order(scrambled, 200, A)
+    off = A.row != A.col
+    assert np.all(rank[A.row[off]] > rank[A.col[off]])

@@ -84,15 +84,19 @@ def _topological_component_order(labels, n_components, A_coo):
     """Rank the components so that every dependency points to a lower rank.
 
     scipy's strong-components routine (Pearce's algorithm) numbers components in
-    the reverse of a topological order; that is an implementation detail, so it is
-    checked here in O(nnz) and, should it ever fail, a Kahn sort on the
-    condensation (iterative, linear time) takes over.
+    the order it completes them, which is a reverse topological order of the graph
+    it was given: on the graph of ``A`` (edge ``i -> j`` when row ``i`` depends on
+    ``j``) the dependencies come first, which is the substitution order. That is an
+    implementation detail, so both directions are checked here in O(nnz) and,
+    should neither hold, a Kahn sort on the condensation (iterative, linear time,
+    but a Python loop) takes over.
     """
-    rank = (n_components - 1) - labels
     off = A_coo.row != A_coo.col
-    row_rank, col_rank = rank[A_coo.row[off]], rank[A_coo.col[off]]
-    if np.all(row_rank >= col_rank):
-        return rank
+    row_label, col_label = labels[A_coo.row[off]], labels[A_coo.col[off]]
+    if np.all(row_label >= col_label):
+        return labels
+    if np.all(row_label <= col_label):
+        return (n_components - 1) - labels
     # Kahn's algorithm on the condensation: edge (component of j) -> (component of i).
     src, dst = labels[A_coo.col[off]], labels[A_coo.row[off]]
     keep = src != dst
