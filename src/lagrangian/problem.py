@@ -125,10 +125,12 @@ class Problem:
     bounds : (lower, upper) pair or object with ``lb`` and ``ub``, optional
         Scalars broadcast; ``None`` entries, ``-inf`` and ``inf`` mean unbounded.
         scipy's ``Bounds`` is accepted as is.
-    hessian : callable, optional
+    hessian : callable or "finite-differences", optional
         ``hessian(x, y) -> (n, n)`` dense or sparse: the Hessian of the Lagrangian
         ``∇²f(x) + Σ y_i ∇²c_i(x)`` for the stacked multipliers ``y`` (convention
-        in :mod:`lagrangian.convention`).
+        in :mod:`lagrangian.convention`). ``"finite-differences"`` builds it from
+        central differences of ``grad f + J^T y`` (2n gradient and Jacobian calls),
+        worthwhile for small problems whose first derivatives are exact.
     hessian_product : callable, optional
         ``hessian_product(x, y, v) -> (n,)``: the same Hessian applied to ``v``,
         for problems too large to form it. Steps then use MINRES.
@@ -157,7 +159,9 @@ class Problem:
         quasi_newton: str = "bfgs",
         name: str | None = None,
     ):
-        for label, fn in (("objective", objective), ("gradient", gradient), ("hessian", hessian), ("hessian_product", hessian_product)):
+        if isinstance(hessian, str) and hessian != "finite-differences":
+            raise ProblemError("hessian", f"expected a callable or 'finite-differences', got {hessian!r}")
+        for label, fn in (("objective", objective), ("gradient", gradient), ("hessian", None if isinstance(hessian, str) else hessian), ("hessian_product", hessian_product)):
             if fn is not None and not callable(fn):
                 raise ProblemError(label, f"expected a callable, got {type(fn).__name__}")
         if objective is None:
@@ -221,7 +225,9 @@ class Problem:
             {
                 "gradient": "exact" if gradient is not None else "finite differences",
                 "jacobian": "exact" if not any(c.jacobian is None for c in self.constraints) else "finite differences",
-                "hessian": "exact"
+                "hessian": "finite differences of the Lagrangian gradient"
+                if isinstance(hessian, str)
+                else "exact"
                 if hessian is not None
                 else ("exact product" if hessian_product is not None else f"quasi-Newton ({quasi_newton})"),
             }
@@ -356,6 +362,10 @@ class Problem:
         if self._hessian is None:
             raise ProblemError("hessian", "this problem has no Hessian; solvers use a quasi-Newton model instead")
         self.counts["hessian"] += 1
+        if isinstance(self._hessian, str):
+            y = np.asarray(y, dtype=float)
+            H = central_difference_jacobian(lambda z: self.gradient(z) + self.jacobian(z).T @ y, x)
+            return sp.csr_array(0.5 * (H + H.T))
         H = self._hessian(x, y)
         H = sp.csr_array(H) if sp.issparse(H) else sp.csr_array(np.atleast_2d(np.asarray(H, dtype=float)))
         if H.shape != (self.n, self.n):

@@ -87,6 +87,13 @@ def _matrix_free_step(problem, x, y, J, g, r, correction):
             raise SingularKKTError("MINRES found no step with positive curvature even with Hessian shift 1e40")
 
 
+def _least_squares_multipliers(J, g):
+    """``argmin_y || g + J^T y ||``: the multipliers that best explain the gradient."""
+    if J.shape[0] == 0:
+        return np.zeros(0)
+    return -sp.linalg.lsqr(J.T, g, atol=1e-14, btol=1e-14)[0]
+
+
 def newton_kkt(
     problem,
     *,
@@ -156,10 +163,8 @@ def newton_kkt(
         y = np.asarray(y0, dtype=float).copy()
         if y.shape != (m,):
             raise ProblemError("y0", f"expected {m} multipliers, got shape {y.shape}")
-    elif m:
-        y = -sp.linalg.lsqr(J.T, g, atol=1e-14, btol=1e-14)[0]
     else:
-        y = np.zeros(m)
+        y = _least_squares_multipliers(J, g)
     zeros_n = np.zeros(n)
     nu = 0.0
     history = []
@@ -186,9 +191,11 @@ def newton_kkt(
                 H = sp.csr_array(model.matrix()) if model is not None else problem.hessian(x, y)
                 solution, info = correction.solve(H, J, -np.concatenate([g, r]))
                 regularization = info.primal_regularization
+                rank_deficient = info.dual_regularization > 0
                 Hdx = lambda v, H=H, reg=regularization: H @ v + reg * v  # noqa: E731
             else:
                 solution, regularization = _matrix_free_step(problem, x, y, J, g, r, correction)
+                rank_deficient = False
                 Hdx = lambda v, x=x, y=y, reg=regularization: problem.hessian_product(x, y, v) + reg * v  # noqa: E731
         except SingularKKTError:
             status = Status.SINGULAR_KKT
@@ -200,7 +207,10 @@ def newton_kkt(
         if r_norm > 0:
             curvature = dx @ Hdx(dx)
             needed = (g @ dx + 0.5 * max(curvature, 0.0)) / ((1 - _PENALTY_MARGIN) * r_norm)
-            nu = max(nu, needed, np.abs(y_new).max(initial=0.0) + 1e-8)
+            # With a rank-deficient J the regularized multipliers scale like
+            # ||r|| / dc and say nothing about the problem: keep them out of nu.
+            trusted = 0.0 if rank_deficient else np.abs(y_new).max(initial=0.0) + 1e-8
+            nu = max(nu, needed, trusted)
         slope = g @ dx - nu * r_norm
         phi = _merit(f, r, nu)
 
@@ -234,8 +244,8 @@ def newton_kkt(
             break
 
         # -- accept -----------------------------------------------------------------
-        y = y + alpha * (y_new - y)
         g_new, J_new = problem.gradient(x_trial), problem.jacobian(x_trial)
+        y = _least_squares_multipliers(J_new, g_new) if rank_deficient else y + alpha * (y_new - y)
         if model is not None:
             model.update(x_trial - x, (g_new + J_new.T @ y) - (g + J.T @ y))
         x, f, c, g, J = x_trial, f_trial, c_trial, g_new, J_new

@@ -1,0 +1,100 @@
+"""Computation graphs as constrained programs: backprop is the triangular multiplier solve.
+
+>>> import lagrangian as lg
+>>> from lagrangian import graph as G
+>>> f = lambda x: G.exp(G.exp(x) + G.exp(x) ** 2) + G.sin(G.exp(x) + G.exp(x) ** 2)
+>>> value, gradient = lg.value_and_grad(f)(0.0)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import Graph
+from .tape import Node, NonFiniteValueError, Tape, trace
+
+__all__ = [
+    "trace",
+    "grad",
+    "value_and_grad",
+    "Graph",
+    "Tape",
+    "Node",
+    "NonFiniteValueError",
+    "exp",
+    "log",
+    "sin",
+    "cos",
+    "tan",
+    "sqrt",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "absolute",
+    "asin",
+    "erf",
+]
+
+
+def _elementwise(op, numeric):
+    """A function that records ``op`` on Nodes and falls back to ``numeric`` otherwise."""
+
+    def apply(x):
+        if isinstance(x, Node):
+            return x._unary(op)
+        if isinstance(x, np.ndarray) and x.dtype == object:
+            return np.vectorize(apply, otypes=[object])(x)
+        return numeric(x)
+
+    apply.__name__ = op
+    apply.__doc__ = f"``{op}`` of a number, an array or a traced Node (recorded with its derivative)."
+    return apply
+
+
+def _sigmoid(x):
+    x = np.asarray(x, dtype=float)
+    return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
+
+
+def _erf(x):
+    import math
+
+    return np.vectorize(math.erf)(x) if np.ndim(x) else math.erf(x)
+
+
+exp = _elementwise("exp", np.exp)
+log = _elementwise("log", np.log)
+sin = _elementwise("sin", np.sin)
+cos = _elementwise("cos", np.cos)
+tan = _elementwise("tan", np.tan)
+sqrt = _elementwise("sqrt", np.sqrt)
+tanh = _elementwise("tanh", np.tanh)
+sigmoid = _elementwise("sigmoid", _sigmoid)
+relu = _elementwise("relu", lambda x: np.maximum(x, 0.0))
+absolute = _elementwise("abs", np.abs)
+asin = _elementwise("asin", np.arcsin)
+erf = _elementwise("erf", _erf)
+
+
+def value_and_grad(fn, argnums=0):
+    """``fn -> (lambda *args: (fn(*args), d fn / d args[argnums]))`` through the multiplier solve.
+
+    The gradient is read off the multipliers of the traced graph's KKT system
+    (``(I - J)^T y = e_m``), exactly as :meth:`Graph.multipliers` computes them.
+    ``argnums`` may be an int or a tuple of ints.
+    """
+
+    def wrapped(*args):
+        graph = trace(fn, *args)
+        grads = graph.gradients()
+        if isinstance(argnums, int):
+            return graph.value, grads[argnums]
+        return graph.value, tuple(grads[i] for i in argnums)
+
+    return wrapped
+
+
+def grad(fn, argnums=0):
+    """The gradient of ``fn``; see :func:`value_and_grad`."""
+    inner = value_and_grad(fn, argnums)
+    return lambda *args: inner(*args)[1]

@@ -1,0 +1,274 @@
+r"""Tracing Python functions into computation graphs, and backprop as a KKT solve.
+
+A traced function records every intermediate value ``z_i = f_i(z_parents(i))``.
+The graph is the constrained program
+
+.. math::
+
+    \min_z \; z_m \quad \text{s.t.} \quad f_i(z_{\mathrm{parents}(i)}) - z_i = 0
+    \quad (i \text{ not an input}),
+
+whose Lagrangian is :math:`L = z_m + \sum_i y_i (f_i - z_i)`. Setting
+:math:`\partial L / \partial z_j = 0` for every node gives
+
+.. math::
+
+    (I - J)^T y = e_m, \qquad J_{ij} = \partial f_i / \partial z_j ,
+
+and in the order nodes were created ``J`` is strictly lower triangular: one
+triangular solve gives every multiplier, and :math:`y_j = \partial z_m / \partial
+z_j` (the multipliers are the gradients; LeCun 1988). An input has no constraint
+of its own; its row of the same system, :math:`y_j = \sum_i y_i J_{ij}`, is the
+gradient with respect to that input. The solve goes through
+:func:`lagrangian.linalg.factorize`, which recognises the triangular structure.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import linalg
+from ..errors import ProblemError
+from .ops import BINARY, UNARY
+
+__all__ = ["Tape", "Node", "NonFiniteValueError", "trace"]
+
+
+class NonFiniteValueError(ProblemError, ArithmeticError):
+    """An operation produced NaN or inf (or was outside its domain); names the op."""
+
+
+class Tape:
+    """The record of one evaluation: values, parents and local partial derivatives.
+
+    Storage is flat Python lists appended once per operation (no per-node
+    objects beyond the lightweight :class:`Node` handles), turned into one sparse
+    matrix when the multipliers are asked for.
+    """
+
+    def __init__(self):
+        self.values: list[float] = []
+        self.ops: list[str] = []
+        self.inputs: list[int] = []
+        # triplets of J: (child, parent, d child / d parent)
+        self._child: list[int] = []
+        self._parent: list[int] = []
+        self._partial: list[float] = []
+
+    def __len__(self):
+        return len(self.values)
+
+    def variable(self, value: float) -> "Node":
+        index = len(self.values)
+        self.values.append(float(value))
+        self.ops.append("input")
+        self.inputs.append(index)
+        return Node(self, index, float(value))
+
+    def record(self, op: str, value: float, parents, partials) -> "Node":
+        if not math.isfinite(value):
+            raise NonFiniteValueError(op, f"produced {value} from inputs {[self.values[p] for p in parents]}")
+        index = len(self.values)
+        self.values.append(value)
+        self.ops.append(op)
+        for parent, partial in zip(parents, partials):
+            self._child.append(index)
+            self._parent.append(parent)
+            self._partial.append(partial)
+        return Node(self, index, value)
+
+    def jacobian(self) -> sp.csr_array:
+        """``J = df/dz`` over all nodes (rows of inputs are empty), strictly lower triangular."""
+        n = len(self.values)
+        return sp.csr_array(
+            sp.coo_array((np.asarray(self._partial, dtype=float), (self._child, self._parent)), shape=(n, n))
+        )
+
+    def multiplier_matrix(self) -> sp.csr_array:
+        """``I - J``: the constraint block of the graph's KKT system."""
+        return sp.csr_array(sp.eye_array(len(self.values), format="csr") - self.jacobian())
+
+    def multipliers(self, outputs) -> np.ndarray:
+        """Solve ``(I - J)^T Y = [e_m1, e_m2, ...]`` for the multipliers of each output.
+
+        Returns
+        -------
+        ndarray, shape (n_nodes, len(outputs))
+            Column k holds ``d z_{m_k} / d z_j`` for every node ``j``.
+        """
+        n = len(self.values)
+        rhs = np.zeros((n, len(outputs)))
+        rhs[np.asarray(outputs, dtype=int), np.arange(len(outputs))] = 1.0
+        factor = linalg.factorize(self.multiplier_matrix(), structure="triangular")
+        return factor.solve(rhs, transpose=True)
+
+
+class Node:
+    """A traced scalar. Arithmetic and the math functions below record onto its tape.
+
+    numpy applies its ufuncs to object arrays of Nodes element by element by
+    calling the methods of the same name (``np.exp(a)`` calls ``a[i].exp()``), so
+    arrays of Nodes trace too.
+    """
+
+    __slots__ = ("tape", "index", "value")
+    __array_priority__ = 1000  # so that ndarray (op) Node defers to Node
+
+    def __init__(self, tape: Tape, index: int, value: float):
+        self.tape, self.index, self.value = tape, index, value
+
+    def __repr__(self):
+        return f"Node({self.value!r}, #{self.index} {self.tape.ops[self.index]})"
+
+    def __float__(self):
+        return self.value
+
+    # -- recording -----------------------------------------------------------------
+    def _unary(self, op):
+        forward, derivative = UNARY[op]
+        try:
+            out = float(forward(self.value))
+            partial = derivative(self.value, out)
+        except (ValueError, OverflowError, ZeroDivisionError) as exc:
+            raise NonFiniteValueError(op, f"is undefined at {self.value!r} ({exc})") from None
+        return self.tape.record(op, out, (self.index,), (partial,))
+
+    def _binary(self, op, other, reverse=False):
+        a, b = (other, self) if reverse else (self, other)
+        a_node, b_node = isinstance(a, Node), isinstance(b, Node)
+        if (a_node and a.tape is not self.tape) or (b_node and b.tape is not self.tape):
+            raise ProblemError(op, "combines values from two different traces")
+        va = a.value if a_node else float(a)
+        vb = b.value if b_node else float(b)
+        forward, derivatives = BINARY[op]
+        try:
+            out = float(forward(va, vb))
+            da, db = derivatives(va, vb, out)
+        except (ValueError, OverflowError, ZeroDivisionError) as exc:
+            raise NonFiniteValueError(op, f"is undefined at ({va!r}, {vb!r}) ({exc})") from None
+        parents, partials = [], []
+        if a_node:
+            parents.append(a.index)
+            partials.append(da)
+        if b_node:
+            parents.append(b.index)
+            partials.append(db)
+        return self.tape.record(op, out, parents, partials)
+
+    def __add__(self, other):
+        return self._binary("add", other) if _is_operand(other) else NotImplemented
+
+    def __radd__(self, other):
+        return self._binary("add", other, reverse=True) if _is_operand(other) else NotImplemented
+
+    def __sub__(self, other):
+        return self._binary("sub", other) if _is_operand(other) else NotImplemented
+
+    def __rsub__(self, other):
+        return self._binary("sub", other, reverse=True) if _is_operand(other) else NotImplemented
+
+    def __mul__(self, other):
+        return self._binary("mul", other) if _is_operand(other) else NotImplemented
+
+    def __rmul__(self, other):
+        return self._binary("mul", other, reverse=True) if _is_operand(other) else NotImplemented
+
+    def __truediv__(self, other):
+        return self._binary("div", other) if _is_operand(other) else NotImplemented
+
+    def __rtruediv__(self, other):
+        return self._binary("div", other, reverse=True) if _is_operand(other) else NotImplemented
+
+    def __pow__(self, other):
+        return self._binary("pow", other) if _is_operand(other) else NotImplemented
+
+    def __rpow__(self, other):
+        return self._binary("pow", other, reverse=True) if _is_operand(other) else NotImplemented
+
+    def __neg__(self):
+        return self._unary("neg")
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self._unary("abs")
+
+    # Comparisons read the value: control flow may branch on traced values, and the
+    # trace records the branch taken (as every tracing autodiff does).
+    def __lt__(self, other):
+        return self.value < float(other)
+
+    def __le__(self, other):
+        return self.value <= float(other)
+
+    def __gt__(self, other):
+        return self.value > float(other)
+
+    def __ge__(self, other):
+        return self.value >= float(other)
+
+    # numpy's object-array ufuncs call these by name.
+    def exp(self):
+        return self._unary("exp")
+
+    def log(self):
+        return self._unary("log")
+
+    def sin(self):
+        return self._unary("sin")
+
+    def cos(self):
+        return self._unary("cos")
+
+    def tan(self):
+        return self._unary("tan")
+
+    def sqrt(self):
+        return self._unary("sqrt")
+
+    def tanh(self):
+        return self._unary("tanh")
+
+    def arcsin(self):
+        return self._unary("asin")
+
+
+def _is_operand(value) -> bool:
+    return isinstance(value, (Node, int, float, np.integer, np.floating))
+
+
+def trace(fn, *args):
+    """Evaluate ``fn(*args)`` on traced inputs and return its computation graph.
+
+    Parameters
+    ----------
+    fn : callable
+        Built from arithmetic, ``**`` and the functions of :mod:`lagrangian.graph`
+        (or numpy's ufuncs on arrays); returns a scalar.
+    *args : float or array_like
+        Each becomes traced input nodes of the same shape.
+
+    Returns
+    -------
+    Graph
+    """
+    from .graph import Graph
+
+    tape = Tape()
+    traced = []
+    for arg in args:
+        array = np.asarray(arg, dtype=float)
+        if array.ndim == 0:
+            traced.append(tape.variable(float(array)))
+        else:
+            nodes = np.empty(array.shape, dtype=object)
+            for idx, value in np.ndenumerate(array):
+                nodes[idx] = tape.variable(value)
+            traced.append(nodes)
+    shapes = [np.shape(arg) for arg in args]
+    output = fn(*traced)
+    return Graph(tape, output, shapes)

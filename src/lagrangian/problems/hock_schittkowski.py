@@ -1,0 +1,160 @@
+"""The Hock-Schittkowski test problems, with exact derivatives from graph tracing.
+
+Each problem file (``data/hock_schittkowski/HSn.json``; format and sources in
+``data/hock_schittkowski/README.md``) states ``minimize f(x) s.t. cl <= c(x) <= cu,
+lb <= x <= ub`` as formula strings over ``x1 .. xn``. The loader compiles each
+string once and evaluates it on traced inputs, so gradients and Jacobians come from
+the package's own multiplier solve on the computation graph, not from finite
+differences; all constraint rows share one trace and one triangular factorization.
+
+Pass rule (from the data README): max constraint and bound violation <= 1e-6 and
+``f - f_star <= 1e-5 * max(1, |f_star|)``; a feasible point with a lower ``f``
+passes (several problems have more than one local minimum).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from .. import graph as G
+from ..problem import Constraint, Problem
+
+__all__ = ["HSProblem", "load", "names", "passes"]
+
+_FUNCTIONS = {
+    "exp": G.exp,
+    "log": G.log,
+    "sin": G.sin,
+    "cos": G.cos,
+    "tan": G.tan,
+    "sqrt": G.sqrt,
+    "asin": G.asin,
+    "erf": G.erf,
+    "Abs": G.absolute,
+    "pi": math.pi,
+    "e": math.e,
+}
+
+
+def _data_dir():
+    return resources.files(__package__) / "data" / "hock_schittkowski"
+
+
+def names() -> list[str]:
+    """Names of the shipped problems, in numeric order ("HS1", "HS3", ...)."""
+    files = [p.name[:-5] for p in _data_dir().iterdir() if p.name.startswith("HS") and p.name.endswith(".json")]
+    return sorted(files, key=lambda s: int("".join(ch for ch in s[2:] if ch.isdigit())))
+
+
+class _Formulas:
+    """Compiled objective and constraint strings evaluated on floats or traced nodes."""
+
+    def __init__(self, objective: str, constraints: list[str], n: int, name: str):
+        self.n = n
+        self.objective = compile(objective, f"{name} objective", "eval")
+        self.constraints = [compile(c, f"{name} constraint {i}", "eval") for i, c in enumerate(constraints)]
+
+    def _namespace(self, x):
+        space = {"__builtins__": {}}
+        space.update(_FUNCTIONS)
+        space.update({f"x{i + 1}": x[i] for i in range(self.n)})
+        return space
+
+    def f(self, x) -> float:
+        try:
+            return float(eval(self.objective, self._namespace(np.asarray(x, dtype=float))))
+        except (ValueError, ZeroDivisionError, OverflowError):
+            return math.nan  # outside the domain: solvers shorten the step
+
+    def c(self, x) -> np.ndarray:
+        space = self._namespace(np.asarray(x, dtype=float))
+        try:
+            with np.errstate(all="ignore"):
+                return np.array([float(eval(code, space)) for code in self.constraints])
+        except (ValueError, ZeroDivisionError, OverflowError):
+            return np.full(len(self.constraints), math.nan)
+
+    def gradient(self, x) -> np.ndarray:
+        graph = G.trace(lambda z: eval(self.objective, self._namespace(z)), np.asarray(x, dtype=float))
+        return graph.gradients()[0]
+
+    def jacobian(self, x) -> np.ndarray:
+        tape = G.Tape()
+        z = [tape.variable(v) for v in np.asarray(x, dtype=float)]
+        space = self._namespace(z)
+        outputs, rows = [], []
+        for row, code in enumerate(self.constraints):
+            value = eval(code, space)
+            if isinstance(value, G.Node) and value.tape is tape:
+                outputs.append(value.index)
+                rows.append(row)
+        J = np.zeros((len(self.constraints), self.n))
+        if outputs:
+            Y = tape.multipliers(outputs)
+            J[rows] = Y[np.asarray(tape.inputs)].T
+        return J
+
+
+@dataclass(frozen=True)
+class HSProblem:
+    """One Hock-Schittkowski problem: the :class:`Problem`, its optimum and its record."""
+
+    name: str
+    problem: Problem
+    f_star: float
+    x_star: np.ndarray | None
+    record: dict
+
+    @property
+    def n_equalities(self) -> int:
+        return int(self.record["m_eq"])
+
+    @property
+    def n_inequalities(self) -> int:
+        return int(self.record["m_ineq"])
+
+
+def _bound(values, default):
+    return np.array([default if v is None else v for v in values], dtype=float)
+
+
+def load(name: str, **problem_options) -> HSProblem:
+    """Load one problem by name (``"HS71"``); options go to :class:`Problem`."""
+    path = _data_dir() / f"{name}.json"
+    if not path.is_file():
+        raise KeyError(f"no Hock-Schittkowski problem {name!r}; available: {', '.join(names())}")
+    record = json.loads(path.read_text())
+    n, m = record["n"], record["m"]
+    formulas = _Formulas(record["formula"]["objective"], record["formula"]["constraints"], n, name)
+    constraints = []
+    if m:
+        cl, cu = _bound(record["cl"], -np.inf), _bound(record["cu"], np.inf)
+        constraints.append(Constraint(formulas.c, cl, cu, jacobian=formulas.jacobian, name="c"))
+    problem = Problem(
+        formulas.f,
+        record["x0"],
+        gradient=formulas.gradient,
+        constraints=constraints,
+        bounds=(_bound(record["lb"], -np.inf), _bound(record["ub"], np.inf)),
+        name=name,
+        **problem_options,
+    )
+    x_star = record.get("x_star")
+    return HSProblem(name, problem, float(record["f_star"]), None if x_star is None else np.asarray(x_star, float), record)
+
+
+def passes(hs: HSProblem, x, f) -> tuple[bool, float]:
+    """The data set's pass rule; returns ``(passed, max violation)``."""
+    p = hs.problem
+    c = p.constraint_values(np.asarray(x, dtype=float))
+    violation = max(
+        float(np.max(np.maximum(0, np.maximum(p.cl - c, c - p.cu)), initial=0.0)),
+        float(np.max(np.maximum(0, np.maximum(p.lb - x, x - p.ub)), initial=0.0)),
+    )
+    ok = violation <= 1e-6 and f - hs.f_star <= 1e-5 * max(1.0, abs(hs.f_star))
+    return bool(ok), violation
