@@ -133,7 +133,7 @@ class Node:
             out = float(forward(self.value))
             partial = derivative(self.value, out)
         except (ValueError, OverflowError, ZeroDivisionError) as exc:
-            raise NonFiniteValueError(op, f"is undefined at {self.value!r} ({exc})") from None
+            raise NonFiniteValueError(op, f"{_failure(exc)} at {self.value!r}") from None
         return self.tape.record(op, out, (self.index,), (partial,))
 
     def _binary(self, op, other, reverse=False):
@@ -148,7 +148,7 @@ class Node:
             out = float(forward(va, vb))
             da, db = derivatives(va, vb, out)
         except (ValueError, OverflowError, ZeroDivisionError) as exc:
-            raise NonFiniteValueError(op, f"is undefined at ({va!r}, {vb!r}) ({exc})") from None
+            raise NonFiniteValueError(op, f"{_failure(exc)} at ({va!r}, {vb!r})") from None
         parents, partials = [], []
         if a_node:
             parents.append(a.index)
@@ -235,6 +235,10 @@ class Node:
 
     def arcsin(self):
         return self._unary("asin")
+
+
+def _failure(exc: Exception) -> str:
+    return "overflows" if isinstance(exc, OverflowError) else "is undefined"
 
 
 def _is_operand(value) -> bool:

@@ -144,9 +144,16 @@ def analyze(A) -> Structure:
     A = sp.csr_array(A, copy=True)
     A.eliminate_zeros()
     n = A.shape[0]
+    coo = A.tocoo()
+    # Already triangular in the given order (a computation graph's tape always is):
+    # no components to find.
+    if np.all(coo.row >= coo.col):
+        return Structure("triangular", np.arange(n), (Segment(0, n, False),), n, 1 if n else 0)
+    if np.all(coo.row <= coo.col):
+        return Structure("triangular", np.arange(n)[::-1].copy(), (Segment(0, n, False),), n, 1 if n else 0)
     n_components, labels = connected_components(A, directed=True, connection="strong")
     sizes = np.bincount(labels, minlength=n_components)
-    rank = _topological_component_order(labels, n_components, A.tocoo())
+    rank = _topological_component_order(labels, n_components, coo)
     order = np.argsort(rank, kind="stable")
     sorted_sizes = sizes[labels[order]]
 
