@@ -158,36 +158,6 @@ class Node:
             partials.append(db)
         return self.tape.record(op, out, parents, partials)
 
-    def __add__(self, other):
-        return self._binary("add", other) if _is_operand(other) else NotImplemented
-
-    def __radd__(self, other):
-        return self._binary("add", other, reverse=True) if _is_operand(other) else NotImplemented
-
-    def __sub__(self, other):
-        return self._binary("sub", other) if _is_operand(other) else NotImplemented
-
-    def __rsub__(self, other):
-        return self._binary("sub", other, reverse=True) if _is_operand(other) else NotImplemented
-
-    def __mul__(self, other):
-        return self._binary("mul", other) if _is_operand(other) else NotImplemented
-
-    def __rmul__(self, other):
-        return self._binary("mul", other, reverse=True) if _is_operand(other) else NotImplemented
-
-    def __truediv__(self, other):
-        return self._binary("div", other) if _is_operand(other) else NotImplemented
-
-    def __rtruediv__(self, other):
-        return self._binary("div", other, reverse=True) if _is_operand(other) else NotImplemented
-
-    def __pow__(self, other):
-        return self._binary("pow", other) if _is_operand(other) else NotImplemented
-
-    def __rpow__(self, other):
-        return self._binary("pow", other, reverse=True) if _is_operand(other) else NotImplemented
-
     def __neg__(self):
         return self._unary("neg")
 
@@ -211,30 +181,27 @@ class Node:
     def __ge__(self, other):
         return self.value >= float(other)
 
-    # numpy's object-array ufuncs call these by name.
-    def exp(self):
-        return self._unary("exp")
 
-    def log(self):
-        return self._unary("log")
+def _binary_method(op: str, reverse: bool):
+    def method(self, other):
+        return self._binary(op, other, reverse) if _is_operand(other) else NotImplemented
 
-    def sin(self):
-        return self._unary("sin")
+    method.__name__ = f"__{'r' if reverse else ''}{op}__"
+    return method
 
-    def cos(self):
-        return self._unary("cos")
 
-    def tan(self):
-        return self._unary("tan")
+# Arithmetic: Python's operator name -> the op in ops.BINARY.
+for _python_name, _op in (("add", "add"), ("sub", "sub"), ("mul", "mul"), ("truediv", "div"), ("pow", "pow")):
+    setattr(Node, f"__{_python_name}__", _binary_method(_op, reverse=False))
+    setattr(Node, f"__r{_python_name}__", _binary_method(_op, reverse=True))
 
-    def sqrt(self):
-        return self._unary("sqrt")
-
-    def tanh(self):
-        return self._unary("tanh")
-
-    def arcsin(self):
-        return self._unary("asin")
+# numpy's ufuncs on object arrays call a method of the ufunc's name on each element
+# (np.exp(a) calls a[i].exp()): numpy's name -> the op in ops.UNARY.
+for _numpy_name, _op in (
+    ("exp", "exp"), ("log", "log"), ("sin", "sin"), ("cos", "cos"), ("tan", "tan"),
+    ("sqrt", "sqrt"), ("tanh", "tanh"), ("arcsin", "asin"),
+):  # fmt: skip
+    setattr(Node, _numpy_name, lambda self, _op=_op: self._unary(_op))
 
 
 def _failure(exc: Exception) -> str:
