@@ -88,8 +88,13 @@ class Tape:
         )
 
     def multiplier_matrix(self) -> sp.csr_array:
-        """``I - J``: the constraint block of the graph's KKT system."""
-        return sp.csr_array(sp.eye_array(len(self.values), format="csr") - self.jacobian())
+        """``I - J``: the constraint block of the graph's KKT system (built from triplets)."""
+        n = len(self.values)
+        diagonal = np.arange(n)
+        rows = np.concatenate([diagonal, np.asarray(self._child, dtype=np.int64)])
+        cols = np.concatenate([diagonal, np.asarray(self._parent, dtype=np.int64)])
+        data = np.concatenate([np.ones(n), -np.asarray(self._partial, dtype=float)])
+        return sp.csr_array((data, (rows, cols)), shape=(n, n))
 
     def multipliers(self, outputs) -> np.ndarray:
         """Solve ``(I - J)^T Y = [e_m1, e_m2, ...]`` for the multipliers of each output.

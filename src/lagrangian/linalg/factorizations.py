@@ -185,15 +185,16 @@ class TriangularFactorization(Factorization):
     def __init__(self, A, structure: Structure, *, pivot_tol: float, reference=None):
         super().__init__(A, reference)
         p = structure.order
-        self._order = p
-        self._lower = sp.csr_array(A)[p][:, p]
+        # Already in triangular order (every computation-graph tape is): no copy.
+        self._order = None if np.array_equal(p, np.arange(p.size)) else p
+        self._lower = sp.csr_array(A) if self._order is None else sp.csr_array(A)[p][:, p]
         self._lower.sort_indices()
         self._upper = None
         diagonal = self._lower.diagonal()
         try:
             self.pivot_ratio = _check_pivots(diagonal, _entry_scale(A), pivot_tol, "triangular matrix")
         except SingularMatrixError as exc:
-            worst = int(p[np.argmin(np.abs(diagonal))])
+            worst = int(p[np.argmin(np.abs(diagonal))]) if self._order is not None else int(np.argmin(np.abs(diagonal)))
             raise SingularMatrixError(
                 f"{exc} (row {worst} of the matrix as given has a zero or negligible diagonal)",
                 block=np.array([worst]),
@@ -202,13 +203,16 @@ class TriangularFactorization(Factorization):
 
     def _solve(self, b, transpose):
         p = self._order
+        rhs = b if p is None else b[p]
         if transpose:
             if self._upper is None:
                 self._upper = sp.csr_array(self._lower.T)
                 self._upper.sort_indices()
-            y = spsolve_triangular(self._upper, b[p], lower=False)
+            y = spsolve_triangular(self._upper, rhs, lower=False)
         else:
-            y = spsolve_triangular(self._lower, b[p], lower=True)
+            y = spsolve_triangular(self._lower, rhs, lower=True)
+        if p is None:
+            return y
         x = np.empty_like(y)
         x[p] = y
         return x
