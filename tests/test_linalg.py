@@ -36,14 +36,35 @@ def test_triangular_found_whatever_the_symmetric_order(seed):
         np.testing.assert_allclose(F.solve(b, transpose=True), np.linalg.solve(dense.T, b), rtol=1e-10, atol=1e-12)
 
 
-def test_row_permuted_triangular_is_not_called_triangular_but_is_solved():
-    # A row permutation alone (no matching column permutation) breaks the triangular
-    # structure of the dependency graph: it is then solved as a general system.
-    rng = np.random.default_rng(7)
-    A = permuted(random_lower(rng, 60, unit=False), rng)[1]
-    b = rng.standard_normal(60)
-    x = linalg.solve(A, b)
-    np.testing.assert_allclose(A @ x, b, atol=1e-10)
+@pytest.mark.parametrize("seed", range(3))
+def test_triangular_found_whatever_the_row_order(seed):
+    # Equations shuffled independently of the unknowns: a matching of rows to
+    # columns restores a nonzero diagonal, then the triangular path applies.
+    rng = np.random.default_rng(seed)
+    L = random_lower(rng, 200, unit=False)
+    A = sp.csr_array(L[rng.permutation(200)][:, rng.permutation(200)])
+    F = linalg.factorize(A)
+    assert F.kind == "triangular"
+    b = rng.standard_normal((200, 2))
+    np.testing.assert_allclose(F.solve(b), np.linalg.solve(A.toarray(), b), rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(F.solve(b, transpose=True), np.linalg.solve(A.toarray().T, b), rtol=1e-9, atol=1e-11)
+
+
+def test_block_triangular_found_whatever_the_row_order():
+    rng = np.random.default_rng(12)
+    A0 = block_lower(rng, [2, 1, 3, 1])
+    A = sp.csr_array(A0[rng.permutation(7)])
+    F = linalg.factorize(A)
+    assert F.kind == "block_triangular"
+    b = rng.standard_normal(7)
+    np.testing.assert_allclose(F.solve(b), np.linalg.solve(A.toarray(), b), rtol=1e-10)
+    np.testing.assert_allclose(F.solve(b, transpose=True), np.linalg.solve(A.toarray().T, b), rtol=1e-10)
+
+
+def test_structurally_singular_matrix_raises():
+    A = sp.csr_array(np.array([[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 1.0, 3.0]]))
+    with pytest.raises(SingularMatrixError):
+        linalg.factorize(A.T)
 
 
 def block_lower(rng, sizes, coupling=0.3):

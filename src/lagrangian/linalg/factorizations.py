@@ -173,28 +173,30 @@ class Factorization:
 
 
 class TriangularFactorization(Factorization):
-    """Substitution after a symmetric permutation to lower triangular form.
+    """Substitution after permuting to lower triangular form.
 
-    With ``p`` from :func:`~lagrangian.linalg.analyze`, ``L = A[p][:, p]`` is lower
-    triangular, so ``A x = b`` is ``L x[p] = b[p]`` (forward substitution) and
-    ``A^T x = b`` is ``L^T x[p] = b[p]`` (back substitution). Cost: O(nnz), no fill.
+    With ``r, c = structure.rows, structure.columns`` from
+    :func:`~lagrangian.linalg.analyze`, ``L = A[r][:, c]`` is lower triangular, so
+    ``A x = b`` is ``L x[c] = b[r]`` (forward substitution) and ``A^T x = b`` is
+    ``L^T x[r] = b[c]`` (back substitution). Cost: O(nnz), no fill.
     """
 
     kind = "triangular"
 
     def __init__(self, A, structure: Structure, *, pivot_tol: float, reference=None):
         super().__init__(A, reference)
-        p = structure.order
+        rows, columns = structure.rows, structure.columns
+        identity = np.arange(rows.size)
         # Already in triangular order (every computation-graph tape is): no copy.
-        self._order = None if np.array_equal(p, np.arange(p.size)) else p
-        self._lower = sp.csr_array(A) if self._order is None else sp.csr_array(A)[p][:, p]
+        self._orders = None if np.array_equal(rows, identity) and np.array_equal(columns, identity) else (rows, columns)
+        self._lower = sp.csr_array(A) if self._orders is None else sp.csr_array(A)[rows][:, columns]
         self._lower.sort_indices()
         self._upper = None
         diagonal = self._lower.diagonal()
         try:
             self.pivot_ratio = _check_pivots(diagonal, _entry_scale(A), pivot_tol, "triangular matrix")
         except SingularMatrixError as exc:
-            worst = int(p[np.argmin(np.abs(diagonal))]) if self._order is not None else int(np.argmin(np.abs(diagonal)))
+            worst = int(rows[np.argmin(np.abs(diagonal))])
             raise SingularMatrixError(
                 f"{exc} (row {worst} of the matrix as given has a zero or negligible diagonal)",
                 block=np.array([worst]),
@@ -202,8 +204,11 @@ class TriangularFactorization(Factorization):
             ) from None
 
     def _solve(self, b, transpose):
-        p = self._order
-        rhs = b if p is None else b[p]
+        if self._orders is None:
+            rhs, unknowns = b, None
+        else:
+            rows, columns = self._orders
+            rhs, unknowns = (b[columns], rows) if transpose else (b[rows], columns)
         if transpose:
             if self._upper is None:
                 self._upper = sp.csr_array(self._lower.T)
@@ -211,17 +216,17 @@ class TriangularFactorization(Factorization):
             y = spsolve_triangular(self._upper, rhs, lower=False)
         else:
             y = spsolve_triangular(self._lower, rhs, lower=True)
-        if p is None:
+        if unknowns is None:
             return y
         x = np.empty_like(y)
-        x[p] = y
+        x[unknowns] = y
         return x
 
 
 class BlockTriangularFactorization(Factorization):
     """Block substitution over strongly connected components.
 
-    With ``M = A[p][:, p]`` block lower triangular (see
+    With ``M = A[rows][:, columns]`` block lower triangular (see
     :func:`~lagrangian.linalg.analyze`), forward substitution solves, block after
     block,
 
@@ -236,9 +241,9 @@ class BlockTriangularFactorization(Factorization):
 
     def __init__(self, A, structure: Structure, *, pivot_tol: float, reference=None):
         super().__init__(A, reference)
-        p = structure.order
-        self._order = p
-        M = sp.csr_array(A)[p][:, p]
+        rows_order, columns_order = structure.rows, structure.columns
+        self._orders = (rows_order, columns_order)
+        M = sp.csr_array(A)[rows_order][:, columns_order]
         self._segments = structure.segments
         self._diagonal = []  # per segment: ("tri", L) or ("lu", SuperLU)
         self._below = []  # per segment: M[s:e, :s] (CSR)
@@ -248,7 +253,7 @@ class BlockTriangularFactorization(Factorization):
         ratios = []
         for seg in self._segments:
             block = M[seg.start : seg.stop, seg.start : seg.stop]
-            rows = p[seg.start : seg.stop]
+            rows = rows_order[seg.start : seg.stop]
             if seg.cyclic:
                 lu = _superlu(block, "COLAMD", "cyclic block", rows)
                 ratios.append(_check_pivots(lu.U.diagonal(), scale, pivot_tol, "cyclic block", rows))
@@ -271,8 +276,8 @@ class BlockTriangularFactorization(Factorization):
         return spsolve_triangular(factor, rhs, lower=True)
 
     def _solve(self, b, transpose):
-        p = self._order
-        rhs = b[p]
+        rows, columns = self._orders
+        rhs, unknowns = (b[columns], rows) if transpose else (b[rows], columns)
         y = np.zeros_like(rhs)
         if not transpose:
             for seg, entry, below in zip(self._segments, self._diagonal, self._below):
@@ -287,7 +292,7 @@ class BlockTriangularFactorization(Factorization):
                 r = rhs[seg.start : seg.stop] - right @ y[seg.stop :]
                 y[seg.start : seg.stop] = self._solve_diagonal(entry, r, True)
         x = np.empty_like(y)
-        x[p] = y
+        x[unknowns] = y
         return x
 
 

@@ -11,6 +11,12 @@ triangular form::
               [  ...   ...  ...   ]      a larger block is a cycle.
               [ A_K1  ...   A_KK  ]
 
+When the rows come in an arbitrary order (the equations of a triangular system
+shuffled), a zero can sit on the diagonal; a maximum bipartite matching of rows to
+columns first puts a nonzero on every diagonal entry, and the components are found
+on the matched matrix (Duff 1981; this is the block triangular form of Dulmage and
+Mendelsohn). So in general ``A[rows][:, columns]`` is block lower triangular.
+
 If every component is a single node the permuted matrix is triangular and one
 triangular substitution solves the system: this is the backprop case of a
 computation graph. Knowing this before choosing a solver matters: a general
@@ -24,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import connected_components, maximum_bipartite_matching
 
 __all__ = ["Structure", "Segment", "analyze", "is_symmetric"]
 
@@ -51,10 +57,11 @@ class Structure:
     ----------
     kind : {"triangular", "block_triangular", "symmetric", "general"}
         The solver family the structure calls for.
-    order : numpy.ndarray
-        Permutation ``p`` such that ``A[p][:, p]`` is block lower triangular.
+    rows, columns : numpy.ndarray
+        Permutations such that ``A[rows][:, columns]`` is block lower triangular
+        (equal unless the rows had to be matched to columns first).
     segments : tuple of Segment
-        The diagonal blocks of ``A[p][:, p]`` in substitution order.
+        The diagonal blocks of ``A[rows][:, columns]`` in substitution order.
     n_components : int
         Number of strongly connected components.
     largest_component : int
@@ -62,7 +69,8 @@ class Structure:
     """
 
     kind: str
-    order: np.ndarray
+    rows: np.ndarray
+    columns: np.ndarray
     segments: tuple
     n_components: int
     largest_component: int
@@ -136,7 +144,8 @@ def analyze(A) -> Structure:
 
     Notes
     -----
-    Cost is O(n + nnz): one strongly-connected-components pass
+    Cost is O(n + nnz) when the diagonal is structurally nonzero (otherwise the
+    matching adds its own, usually near-linear, cost): one strongly-connected-components pass
     (:func:`scipy.sparse.csgraph.connected_components` with ``connection="strong"``)
     and one sort. Strong connectivity does not change when every edge is reversed,
     so the graph of ``A`` and of ``A^T`` give the same components.
@@ -145,12 +154,24 @@ def analyze(A) -> Structure:
     A.eliminate_zeros()
     n = A.shape[0]
     coo = A.tocoo()
+    identity = np.arange(n)
     # Already triangular in the given order (a computation graph's tape always is):
     # no components to find.
     if np.all(coo.row >= coo.col):
-        return Structure("triangular", np.arange(n), (Segment(0, n, False),), n, 1 if n else 0)
+        return Structure("triangular", identity, identity, (Segment(0, n, False),), n, 1 if n else 0)
     if np.all(coo.row <= coo.col):
-        return Structure("triangular", np.arange(n)[::-1].copy(), (Segment(0, n, False),), n, 1 if n else 0)
+        reverse = identity[::-1].copy()
+        return Structure("triangular", reverse, reverse, (Segment(0, n, False),), n, 1 if n else 0)
+    match = identity
+    if np.count_nonzero(coo.row == coo.col) < n:
+        # A structural zero on the diagonal: match each row to a column of its own.
+        match = maximum_bipartite_matching(A, perm_type="column")
+        if np.any(match < 0):
+            # Structurally singular: no permutation gives a nonzero diagonal. The LU
+            # path reports it (with the failing pivot) when it factors.
+            return Structure("general", identity, identity, (Segment(0, n, True),), 1, n)
+        A = sp.csr_array(A[:, match])
+        coo = A.tocoo()
     n_components, labels = connected_components(A, directed=True, connection="strong")
     sizes = np.bincount(labels, minlength=n_components)
     rank = _topological_component_order(labels, n_components, coo)
@@ -174,10 +195,10 @@ def analyze(A) -> Structure:
     largest = int(sizes.max()) if n else 0
     if largest <= 1:
         kind = "triangular"
-    elif is_symmetric(A):
+    elif match is identity and is_symmetric(A):
         kind = "symmetric"
     elif n_components > 1:
         kind = "block_triangular"
     else:
         kind = "general"
-    return Structure(kind, order, tuple(segments), int(n_components), largest)
+    return Structure(kind, order, match[order], tuple(segments), int(n_components), largest)
