@@ -29,7 +29,7 @@ from .convention import bound_violation, complementarity_violation, lagrangian_g
 from .errors import SingularKKTError, SingularMatrixError
 from .result import KKTResiduals
 
-__all__ = ["kkt_residuals", "kkt_matrix", "InertiaCorrection", "KKTSystem", "NewtonStep"]
+__all__ = ["kkt_residuals", "kkt_residuals_from_values", "kkt_matrix", "InertiaCorrection", "KKTSystem", "NewtonStep"]
 
 
 def kkt_residuals(problem, x, y, z=None) -> KKTResiduals:
@@ -45,10 +45,21 @@ def kkt_residuals(problem, x, y, z=None) -> KKTResiduals:
         Bound multipliers (zero when omitted).
     """
     x = np.asarray(x, dtype=float)
+    return kkt_residuals_from_values(
+        problem, x, y, z, c=problem.constraint_values(x), gradient=problem.gradient(x), jacobian=problem.jacobian(x)
+    )
+
+
+def kkt_residuals_from_values(problem, x, y, z=None, *, c, gradient, jacobian) -> KKTResiduals:
+    """:func:`kkt_residuals` from ``c(x)``, ``grad f(x)`` and ``J(x)`` already evaluated.
+
+    Solvers that hold these values at their last iterate use this to avoid calling
+    the user's functions again; only the problem's bounds are read.
+    """
+    x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     z = np.zeros(problem.n) if z is None else np.asarray(z, dtype=float)
-    c = problem.constraint_values(x)
-    stationarity = lagrangian_gradient(problem.gradient(x), problem.jacobian(x), y, z)
+    stationarity = lagrangian_gradient(gradient, jacobian, y, z)
     primal = np.concatenate([bound_violation(c, problem.cl, problem.cu), bound_violation(x, problem.lb, problem.ub)])
     complementarity = np.concatenate(
         [complementarity_violation(c, problem.cl, problem.cu, y), complementarity_violation(x, problem.lb, problem.ub, z)]

@@ -22,6 +22,7 @@ from importlib import resources
 import numpy as np
 
 from .. import graph as G
+from ..convention import bound_violation
 from ..problem import Constraint, Problem
 
 __all__ = ["HSProblem", "load", "names", "passes"]
@@ -151,10 +152,10 @@ def load(name: str, **problem_options) -> HSProblem:
 def passes(hs: HSProblem, x, f) -> tuple[bool, float]:
     """The data set's pass rule; returns ``(passed, max violation)``."""
     p = hs.problem
-    c = p.constraint_values(np.asarray(x, dtype=float))
-    violation = max(
-        float(np.max(np.maximum(0, np.maximum(p.cl - c, c - p.cu)), initial=0.0)),
-        float(np.max(np.maximum(0, np.maximum(p.lb - x, x - p.ub)), initial=0.0)),
+    x = np.asarray(x, dtype=float)
+    c = p.constraint_values(x)
+    violation = float(
+        np.concatenate([bound_violation(c, p.cl, p.cu), bound_violation(x, p.lb, p.ub)]).max(initial=0.0)
     )
     ok = violation <= 1e-6 and f - hs.f_star <= 1e-5 * max(1.0, abs(hs.f_star))
     return bool(ok), violation

@@ -27,7 +27,7 @@ from scipy.sparse.linalg import LinearOperator, minres
 from ..convention import lagrangian_gradient
 from ..derivatives import QuasiNewtonHessian
 from ..errors import ConvergenceError, ProblemError, SingularKKTError
-from ..kkt import InertiaCorrection, kkt_residuals
+from ..kkt import InertiaCorrection, kkt_residuals_from_values
 from ..result import IterationRecord, Solution, Status
 
 __all__ = ["newton_kkt"]
@@ -39,6 +39,12 @@ _PENALTY_MARGIN = 0.1
 
 def _merit(f, r, nu):
     return f + nu * np.abs(r).sum() if np.isfinite(f) and np.all(np.isfinite(r)) else np.inf
+
+
+def _trial(problem, point, nu):
+    """Evaluate a trial point: ``(f, c, merit)``; the merit is inf where f or c is not finite."""
+    f, c = problem.objective(point), problem.constraint_values(point)
+    return f, c, _merit(f, c - problem.cl, nu)
 
 
 class _Log:
@@ -217,8 +223,7 @@ def newton_kkt(
         # -- line search with one second-order correction --------------------------
         alpha, accepted = 1.0, False
         x_trial = x + dx
-        f_trial, c_trial = problem.objective(x_trial), problem.constraint_values(x_trial)
-        phi_trial = _merit(f_trial, c_trial - problem.cl, nu)
+        f_trial, c_trial, phi_trial = _trial(problem, x_trial, nu)
         if phi_trial <= phi + _ARMIJO * slope:
             accepted = True
         elif np.isfinite(phi_trial) and m and have_matrix:
@@ -228,16 +233,15 @@ def newton_kkt(
                 soc = None
             if soc is not None:
                 x_soc = x + dx + soc[:n]
-                f_soc, c_soc = problem.objective(x_soc), problem.constraint_values(x_soc)
-                if _merit(f_soc, c_soc - problem.cl, nu) <= phi + _ARMIJO * slope:
+                f_soc, c_soc, phi_soc = _trial(problem, x_soc, nu)
+                if phi_soc <= phi + _ARMIJO * slope:
                     x_trial, f_trial, c_trial, accepted = x_soc, f_soc, c_soc, True
         while not accepted:
             alpha *= 0.5
             if alpha < _MIN_STEP:
                 break
             x_trial = x + alpha * dx
-            f_trial, c_trial = problem.objective(x_trial), problem.constraint_values(x_trial)
-            phi_trial = _merit(f_trial, c_trial - problem.cl, nu)
+            f_trial, c_trial, phi_trial = _trial(problem, x_trial, nu)
             accepted = phi_trial <= phi + _ARMIJO * alpha * slope
         if not accepted:
             status = Status.NONFINITE if not np.isfinite(phi_trial) else Status.LINE_SEARCH_FAILED
@@ -251,9 +255,7 @@ def newton_kkt(
         x, f, c, g, J = x_trial, f_trial, c_trial, g_new, J_new
 
     evaluations = {key: problem.counts[key] - start_counts[key] for key in problem.counts}
-    residuals = kkt_residuals(problem, x, y)
-    for key in problem.counts:  # the final independent check is not the solver's work
-        problem.counts[key] = start_counts[key] + evaluations[key]
+    residuals = kkt_residuals_from_values(problem, x, y, c=c, gradient=g, jacobian=J)
     message = status.advice
     result = Solution(
         x=x.copy(),
