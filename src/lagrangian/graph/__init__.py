@@ -52,8 +52,10 @@ def _elementwise(op, numeric):
 
 
 def _sigmoid(x):
+    # exp(-|x|) never overflows; the two branches are the same function.
     x = np.asarray(x, dtype=float)
-    return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def _erf(x):
