@@ -19,7 +19,7 @@ from .errors import (
 from .kkt import InertiaCorrection, KKTSystem, kkt_matrix, kkt_residuals
 from .problem import Constraint, Equality, Inequality, Problem
 from .result import IterationRecord, KKTResiduals, Solution, Status
-from .solvers import newton_kkt, solve
+from .solvers import interior_point, newton_kkt, solve
 
 __version__ = "0.1.0"
 
@@ -34,6 +34,7 @@ __all__ = [
     "InertiaCorrection",
     "solve",
     "newton_kkt",
+    "interior_point",
     "Solution",
     "Status",
     "KKTResiduals",

@@ -19,17 +19,18 @@ regularizing: ``dw > 0`` convexifies ``H``; ``dc > 0`` handles a rank-deficient
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.linalg import lsqr
 
 from . import linalg
 from .convention import bound_violation, complementarity_violation, lagrangian_gradient
 from .errors import SingularKKTError, SingularMatrixError
 from .result import KKTResiduals
 
-__all__ = ["kkt_residuals", "kkt_residuals_from_values", "kkt_matrix", "InertiaCorrection", "KKTSystem", "NewtonStep"]
+__all__ = ["kkt_residuals", "kkt_residuals_from_values", "kkt_matrix", "least_squares_multipliers", "InertiaCorrection", "KKTSystem", "NewtonStep"]
 
 
 def kkt_residuals(problem, x, y, z=None) -> KKTResiduals:
@@ -97,6 +98,45 @@ def kkt_matrix(H, J, *, primal_regularization: float = 0.0, dual_regularization:
     return sp.block_array([[top_left, J.T], [J, bottom_right]], format="csc")
 
 
+def least_squares_multipliers(J, g) -> np.ndarray:
+    r"""The multipliers that best explain a gradient: :math:`\arg\min_y \|g + J^T y\|_2`.
+
+    The usual first estimate of ``y`` (and the re-estimate after a rank-deficient
+    step): exact at a KKT point, and defined even when ``J`` loses rank.
+    """
+    if J.shape[0] == 0:
+        return np.zeros(0)
+    return -lsqr(sp.csr_array(J).T, g, atol=1e-14, btol=1e-14)[0]
+
+
+def equilibration(K, iterations: int = 5) -> np.ndarray:
+    r"""Ruiz scaling of a symmetric matrix: ``s`` with every row of ``diag(s) K diag(s)`` near unit max-norm.
+
+    Each sweep divides by the square root of the current row maxima (Ruiz 2001);
+    a few sweeps suffice. Empty rows keep scale 1.
+    """
+    K = sp.csr_array(abs(K))
+    scale = np.ones(K.shape[0])
+    for _ in range(iterations):
+        rows = (sp.diags_array(scale) @ K @ sp.diags_array(scale)).max(axis=1).toarray().ravel()
+        rows[rows == 0] = 1.0
+        scale /= np.sqrt(rows)
+    return scale
+
+
+class ScaledFactorization:
+    """A factorization of ``S K S`` used to solve with ``K``: ``x = S (S K S)^{-1} S b``."""
+
+    def __init__(self, factorization, scale):
+        self.factorization, self.scale = factorization, scale
+        self.inertia = factorization.inertia
+
+    def solve(self, b):
+        b = np.asarray(b, dtype=float)
+        s = self.scale if b.ndim == 1 else self.scale[:, None]
+        return s * self.factorization.solve(s * b)
+
+
 @dataclass(frozen=True)
 class KKTFactorInfo:
     """What it took to get a KKT matrix with the right inertia."""
@@ -105,6 +145,9 @@ class KKTFactorInfo:
     dual_regularization: float
     inertia: tuple | None
     factorizations: int
+    #: The accepted factorization, for further solves with the same matrix
+    #: (second-order corrections, sensitivities).
+    factorization: object = field(default=None, repr=False, compare=False)
 
 
 class InertiaCorrection:
@@ -141,25 +184,33 @@ class InertiaCorrection:
         self.last = 0.0
 
     def _attempt(self, H, J, rhs, dw, dc):
-        """Factor and solve once; return (solution or None, inertia, zero_eigenvalue)."""
+        """Factor and solve once; return (solution or None, inertia, zero_eigenvalue, factorization)."""
         n, m = H.shape[0], J.shape[0]
         reference = kkt_matrix(H, J, primal_regularization=dw, dual_regularization=dc)
+        # Equilibrate first (a congruence, so the inertia is unchanged): interior-point
+        # matrices mix entries of 1e-8 and 1e+10, and both the pivot test and the
+        # size of the quasidefinite shift only mean something on a balanced matrix.
+        scale = equilibration(reference)
+        S = sp.diags_array(scale)
+        reference = sp.csc_array(S @ reference @ S)
         if m == 0:
             factored = reference
         else:
             shift = self.quasidefinite * max(np.abs(reference.data).max(initial=0.0), 1.0)
-            factored = kkt_matrix(H, J, primal_regularization=dw, dual_regularization=max(dc, shift))
+            constraint_block = sp.block_diag([sp.csr_array((n, n)), sp.eye_array(m)], format="csc")
+            factored = sp.csc_array(reference - shift * constraint_block)
         F = linalg.factorize(factored, structure="symmetric", raise_singular=False, reference=reference)
         if F.singular or F.inertia is None or F.inertia[2] > 0:
-            return None, F.inertia, True
+            return None, F.inertia, True, None
         if F.inertia != (n, m, 0):
-            return None, F.inertia, False
+            return None, F.inertia, False, None
+        F = ScaledFactorization(F, scale)
         try:
-            return F.solve(rhs), F.inertia, False
+            return F.solve(rhs), F.inertia, False, F
         except SingularMatrixError:
             # Correct inertia for the shifted matrix, but the unshifted one is
             # singular: J is rank-deficient.
-            return None, F.inertia, True
+            return None, F.inertia, True, None
 
     def solve(self, H, J, rhs):
         """Solve the regularized KKT system for ``rhs``; see the class docstring.
@@ -175,19 +226,23 @@ class InertiaCorrection:
             When ``dw`` would exceed ``maximum``.
         """
         dw, dc, count = 0.0, 0.0, 0
-        solution, inertia, zero = self._attempt(H, J, rhs, dw, dc)
+        solution, inertia, zero, factor = self._attempt(H, J, rhs, dw, dc)
         count += 1
         if solution is None and zero:
             dc = self.dual
-            solution, inertia, zero = self._attempt(H, J, rhs, dw, dc)
+            solution, inertia, zero, factor = self._attempt(H, J, rhs, dw, dc)
             count += 1
         if solution is None:
             dw = self.initial if self.last == 0 else max(self.minimum, self.decrease * self.last)
             while True:
-                solution, inertia, zero = self._attempt(H, J, rhs, dw, dc)
+                solution, inertia, zero, factor = self._attempt(H, J, rhs, dw, dc)
                 count += 1
                 if solution is not None:
                     break
+                if zero and dc == 0:
+                    # A zero eigenvalue can show only once H is convexified: J is rank-deficient.
+                    dc = self.dual
+                    continue
                 dw *= self.first_increase if self.last == 0 else self.increase
                 if dw > self.maximum:
                     raise SingularKKTError(
@@ -196,7 +251,7 @@ class InertiaCorrection:
                         pivot=None,
                     )
             self.last = dw
-        return solution, KKTFactorInfo(dw, dc, inertia, count)
+        return solution, KKTFactorInfo(dw, dc, inertia, count, factor)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,20 @@ class Status(enum.Enum):
         "the functions returned NaN or inf near the current point and the step could not be shortened "
         "around it; restrict the domain with constraints or start elsewhere"
     )
+    INFEASIBLE = (
+        "the problem appears locally infeasible: x is a stationary point of the constraint violation "
+        "that still violates the constraints; check the constraints and bounds, or start elsewhere"
+    )
+    UNBOUNDED = (
+        "the objective fell below -1e20 at a feasible point: the problem is probably unbounded below; "
+        "add bounds or constraints"
+    )
+    RESTORATION_FAILED = (
+        "the feasibility restoration phase could not reduce the constraint violation; the constraints "
+        "may be degenerate here (check their Jacobian) or the problem infeasible"
+    )
+    TIME_LIMIT = "the time limit was reached; x is the best point found (smallest KKT error)"
+    EVALUATION_LIMIT = "the function evaluation limit was reached; x is the best point found (smallest KKT error)"
 
     @property
     def advice(self) -> str:
@@ -72,7 +86,11 @@ class KKTResiduals:
 
 @dataclass(frozen=True)
 class IterationRecord:
-    """One line of a solver's history (and of its log)."""
+    """One line of a solver's history (and of its log).
+
+    ``step`` is the primal step length alpha taken to reach this iterate; the
+    fields after ``regularization`` are filled by the interior-point solver only.
+    """
 
     iteration: int
     objective: float
@@ -80,6 +98,10 @@ class IterationRecord:
     dual: float
     step: float
     regularization: float
+    barrier: float | None = None  #: the barrier parameter mu
+    step_norm: float | None = None  #: ||dx||_inf of the step taken
+    dual_step: float | None = None  #: the bound multipliers' step length
+    trials: int | None = None  #: line-search trial points evaluated
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,29 @@
 """Solvers. Each takes a :class:`~lagrangian.Problem` and returns a :class:`~lagrangian.Solution`."""
 
 from ..errors import ProblemError
+from .interior_point import interior_point
 from .newton_kkt import newton_kkt
 
-__all__ = ["newton_kkt", "solve"]
+__all__ = ["interior_point", "newton_kkt", "solve"]
+
+_METHODS = {"newton_kkt": newton_kkt, "interior_point": interior_point}
 
 
-def solve(problem, **options):
+def solve(problem, *, method: str = "auto", **options):
     """Solve ``problem`` with the solver its constraints call for.
 
-    Equality-constrained problems (every row ``cl == cu``, no bounds) go to
-    :func:`newton_kkt`. Inequality rows and bounds need the interior-point solver,
-    which this version does not have yet; such problems raise a
-    :class:`~lagrangian.errors.ProblemError` rather than being solved wrongly.
+    Parameters
+    ----------
+    problem : Problem
+    method : {"auto", "newton_kkt", "interior_point"}
+        ``"auto"`` sends equality-constrained problems (every row ``cl == cu``, no
+        bounds) to :func:`newton_kkt` and everything else to
+        :func:`interior_point`.
+    **options
+        Passed to the solver (``tol``, ``max_iterations``, ``log``, ...).
     """
-    if problem.is_equality_constrained:
-        return newton_kkt(problem, **options)
-    raise ProblemError(
-        "problem",
-        "has inequality rows or variable bounds; this version solves equality-constrained problems only "
-        "(lagrangian.solvers.newton_kkt). State active inequalities as equalities, or use KKTSystem(..., active=...)",
-    )
+    if method == "auto":
+        method = "newton_kkt" if problem.is_equality_constrained else "interior_point"
+    if method not in _METHODS:
+        raise ProblemError("method", f"expected 'auto' or one of {sorted(_METHODS)}, got {method!r}")
+    return _METHODS[method](problem, **options)

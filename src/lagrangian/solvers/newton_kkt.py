@@ -27,7 +27,7 @@ from scipy.sparse.linalg import LinearOperator, minres
 from ..convention import lagrangian_gradient
 from ..derivatives import QuasiNewtonHessian
 from ..errors import ConvergenceError, ProblemError, SingularKKTError
-from ..kkt import InertiaCorrection, kkt_residuals_from_values
+from ..kkt import InertiaCorrection, kkt_residuals_from_values, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
 
 __all__ = ["newton_kkt"]
@@ -91,13 +91,6 @@ def _matrix_free_step(problem, x, y, J, g, r, correction):
         dw = correction.initial if dw == 0 else dw * correction.increase
         if dw > correction.maximum:
             raise SingularKKTError("MINRES found no step with positive curvature even with Hessian shift 1e40")
-
-
-def _least_squares_multipliers(J, g):
-    """``argmin_y || g + J^T y ||``: the multipliers that best explain the gradient."""
-    if J.shape[0] == 0:
-        return np.zeros(0)
-    return -sp.linalg.lsqr(J.T, g, atol=1e-14, btol=1e-14)[0]
 
 
 def newton_kkt(
@@ -170,7 +163,7 @@ def newton_kkt(
         if y.shape != (m,):
             raise ProblemError("y0", f"expected {m} multipliers, got shape {y.shape}")
     else:
-        y = _least_squares_multipliers(J, g)
+        y = least_squares_multipliers(J, g)
     zeros_n = np.zeros(n)
     nu = 0.0
     history = []
@@ -249,7 +242,7 @@ def newton_kkt(
 
         # -- accept -----------------------------------------------------------------
         g_new, J_new = problem.gradient(x_trial), problem.jacobian(x_trial)
-        y = _least_squares_multipliers(J_new, g_new) if rank_deficient else y + alpha * (y_new - y)
+        y = least_squares_multipliers(J_new, g_new) if rank_deficient else y + alpha * (y_new - y)
         if model is not None:
             model.update(x_trial - x, (g_new + J_new.T @ y) - (g + J.T @ y))
         x, f, c, g, J = x_trial, f_trial, c_trial, g_new, J_new

@@ -1,0 +1,727 @@
+r"""A primal-dual interior-point method with a filter line search (IPOPT's algorithm).
+
+The problem ``min f(x) s.t. cl <= c(x) <= cu, lb <= x <= ub`` is first put in the
+form the method works on: every inequality row gets a slack ``s``,
+
+.. math::
+
+    \min_{w = (x, s)} f(x) \quad \text{s.t.} \quad
+    d(w) = \begin{bmatrix} c_E(x) - c_{l,E} \\ c_I(x) - s \end{bmatrix} = 0,
+    \qquad l_w \le w \le u_w ,
+
+with ``l_w = (lb, cl_I)`` and ``u_w = (ub, cu_I)``. For a barrier parameter
+``mu > 0`` the bounds are replaced by logarithms,
+
+.. math::
+
+    \varphi_\mu(w) = f(x) - \mu \sum \ln(w_i - l_i) - \mu \sum \ln(u_i - w_i),
+
+and Newton's method on the perturbed KKT conditions (``z_L (w - l) = mu``,
+``z_U (u - w) = mu``) gives, after eliminating the bound multipliers, one
+symmetric indefinite solve per iteration (Wächter & Biegler 2006, eq. 13):
+
+.. code-block:: text
+
+    [ W + Sigma + dw I    A^T   ] [ dw    ]     [ grad phi_mu(w) ]    Sigma = Z_L/(W-L) + Z_U/(U-W)
+    [ A                 -dc I   ] [ y_new ] = - [ d(w)           ]    A = dd/dw = [J, -P]
+
+which is the matrix of :func:`lagrangian.kkt.kkt_matrix` with ``H = W + Sigma``,
+solved with the same :class:`~lagrangian.kkt.InertiaCorrection`. The multipliers
+keep the package convention: the stationarity of ``s`` reads ``y_I = z_U,s -
+z_L,s``, so ``y_I >= 0`` at an upper bound, and ``z = z_U - z_L`` on ``x``.
+
+Globalization is the filter line search of the paper (section 2.3): a trial
+point is accepted if it reduces either the constraint violation ``theta = ||d||_1``
+or the barrier function enough, and is not dominated by the filter; an Armijo
+condition on ``phi_mu`` applies when the step is a descent direction and the
+point is nearly feasible. Up to four second-order corrections are tried when the
+full step is rejected, reusing the accepted factorization. When no step length is
+acceptable, a feasibility restoration phase minimizes the violation
+``1/2 ||d(w)||^2`` (Gauss-Newton with its own barrier), and a point where that
+stalls while infeasible is reported as :attr:`~lagrangian.Status.INFEASIBLE`.
+
+The barrier parameter follows the monotone Fiacco-McCormick rule
+``mu <- max(tol/10, min(0.2 mu, mu^1.5))`` once the barrier problem is solved to
+``10 mu``. Objective and constraint rows are scaled at the start so that no
+gradient entry exceeds 100 (IPOPT's gradient-based scaling); all reported values
+are unscaled.
+
+Reference: A. Wächter and L. T. Biegler, "On the implementation of an
+interior-point filter line-search algorithm for large-scale nonlinear
+programming", Math. Program. 106 (2006) 25-57.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import linalg
+from ..convention import bound_violation, lagrangian_gradient
+from ..derivatives import QuasiNewtonHessian
+from ..errors import ConvergenceError, ProblemError, SingularKKTError, SingularMatrixError
+from ..kkt import InertiaCorrection, kkt_matrix, kkt_residuals_from_values, least_squares_multipliers
+from ..result import IterationRecord, Solution, Status
+
+__all__ = ["interior_point"]
+
+# Constants of Wächter & Biegler (2006), table of section 4 / IPOPT's defaults.
+_KAPPA_EPSILON = 10.0  # solve the barrier problem to kappa_eps * mu
+_KAPPA_MU, _THETA_MU = 0.2, 1.5  # mu <- min(kappa_mu mu, mu^theta_mu)
+_TAU_MIN = 0.99  # fraction to the boundary
+_KAPPA_SIGMA = 1e10  # bound multipliers stay within this factor of mu / distance
+_S_MAX = 100.0  # optimality error scaling
+_GAMMA_THETA, _GAMMA_PHI = 1e-5, 1e-8  # filter margins
+_DELTA, _S_THETA, _S_PHI = 1.0, 1.1, 2.3  # switching condition
+_ETA_PHI = 1e-8  # Armijo constant
+_GAMMA_ALPHA = 0.05  # minimum step factor
+_MAX_SOC, _KAPPA_SOC = 4, 0.99  # second-order corrections
+_BOUND_PUSH = 1e-2  # kappa_1 = kappa_2: starting distance from the bounds
+_BOUND_RELAX = 1e-10  # bounds are relaxed by this relative amount (fixed variables keep an interior)
+_GRADIENT_SCALE = 100.0  # largest scaled gradient entry
+_MULTIPLIER_LIMIT = 1e3  # least-squares starting multipliers larger than this are discarded
+_OBJECTIVE_FLOOR = -1e20  # below this at a feasible point: unbounded
+_RESTORATION_ITERATIONS = 200
+
+
+def _fraction_to_boundary(values, steps, tau):
+    """Largest ``alpha`` in (0, 1] with ``values + alpha steps >= (1 - tau) values`` (values > 0)."""
+    shrinking = steps < 0
+    if not np.any(shrinking):
+        return 1.0
+    return float(min(1.0, np.min(-tau * values[shrinking] / steps[shrinking])))
+
+
+class _SlackForm:
+    """The problem as the interior-point method sees it: ``w = (x, s)``, ``d(w) = 0``, bounds on ``w``, scaled.
+
+    Holds the scaling (objective factor ``sf``, row factors ``D``), the slack
+    selector ``P`` (m x k, one column per inequality row) and the relaxed bounds
+    of ``w``. Raw (unscaled) values come from the user's functions; everything the
+    iteration sees is scaled.
+    """
+
+    def __init__(self, problem, x0):
+        p = problem
+        self.problem = p
+        self.n, self.m = p.n, p.m
+        equality = p.cl == p.cu
+        self.inequality_rows = np.flatnonzero(~equality)
+        k = self.inequality_rows.size
+        self.nw = self.n + k
+        self.P = sp.csr_array((np.ones(k), (self.inequality_rows, np.arange(k))), shape=(self.m, k))
+
+        g0, J0 = p.gradient(x0), p.jacobian(x0)
+        self.f_scale = min(1.0, _GRADIENT_SCALE / max(np.abs(g0).max(initial=0.0), 1e-300))
+        row_max = abs(J0).max(axis=1).toarray().ravel() if self.m else np.zeros(0)
+        self.row_scale = np.minimum(1.0, _GRADIENT_SCALE / np.maximum(row_max, 1e-300))
+        D = self.row_scale
+        self.target = np.where(equality, D * p.cl, 0.0)
+
+        # Relax every bound by 1e-8 relative in the user's units (IPOPT's bound_relax_factor),
+        # so that fixed variables and degenerate rows keep an interior.
+        lower, upper = np.concatenate([p.lb, p.cl[self.inequality_rows]]), np.concatenate([p.ub, p.cu[self.inequality_rows]])
+        with np.errstate(invalid="ignore"):
+            lower = lower - _BOUND_RELAX * np.maximum(1.0, np.abs(lower))
+            upper = upper + _BOUND_RELAX * np.maximum(1.0, np.abs(upper))
+        units = np.concatenate([np.ones(self.n), D[self.inequality_rows]])
+        lower, upper = units * lower, units * upper
+        self.L = np.flatnonzero(np.isfinite(lower))
+        self.U = np.flatnonzero(np.isfinite(upper))
+        self.lower, self.upper = lower[self.L], upper[self.U]
+
+    # -- the pieces of the method -------------------------------------------------
+    def push_inside(self, w):
+        """Move ``w`` strictly inside its bounds (IPOPT's bound_push / bound_frac)."""
+        w = w.copy()
+        lower = np.full(self.nw, -np.inf)
+        upper = np.full(self.nw, np.inf)
+        lower[self.L], upper[self.U] = self.lower, self.upper
+        width = upper - lower
+        with np.errstate(invalid="ignore"):
+            p_low = np.minimum(_BOUND_PUSH * np.maximum(1.0, np.abs(lower)), _BOUND_PUSH * width)
+            p_up = np.minimum(_BOUND_PUSH * np.maximum(1.0, np.abs(upper)), _BOUND_PUSH * width)
+            finite_low, finite_up = np.isfinite(lower), np.isfinite(upper)
+            w[finite_low] = np.maximum(w[finite_low], (lower + p_low)[finite_low])
+            w[finite_up] = np.minimum(w[finite_up], (upper - p_up)[finite_up])
+            both = finite_low & finite_up & (lower + p_low > upper - p_up)
+            w[both] = 0.5 * (lower + upper)[both]
+        return w
+
+    def distances(self, w):
+        return w[self.L] - self.lower, self.upper - w[self.U]
+
+    def residual(self, w, c):
+        """``d(w)`` from the raw constraint values ``c``."""
+        d = self.row_scale * c - self.target
+        d[self.inequality_rows] -= w[self.n :]
+        return d
+
+    def jacobian(self, J):
+        """``A = [D J, -P]`` from the raw Jacobian."""
+        return sp.hstack([sp.diags_array(self.row_scale) @ J, -self.P], format="csr")
+
+    def gradient(self, g):
+        return np.concatenate([self.f_scale * g, np.zeros(self.nw - self.n)])
+
+    def hessian(self, x, y, model):
+        """``W = nabla^2_ww L`` in scaled units (zero on the slacks)."""
+        if model is not None:
+            Wx = sp.csr_array(model.matrix())
+        else:
+            Wx = self.f_scale * self.problem.hessian(x, self.row_scale * y / self.f_scale)
+        return sp.block_diag([Wx, sp.csr_array((self.nw - self.n, self.nw - self.n))], format="csr")
+
+    def barrier(self, f, w, mu):
+        """``phi_mu(w)``; ``inf`` outside the bounds or where ``f`` is not finite."""
+        dl, du = self.distances(w)
+        if not np.isfinite(f) or np.any(dl <= 0) or np.any(du <= 0):
+            return np.inf
+        return self.f_scale * f - mu * (np.log(dl).sum() + np.log(du).sum())
+
+    def unscale(self, w, y, zl, zu):
+        """Multipliers in the package convention and original units: ``(y, z)``."""
+        z = np.zeros(self.nw)
+        np.subtract.at(z, self.L, zl)
+        np.add.at(z, self.U, zu)
+        return self.row_scale * y / self.f_scale, z[: self.n] / self.f_scale
+
+
+@dataclass
+class _Point:
+    """An accepted iterate with the raw function values held there."""
+
+    w: np.ndarray
+    f: float
+    c: np.ndarray
+    g: np.ndarray
+    J: object
+
+
+class _Filter:
+    """The set of (theta, phi) pairs a trial point must not be dominated by."""
+
+    def __init__(self, theta_max):
+        self.theta_max = theta_max
+        self.entries = []
+
+    def reset(self):
+        self.entries = []
+
+    def rejects(self, theta, phi):
+        return theta > self.theta_max or any(theta >= t and phi >= p for t, p in self.entries)
+
+    def add(self, theta, phi):
+        self.entries = [(t, p) for t, p in self.entries if not (t >= theta and p >= phi)]
+        self.entries.append((theta, phi))
+
+
+class _Log:
+    """IPOPT-style iteration log."""
+
+    header = (
+        f"{'iter':>4} {'objective':>15} {'inf_pr':>9} {'inf_du':>9} {'lg(mu)':>6} {'||d||':>9} "
+        f"{'lg(rg)':>6} {'alpha_du':>9} {'alpha_pr':>9} {'ls':>3}"
+    )
+
+    def __init__(self, stream):
+        self.stream = stream
+        if stream is not None:
+            print(self.header, file=stream)
+
+    def line(self, r: IterationRecord, tag=""):
+        if self.stream is None:
+            return
+        reg = "-" if not r.regularization else f"{np.log10(r.regularization):.1f}"
+        first = r.iteration == 0
+        print(
+            f"{r.iteration:>4}{tag or ' '}{r.objective:>15.8e} {r.primal:>9.2e} {r.dual:>9.2e} {np.log10(r.barrier):>6.1f} "
+            f"{'-' if first else f'{r.step_norm:.2e}':>9} {reg:>6} {'-' if first else f'{r.dual_step:.2e}':>9} "
+            f"{'-' if first else f'{r.step:.2e}':>9} {'-' if first else r.trials:>3}",
+            file=self.stream,
+        )
+
+
+def _check_option(name, value, *, integer=False, allow_none=False):
+    if value is None and allow_none:
+        return None
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value) and value > 0
+    if integer:
+        ok = ok and float(value) == int(value)
+    if not ok and not (integer and value == 0):
+        raise ProblemError(name, f"expected a positive {'integer' if integer else 'number'}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def interior_point(
+    problem,
+    *,
+    x0=None,
+    y0=None,
+    z0=None,
+    tol: float = 1e-8,
+    max_iterations: int = 3000,
+    max_time: float | None = None,
+    max_evaluations: int | None = None,
+    mu_init: float = 0.1,
+    raise_on_failure: bool = False,
+    log=False,
+    callback=None,
+) -> Solution:
+    r"""Solve ``min f(x) s.t. cl <= c(x) <= cu, lb <= x <= ub`` by a primal-dual interior-point method.
+
+    See the module docstring for the algorithm. Every kind of constraint row and
+    bound is handled; equality-only problems work too (they are then an SQP
+    method with a filter).
+
+    Parameters
+    ----------
+    problem : Problem
+    x0 : array_like (n,), optional
+        Starting point (default ``problem.x0``); moved inside the bounds by at
+        most 1e-2 relative.
+    y0 : array_like (m,), optional
+        Starting constraint multipliers in the package convention (default: the
+        least-squares estimate, or zero when that exceeds 1e3).
+    z0 : array_like (n,), optional
+        Starting bound multipliers in the package convention (``z0 <= 0`` at a
+        lower bound, ``>= 0`` at an upper bound); with ``y0`` and ``x0`` this is
+        a warm start. Default: 1 for every bound.
+    tol : float
+        Stop when the scaled optimality error ``max(inf_du / s_d, inf_pr,
+        compl / s_c)`` of the scaled problem is below ``tol`` (the paper's eq. 5).
+    max_iterations : int
+    max_time : float, optional
+        Wall-clock limit in seconds.
+    max_evaluations : int, optional
+        Limit on objective evaluations (the usual count of scipy's ``nfev``).
+    mu_init : float
+        Starting barrier parameter.
+    raise_on_failure : bool
+        Raise :class:`~lagrangian.errors.ConvergenceError` instead of returning an
+        unsuccessful status.
+    log : bool or text stream
+        IPOPT-style log, one line per iteration (``True`` means ``sys.stdout``).
+        An ``r`` after the iteration number marks a restoration step.
+    callback : callable, optional
+        ``callback(record: IterationRecord, x)`` after every iteration.
+
+    Returns
+    -------
+    Solution
+        On an iteration, time or evaluation limit, the iterate with the smallest
+        optimality error seen, with the matching status.
+    """
+    tol = _check_option("tol", tol)
+    max_iterations = _check_option("max_iterations", max_iterations, integer=True)
+    max_time = _check_option("max_time", max_time, allow_none=True)
+    max_evaluations = _check_option("max_evaluations", max_evaluations, integer=True, allow_none=True)
+    mu_init = _check_option("mu_init", mu_init)
+    n, m = problem.n, problem.m
+    x_start = problem.x0.copy() if x0 is None else np.asarray(x0, dtype=float).copy()
+    if x_start.shape != (n,) or not np.all(np.isfinite(x_start)):
+        raise ProblemError("x0", f"expected {n} finite values, got shape {x_start.shape}")
+    started = time.perf_counter()
+    start_counts = dict(problem.counts)
+    stream = (sys.stdout if log is True else log) if log else None
+    logger = _Log(stream)
+
+    # -- starting point ---------------------------------------------------------------
+    # Scaling reads the gradients at the point the iteration starts from.
+    form = _SlackForm(problem, _push_x(problem, x_start))
+    w = form.push_inside(np.concatenate([x_start, np.zeros(form.nw - n)]))
+    x = w[:n]
+    f, c = problem.objective(x), problem.constraint_values(x)
+    if not (np.isfinite(f) and np.all(np.isfinite(c))):
+        raise ProblemError("x0", "the objective or constraints are not finite at the starting point (after moving it inside the bounds)")
+    w[n:] = form.row_scale[form.inequality_rows] * c[form.inequality_rows]
+    w = form.push_inside(w)
+    point = _Point(w, f, c, problem.gradient(x), problem.jacobian(x))
+
+    zl, zu = np.ones(form.L.size), np.ones(form.U.size)
+    if z0 is not None:
+        z_start = np.asarray(z0, dtype=float)
+        if z_start.shape != (n,) or not np.all(np.isfinite(z_start)):
+            raise ProblemError("z0", f"expected {n} finite values, got shape {z_start.shape}")
+        scaled = np.zeros(form.nw)
+        scaled[:n] = z_start * form.f_scale
+        zl = np.maximum(-scaled[form.L], mu_init)
+        zu = np.maximum(scaled[form.U], mu_init)
+    if y0 is not None:
+        y = np.asarray(y0, dtype=float).copy()
+        if y.shape != (m,) or not np.all(np.isfinite(y)):
+            raise ProblemError("y0", f"expected {m} finite values, got shape {y.shape}")
+        y = y * form.f_scale / form.row_scale
+    else:
+        y = _multiplier_estimate(form, point, zl, zu)
+
+    correction = InertiaCorrection()
+    model = None if problem.has_hessian else QuasiNewtonHessian(n, problem.quasi_newton)
+    mu = mu_init
+    d = form.residual(point.w, point.c)
+    theta0 = np.abs(d).sum()
+    filt = _Filter(1e4 * max(1.0, theta0))
+    theta_min = 1e-4 * max(1.0, theta0)
+    history, best = [], None
+    status = Status.MAX_ITERATIONS
+    alpha, alpha_z, regularization, step_norm, trials, tag = 0.0, 0.0, 0.0, 0.0, 0, ""
+
+    def optimality_error(point, y, zl, zu, mu, d):
+        dual = form.gradient(point.g) + form.jacobian(point.J).T @ y
+        dual[form.L] -= zl
+        dual[form.U] += zu
+        dl, du = form.distances(point.w)
+        complementarity = np.concatenate([dl * zl - mu, du * zu - mu])
+        count = zl.size + zu.size
+        s_d = max(_S_MAX, (np.abs(y).sum() + zl.sum() + zu.sum()) / max(m + count, 1)) / _S_MAX
+        s_c = max(_S_MAX, (zl.sum() + zu.sum()) / max(count, 1)) / _S_MAX
+        return max(
+            np.abs(dual).max(initial=0.0) / s_d,
+            np.abs(d).max(initial=0.0),
+            np.abs(complementarity).max(initial=0.0) / s_c,
+        )
+
+    for iteration in range(max_iterations + 1):
+        d = form.residual(point.w, point.c)
+        error = optimality_error(point, y, zl, zu, 0.0, d)
+        y_out, z_out = form.unscale(point.w, y, zl, zu)
+        x = point.w[:n]
+        record = IterationRecord(
+            iteration,
+            point.f,
+            float(np.concatenate([bound_violation(point.c, problem.cl, problem.cu), bound_violation(x, problem.lb, problem.ub)]).max(initial=0.0)),
+            float(np.abs(lagrangian_gradient(point.g, point.J, y_out, z_out)).max(initial=0.0)),
+            alpha,
+            regularization,
+            barrier=mu,
+            step_norm=step_norm,
+            dual_step=alpha_z,
+            trials=trials,
+        )
+        history.append(record)
+        logger.line(record, tag)
+        if callback is not None:
+            callback(record, x.copy())
+        if best is None or error < best[0]:
+            best = (error, point, y.copy(), zl.copy(), zu.copy())
+        if error <= tol:
+            status = Status.SUCCESS
+            break
+        if point.f < _OBJECTIVE_FLOOR and np.abs(d).max(initial=0.0) <= tol:
+            status = Status.UNBOUNDED
+            break
+        if iteration == max_iterations:
+            break
+        if max_time is not None and time.perf_counter() - started > max_time:
+            status = Status.TIME_LIMIT
+            break
+        if max_evaluations is not None and problem.counts["objective"] - start_counts["objective"] >= max_evaluations:
+            status = Status.EVALUATION_LIMIT
+            break
+
+        # -- barrier parameter: decrease once the barrier problem is solved -----------
+        while mu > tol / 10 and optimality_error(point, y, zl, zu, mu, d) <= _KAPPA_EPSILON * mu:
+            mu = max(tol / 10, min(_KAPPA_MU * mu, mu**_THETA_MU))
+            filt.reset()
+        tau = max(_TAU_MIN, 1.0 - mu)
+
+        # -- the Newton step on the barrier problem -----------------------------------
+        w, A = point.w, form.jacobian(point.J)
+        dl, du = form.distances(w)
+        sigma = np.zeros(form.nw)
+        np.add.at(sigma, form.L, zl / dl)
+        np.add.at(sigma, form.U, zu / du)
+        grad_phi = form.gradient(point.g)
+        np.subtract.at(grad_phi, form.L, mu / dl)
+        np.add.at(grad_phi, form.U, mu / du)
+        try:
+            H = form.hessian(w[:n], y, model) + sp.diags_array(sigma)
+            solution, info = correction.solve(H, A, -np.concatenate([grad_phi, d]))
+        except SingularKKTError:
+            status = Status.SINGULAR_KKT
+            break
+        regularization = info.primal_regularization
+        dw, dy = solution[: form.nw], solution[form.nw :] - y
+        dzl = mu / dl - zl - zl / dl * dw[form.L]
+        dzu = mu / du - zu + zu / du * dw[form.U]
+        alpha_max = min(_fraction_to_boundary(dl, dw[form.L], tau), _fraction_to_boundary(du, -dw[form.U], tau))
+        alpha_z = min(_fraction_to_boundary(zl, dzl, tau), _fraction_to_boundary(zu, dzu, tau))
+        step_norm = float(np.abs(dw[:n]).max(initial=0.0))
+
+        # -- filter line search ---------------------------------------------------------
+        theta, phi = np.abs(d).sum(), form.barrier(point.f, w, mu)
+        slope = grad_phi @ dw
+        accepted, trials, tag = None, 0, ""
+        tiny = np.abs(dw).max(initial=0.0) <= 10 * np.finfo(float).eps * (1 + np.abs(w).max(initial=0.0))
+
+        def acceptable(theta_t, phi_t, alpha_t):
+            """(accepted, Armijo-type) for a trial point."""
+            if not np.isfinite(phi_t) or filt.rejects(theta_t, phi_t):
+                return False, False
+            switching = slope < 0 and alpha_t * (-slope) ** _S_PHI > _DELTA * theta**_S_THETA
+            if theta <= theta_min and switching:
+                return phi_t <= phi + _ETA_PHI * alpha_t * slope, True
+            return theta_t <= (1 - _GAMMA_THETA) * theta or phi_t <= phi - _GAMMA_PHI * theta, False
+
+        if slope < 0:
+            alpha_min = min(_GAMMA_THETA, _GAMMA_PHI * theta / -slope)
+            if theta <= theta_min:
+                alpha_min = min(alpha_min, _DELTA * theta**_S_THETA / (-slope) ** _S_PHI)
+            alpha_min *= _GAMMA_ALPHA
+        else:
+            alpha_min = _GAMMA_ALPHA * _GAMMA_THETA
+        alpha_min = max(alpha_min, np.finfo(float).eps)
+
+        alpha = alpha_max
+        while accepted is None and alpha >= alpha_min:
+            trial_w = w + alpha * dw
+            trial_f, trial_c = problem.objective(trial_w[:n]), problem.constraint_values(trial_w[:n])
+            trials += 1
+            trial_d = form.residual(trial_w, trial_c)
+            trial_theta = np.abs(trial_d).sum() if np.all(np.isfinite(trial_d)) else np.inf
+            trial_phi = form.barrier(trial_f, trial_w, mu) if np.isfinite(trial_theta) else np.inf
+            ok, armijo = acceptable(trial_theta, trial_phi, alpha)
+            if tiny and np.isfinite(trial_phi):
+                ok, armijo = True, True
+            if ok:
+                accepted = (trial_w, trial_f, trial_c, trial_theta, trial_phi, armijo, alpha)
+                break
+            if trials == 1 and m and np.isfinite(trial_theta) and trial_theta >= theta:
+                accepted = _second_order_correction(
+                    problem, form, info, w, d, grad_phi, alpha, trial_d, trial_theta, tau, mu, acceptable
+                )
+                if accepted is not None:
+                    trials += accepted[-1]
+                    accepted = accepted[:-1]
+                    break
+            alpha *= 0.5
+
+        if accepted is None:
+            # -- feasibility restoration ----------------------------------------------
+            if theta <= tol * 1e-2:
+                status = Status.LINE_SEARCH_FAILED
+                break
+            outcome, restored = _restore(problem, form, point, mu, filt, tau, tol)
+            if outcome is not None:
+                status = outcome
+                if outcome is Status.INFEASIBLE:
+                    point = restored  # the point that (locally) minimizes the violation
+                break
+            point, tag = restored, "r"
+            A = form.jacobian(point.J)
+            # Restart the bound multipliers on the central path and re-estimate y.
+            dl, du = form.distances(point.w)
+            zl, zu = mu / dl, mu / du
+            y = _multiplier_estimate(form, point, zl, zu)
+            alpha, alpha_z = 0.0, 0.0
+            continue
+
+        trial_w, trial_f, trial_c, trial_theta, trial_phi, armijo, alpha = accepted
+        if not armijo:
+            filt.add((1 - _GAMMA_THETA) * theta, phi - _GAMMA_PHI * theta)
+        x_old, g_old, J_old = w[:n], point.g, point.J
+        x_new = trial_w[:n]
+        point = _Point(trial_w, trial_f, trial_c, problem.gradient(x_new), problem.jacobian(x_new))
+        if info.dual_regularization > 0:
+            # With J rank-deficient the regularized multipliers scale like ||d|| / dc
+            # and mean nothing: estimate them afresh at the new point.
+            y = _multiplier_estimate(form, point, zl, zu)
+        else:
+            y = y + alpha * dy
+        zl, zu = zl + alpha_z * dzl, zu + alpha_z * dzu
+        # Keep each bound multiplier within a factor kappa_sigma of mu / distance (eq. 16).
+        dl, du = form.distances(point.w)
+        zl = np.clip(zl, mu / (_KAPPA_SIGMA * dl), _KAPPA_SIGMA * mu / dl)
+        zu = np.clip(zu, mu / (_KAPPA_SIGMA * du), _KAPPA_SIGMA * mu / du)
+        if model is not None:
+            ys = form.row_scale * y
+            model.update(
+                x_new - x_old,
+                form.f_scale * (point.g - g_old) + (point.J.T @ ys - J_old.T @ ys),
+            )
+
+    if status in (Status.MAX_ITERATIONS, Status.TIME_LIMIT, Status.EVALUATION_LIMIT) and best is not None:
+        _, point, y, zl, zu = best
+    return _finish(problem, form, point, y, zl, zu, status, history, start_counts, stream, raise_on_failure)
+
+
+def _multiplier_estimate(form, point, zl, zu):
+    """Least-squares ``y`` from ``grad f + A^T y - z_L + z_U = 0``, or zero when it exceeds 1e3 (IPOPT)."""
+    gz = form.gradient(point.g)
+    gz[form.L] -= zl
+    gz[form.U] += zu
+    y = least_squares_multipliers(form.jacobian(point.J), gz)
+    return np.zeros_like(y) if np.abs(y).max(initial=0.0) > _MULTIPLIER_LIMIT else y
+
+
+def _push_x(problem, x):
+    """``x`` moved inside the (relaxed) variable bounds, before the scaling is known."""
+    lower = np.where(np.isfinite(problem.lb), problem.lb, -np.inf)
+    upper = np.where(np.isfinite(problem.ub), problem.ub, np.inf)
+    width = upper - lower
+    with np.errstate(invalid="ignore"):
+        push_low = np.minimum(_BOUND_PUSH * np.maximum(1.0, np.abs(lower)), _BOUND_PUSH * width)
+        push_up = np.minimum(_BOUND_PUSH * np.maximum(1.0, np.abs(upper)), _BOUND_PUSH * width)
+        x = np.where(np.isfinite(lower), np.maximum(x, lower + push_low), x)
+        x = np.where(np.isfinite(upper), np.minimum(x, upper - push_up), x)
+        fixed = np.isfinite(lower) & np.isfinite(upper) & (lower + push_low > upper - push_up)
+        return np.where(fixed, 0.5 * (lower + upper), x)
+
+
+def _second_order_correction(problem, form, info, w, d, grad_phi, alpha, trial_d, trial_theta, tau, mu, acceptable):
+    """Up to ``_MAX_SOC`` corrections of the rejected full step (paper, section 2.4).
+
+    Each solves the same (already factorized) matrix with the constraint part of
+    the right-hand side replaced by ``c_soc <- alpha_soc c_soc + d(w + dw_soc)``.
+    Returns the accepted trial tuple plus the number of trial points, or None.
+    """
+    n = problem.n
+    F = info.factorization
+    if F is None:
+        return None
+    c_soc = alpha * d + trial_d
+    theta_previous = trial_theta
+    for k in range(1, _MAX_SOC + 1):
+        try:
+            dw_soc = F.solve(-np.concatenate([grad_phi, c_soc]))[: form.nw]
+        except SingularMatrixError:
+            return None
+        dl, du = form.distances(w)
+        alpha_soc = min(_fraction_to_boundary(dl, dw_soc[form.L], tau), _fraction_to_boundary(du, -dw_soc[form.U], tau))
+        soc_w = w + alpha_soc * dw_soc
+        soc_f, soc_c = problem.objective(soc_w[:n]), problem.constraint_values(soc_w[:n])
+        soc_d = form.residual(soc_w, soc_c)
+        if not np.all(np.isfinite(soc_d)):
+            return None
+        soc_theta = np.abs(soc_d).sum()
+        soc_phi = form.barrier(soc_f, soc_w, mu)
+        ok, armijo = acceptable(soc_theta, soc_phi, alpha)
+        if ok:
+            return soc_w, soc_f, soc_c, soc_theta, soc_phi, armijo, alpha, k
+        if soc_theta > _KAPPA_SOC * theta_previous:
+            return None
+        theta_previous = soc_theta
+        c_soc = alpha_soc * c_soc + soc_d
+    return None
+
+
+def _restore(problem, form, point, mu, filt, tau, tol):
+    r"""Feasibility restoration: reduce ``theta = ||d(w)||_1`` until the filter accepts the point.
+
+    Minimizes :math:`\tfrac12 \|d(w)\|^2 - \mu_R \sum \ln(\text{distance to the bounds}) +
+    \tfrac{\zeta}{2}\|w - w_R\|^2` by Gauss-Newton steps, each the quasidefinite solve
+
+    .. code-block:: text
+
+        [ Sigma_R + zeta I   A^T ] [ dw ]     [ grad barrier ]
+        [ A                  -I  ] [ u  ] = - [ d(w)         ]
+
+    (eliminating ``u = A dw + d`` gives the normal equations of the linearized
+    least-squares problem), with a backtracking Armijo search. Returns the new
+    Returns ``(None, point)`` with the restored point, ``(Status.INFEASIBLE,
+    point)`` when the step vanishes at an infeasible stationary point of the
+    violation, or ``(Status.RESTORATION_FAILED, point)`` when the iteration limit
+    is reached or the system is singular.
+    """
+    n, m = problem.n, problem.m
+    d = form.residual(point.w, point.c)
+    theta_start = np.abs(d).sum()
+    mu_r = max(mu, np.abs(d).max(initial=0.0))
+    current = point
+    for _ in range(_RESTORATION_ITERATIONS):
+        w = current.w
+        d = form.residual(w, current.c)
+        A = form.jacobian(current.J)
+        dl, du = form.distances(w)
+        zeta = np.sqrt(mu_r) * 1e-2
+        sigma = np.full(form.nw, zeta)
+        np.add.at(sigma, form.L, mu_r / dl**2)
+        np.add.at(sigma, form.U, mu_r / du**2)
+        gb = np.zeros(form.nw)
+        np.subtract.at(gb, form.L, mu_r / dl)
+        np.add.at(gb, form.U, mu_r / du)
+        K = kkt_matrix(sp.diags_array(sigma), A, dual_regularization=1.0)
+        try:
+            dw = linalg.factorize(K, structure="symmetric").solve(-np.concatenate([gb, d]))[: form.nw]
+        except SingularMatrixError:
+            return Status.RESTORATION_FAILED, current
+
+        def psi(w_, d_):
+            dl_, du_ = form.distances(w_)
+            if np.any(dl_ <= 0) or np.any(du_ <= 0) or not np.all(np.isfinite(d_)):
+                return np.inf
+            return 0.5 * d_ @ d_ - mu_r * (np.log(dl_).sum() + np.log(du_).sum())
+
+        slope = gb @ dw + d @ (A @ dw)
+        psi0 = psi(w, d)
+        alpha = min(_fraction_to_boundary(dl, dw[form.L], tau), _fraction_to_boundary(du, -dw[form.U], tau))
+        while alpha > 1e-12:
+            trial_w = w + alpha * dw
+            trial_c = problem.constraint_values(trial_w[:n])
+            trial_d = form.residual(trial_w, trial_c)
+            if psi(trial_w, trial_d) <= psi0 + 1e-4 * alpha * slope:
+                break
+            alpha *= 0.5
+        stalled = alpha <= 1e-12 or np.abs(alpha * dw).max(initial=0.0) <= 1e-14 * (1 + np.abs(w).max(initial=0.0))
+        if stalled:
+            theta_now = np.abs(d).sum()
+            # A stationary point of the violation: infeasible if the barrier is already small.
+            gradient = A.T @ d
+            if theta_now > tol and (mu_r <= 1e-8 or np.abs(gradient).max(initial=0.0) <= 1e-8 * max(1.0, theta_now)):
+                return Status.INFEASIBLE, current
+            if mu_r > 1e-10:
+                mu_r *= 0.1
+                continue
+            return Status.RESTORATION_FAILED, current
+        x_new = trial_w[:n]
+        trial_f = problem.objective(x_new)
+        current = _Point(trial_w, trial_f, trial_c, problem.gradient(x_new), problem.jacobian(x_new))
+        theta_new = np.abs(trial_d).sum()
+        phi_new = form.barrier(trial_f, trial_w, mu)
+        if theta_new <= 0.9 * theta_start and np.isfinite(phi_new) and not filt.rejects(theta_new, phi_new):
+            return None, current
+        # Stationary for the violation but still infeasible: compare the gradient of 1/2||d||^2.
+        gradient = form.jacobian(current.J).T @ trial_d
+        if theta_new > tol and np.abs(gradient).max(initial=0.0) <= 1e-10 * max(1.0, theta_new) and mu_r <= 1e-8:
+            return Status.INFEASIBLE, current
+        mu_r = max(1e-12, 0.2 * mu_r)
+    return Status.RESTORATION_FAILED, current
+
+
+def _finish(problem, form, point, y, zl, zu, status, history, start_counts, stream, raise_on_failure):
+    n = problem.n
+    y_out, z_out = form.unscale(point.w, y, zl, zu)
+    x = point.w[:n].copy()
+    if np.array_equal(x, point.w[:n]):
+        f, c, g, J = point.f, point.c, point.g, point.J
+    else:
+        # The relaxed bounds let x sit up to 1e-8 outside the user's; report the clipped point.
+        f, c, g, J = problem.objective(x), problem.constraint_values(x), problem.gradient(x), problem.jacobian(x)
+    residuals = kkt_residuals_from_values(problem, x, y_out, z_out, c=c, gradient=g, jacobian=J)
+    evaluations = {key: problem.counts[key] - start_counts[key] for key in problem.counts}
+    result = Solution(
+        x=x,
+        fun=float(f),
+        y=y_out,
+        z=z_out,
+        multipliers=problem.split(y_out),
+        kkt=residuals,
+        status=status,
+        message=status.advice,
+        nit=len(history) - 1,
+        evaluations=MappingProxyType(evaluations),
+        derivatives=problem.derivative_sources,
+        solver="interior_point",
+        history=tuple(history),
+        _problem=problem,
+    )
+    if stream is not None:
+        print(f"{status.name}: {status.advice}", file=stream)
+    if raise_on_failure and not result.success:
+        raise ConvergenceError(result)
+    return result
