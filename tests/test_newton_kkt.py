@@ -152,9 +152,12 @@ def test_solution_is_frozen_and_rechecks_itself():
     assert set(s.evaluations) == {"objective", "gradient", "constraints", "jacobian", "hessian"}
 
 
-def test_inequalities_are_refused_with_a_clear_error():
+def test_inequalities_go_to_the_interior_point_solver_and_newton_kkt_refuses_them():
     p = lg.Problem(lambda x: x @ x, [1.0], gradient=lambda x: 2 * x, bounds=([0.0], [2.0]))
-    with pytest.raises(lg.ProblemError, match="equality-constrained problems only"):
-        lg.solve(p)
+    with pytest.raises(lg.ProblemError, match="newton_kkt solves equality-constrained problems"):
+        lg.newton_kkt(p)
+    assert lg.solve(p).solver == "interior_point"
+    with pytest.raises(lg.ProblemError, match="method: expected 'auto' or one of"):
+        lg.solve(p, method="simplex")
     with pytest.raises(lg.ProblemError, match="tol: expected a positive number"):
         lg.newton_kkt(equality_least_squares(0)[0], tol=-1)

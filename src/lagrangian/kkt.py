@@ -159,11 +159,14 @@ class InertiaCorrection:
     remembers the last successful one, so that a run of nonconvex iterations
     does not pay for the search every time.
 
-    The factorization itself always carries a small quasidefinite shift
-    ``-dq max|K_ij| I`` on the constraint block, which keeps SuperLU on the
-    diagonal (so the inertia can be read; Vanderbei 1995) and is removed again by
-    iterative refinement against the unshifted matrix. ``dq = 1e-8``, as QDLDL in
-    OSQP: much smaller shifts let the element growth ``1/dq`` swamp the digits.
+    The matrix is first equilibrated (Ruiz scaling, a congruence that keeps the
+    inertia). The factorization then carries a small quasidefinite shift
+    ``dq max|K_ij| diag(I, -I)``, which keeps every diagonal entry nonzero, so that
+    SuperLU stays on the diagonal and the inertia can be read (Vanderbei 1995);
+    iterative refinement against the unshifted matrix removes it again.
+    ``dq = 1e-8``, as QDLDL in OSQP: much smaller shifts let the element growth
+    ``1/dq`` swamp the digits. A shifted factorization whose refinement fails is
+    how a singular matrix (rank-deficient ``J``) shows itself.
     """
 
     def __init__(
@@ -193,12 +196,9 @@ class InertiaCorrection:
         scale = equilibration(reference)
         S = sp.diags_array(scale)
         reference = sp.csc_array(S @ reference @ S)
-        if m == 0:
-            factored = reference
-        else:
-            shift = self.quasidefinite * max(np.abs(reference.data).max(initial=0.0), 1.0)
-            constraint_block = sp.block_diag([sp.csr_array((n, n)), sp.eye_array(m)], format="csc")
-            factored = sp.csc_array(reference - shift * constraint_block)
+        shift = self.quasidefinite * max(np.abs(reference.data).max(initial=0.0), 1.0)
+        signs = sp.diags_array(np.concatenate([np.ones(n), -np.ones(m)]))
+        factored = sp.csc_array(reference + shift * signs)
         F = linalg.factorize(factored, structure="symmetric", raise_singular=False, reference=reference)
         if F.singular or F.inertia is None or F.inertia[2] > 0:
             return None, F.inertia, True, None
