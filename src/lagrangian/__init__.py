@@ -20,6 +20,7 @@ from .kkt import InertiaCorrection, KKTSystem, kkt_matrix, kkt_residuals
 from .problem import Constraint, Equality, Inequality, Problem
 from .result import IterationRecord, KKTResiduals, Solution, Status
 from .solvers import interior_point, newton_kkt, solve
+from .interfaces import minimize
 
 __version__ = "0.1.0"
 
@@ -33,6 +34,7 @@ __all__ = [
     "kkt_residuals",
     "InertiaCorrection",
     "solve",
+    "minimize",
     "newton_kkt",
     "interior_point",
     "Solution",

@@ -30,7 +30,7 @@ from .convention import bound_violation, complementarity_violation, lagrangian_g
 from .errors import SingularKKTError, SingularMatrixError
 from .result import KKTResiduals
 
-__all__ = ["kkt_residuals", "kkt_residuals_from_values", "kkt_matrix", "least_squares_multipliers", "InertiaCorrection", "KKTSystem", "NewtonStep"]
+__all__ = ["kkt_residuals", "kkt_residuals_from_values", "kkt_matrix", "factorize_kkt", "least_squares_multipliers", "InertiaCorrection", "KKTSystem", "NewtonStep"]
 
 
 def kkt_residuals(problem, x, y, z=None) -> KKTResiduals:
@@ -129,12 +129,36 @@ class ScaledFactorization:
 
     def __init__(self, factorization, scale):
         self.factorization, self.scale = factorization, scale
-        self.inertia = factorization.inertia
+        self.inertia, self.singular = factorization.inertia, factorization.singular
 
     def solve(self, b):
         b = np.asarray(b, dtype=float)
         s = self.scale if b.ndim == 1 else self.scale[:, None]
         return s * self.factorization.solve(s * b)
+
+
+def factorize_kkt(H, J, *, primal_regularization=0.0, dual_regularization=0.0, quasidefinite=1e-8) -> ScaledFactorization:
+    r"""Factor ``K = [[H + dw I, J^T], [J, -dc I]]`` for solves and its inertia.
+
+    ``K`` is equilibrated first (``S K S``, Ruiz scaling: a congruence, so the
+    inertia is unchanged; interior-point matrices mix entries of 1e-8 and 1e+10,
+    and both the pivot test and the size of the shift below only mean something
+    on a balanced matrix). The factorization then carries a quasidefinite shift
+    ``dq max|K_ij| diag(I, -I)`` that keeps every diagonal entry nonzero, so that
+    SuperLU stays on the diagonal and the inertia can be read (Vanderbei 1995);
+    iterative refinement against the unshifted ``S K S`` removes it again, and
+    raises :class:`~lagrangian.errors.SingularMatrixError` when ``K`` is singular.
+    """
+    n, m = H.shape[0], J.shape[0]
+    reference = kkt_matrix(H, J, primal_regularization=primal_regularization, dual_regularization=dual_regularization)
+    scale = equilibration(reference)
+    S = sp.diags_array(scale)
+    reference = sp.csc_array(S @ reference @ S)
+    shift = quasidefinite * max(np.abs(reference.data).max(initial=0.0), 1.0)
+    signs = sp.diags_array(np.concatenate([np.ones(n), -np.ones(m)]))
+    factored = sp.csc_array(reference + shift * signs)
+    F = linalg.factorize(factored, structure="symmetric", raise_singular=False, reference=reference)
+    return ScaledFactorization(F, scale)
 
 
 @dataclass(frozen=True)
@@ -189,22 +213,11 @@ class InertiaCorrection:
     def _attempt(self, H, J, rhs, dw, dc):
         """Factor and solve once; return (solution or None, inertia, zero_eigenvalue, factorization)."""
         n, m = H.shape[0], J.shape[0]
-        reference = kkt_matrix(H, J, primal_regularization=dw, dual_regularization=dc)
-        # Equilibrate first (a congruence, so the inertia is unchanged): interior-point
-        # matrices mix entries of 1e-8 and 1e+10, and both the pivot test and the
-        # size of the quasidefinite shift only mean something on a balanced matrix.
-        scale = equilibration(reference)
-        S = sp.diags_array(scale)
-        reference = sp.csc_array(S @ reference @ S)
-        shift = self.quasidefinite * max(np.abs(reference.data).max(initial=0.0), 1.0)
-        signs = sp.diags_array(np.concatenate([np.ones(n), -np.ones(m)]))
-        factored = sp.csc_array(reference + shift * signs)
-        F = linalg.factorize(factored, structure="symmetric", raise_singular=False, reference=reference)
+        F = factorize_kkt(H, J, primal_regularization=dw, dual_regularization=dc, quasidefinite=self.quasidefinite)
         if F.singular or F.inertia is None or F.inertia[2] > 0:
             return None, F.inertia, True, None
         if F.inertia != (n, m, 0):
             return None, F.inertia, False, None
-        F = ScaledFactorization(F, scale)
         try:
             return F.solve(rhs), F.inertia, False, F
         except SingularMatrixError:
@@ -212,8 +225,12 @@ class InertiaCorrection:
             # singular: J is rank-deficient.
             return None, F.inertia, True, None
 
-    def solve(self, H, J, rhs):
+    def solve(self, H, J, rhs, *, dual_regularization: float = 0.0):
         """Solve the regularized KKT system for ``rhs``; see the class docstring.
+
+        ``dual_regularization`` is a ``dc`` the system always carries (a
+        least-squares problem's ``-I`` block, say); a zero eigenvalue raises it to
+        at least ``dual``.
 
         Returns
         -------
@@ -225,10 +242,10 @@ class InertiaCorrection:
         SingularKKTError
             When ``dw`` would exceed ``maximum``.
         """
-        dw, dc, count = 0.0, 0.0, 0
+        dw, dc, count = 0.0, dual_regularization, 0
         solution, inertia, zero, factor = self._attempt(H, J, rhs, dw, dc)
         count += 1
-        if solution is None and zero:
+        if solution is None and zero and dc < self.dual:
             dc = self.dual
             solution, inertia, zero, factor = self._attempt(H, J, rhs, dw, dc)
             count += 1
@@ -239,7 +256,7 @@ class InertiaCorrection:
                 count += 1
                 if solution is not None:
                     break
-                if zero and dc == 0:
+                if zero and dc < self.dual:
                     # A zero eigenvalue can show only once H is convexified: J is rank-deficient.
                     dc = self.dual
                     continue

@@ -44,6 +44,7 @@ class Status(enum.Enum):
         "the feasibility restoration phase could not reduce the constraint violation; the constraints "
         "may be degenerate here (check their Jacobian) or the problem infeasible"
     )
+    STOPPED = "the callback asked to stop (it raised StopIteration); x is the last iterate"
     TIME_LIMIT = "the time limit was reached; x is the best point found (smallest KKT error)"
     EVALUATION_LIMIT = "the function evaluation limit was reached; x is the best point found (smallest KKT error)"
 

@@ -17,6 +17,7 @@ __all__ = [
     "trace",
     "grad",
     "value_and_grad",
+    "value_and_jacobian",
     "Graph",
     "Tape",
     "Node",
@@ -100,3 +101,31 @@ def grad(fn, argnums=0):
     """The gradient of ``fn``; see :func:`value_and_grad`."""
     inner = value_and_grad(fn, argnums)
     return lambda *args: inner(*args)[1]
+
+
+def value_and_jacobian(fn):
+    """``fn -> (lambda x: (fn(x), d fn / d x))`` for a vector-valued ``fn`` of one vector.
+
+    One trace records every output; the Jacobian's rows are the multipliers of
+    ``(I - J)^T Y = [e_{m_1}, ..., e_{m_k}]``, one right-hand side per output, from
+    a single triangular factorization. Outputs that do not depend on ``x`` give
+    zero rows.
+    """
+
+    def wrapped(x):
+        x = np.asarray(x, dtype=float)
+        tape = Tape()
+        nodes = np.empty(x.shape, dtype=object)
+        for idx, value in np.ndenumerate(x):
+            nodes[idx] = tape.variable(value)
+        out = fn(nodes)
+        out = np.atleast_1d(np.asarray(out, dtype=object)).ravel()
+        values = np.array([o.value if isinstance(o, Node) else float(o) for o in out])
+        rows = [i for i, o in enumerate(out) if isinstance(o, Node) and o.tape is tape]
+        J = np.zeros((out.size, x.size))
+        if rows:
+            Y = tape.multipliers([out[i].index for i in rows])
+            J[rows] = Y[np.asarray(tape.inputs, dtype=int)].T
+        return values, J
+
+    return wrapped

@@ -85,20 +85,7 @@ class _Formulas:
         return graph.gradients()[0]
 
     def jacobian(self, x) -> np.ndarray:
-        tape = G.Tape()
-        z = [tape.variable(v) for v in np.asarray(x, dtype=float)]
-        space = self._namespace(z)
-        outputs, rows = [], []
-        for row, code in enumerate(self.constraints):
-            value = eval(code, space)
-            if isinstance(value, G.Node) and value.tape is tape:
-                outputs.append(value.index)
-                rows.append(row)
-        J = np.zeros((len(self.constraints), self.n))
-        if outputs:
-            Y = tape.multipliers(outputs)
-            J[rows] = Y[np.asarray(tape.inputs)].T
-        return J
+        return G.value_and_jacobian(lambda z: [eval(code, self._namespace(z)) for code in self.constraints])(x)[1]
 
 
 @dataclass(frozen=True)

@@ -61,11 +61,10 @@ from types import MappingProxyType
 import numpy as np
 import scipy.sparse as sp
 
-from .. import linalg
 from ..convention import bound_violation, lagrangian_gradient
 from ..derivatives import QuasiNewtonHessian
 from ..errors import ConvergenceError, ProblemError, SingularKKTError, SingularMatrixError
-from ..kkt import InertiaCorrection, kkt_matrix, kkt_residuals_from_values, least_squares_multipliers
+from ..kkt import InertiaCorrection, kkt_residuals_from_values, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
 
 __all__ = ["interior_point"]
@@ -87,6 +86,7 @@ _GRADIENT_SCALE = 100.0  # largest scaled gradient entry
 _MULTIPLIER_LIMIT = 1e3  # least-squares starting multipliers larger than this are discarded
 _OBJECTIVE_FLOOR = -1e20  # below this at a feasible point: unbounded
 _RESTORATION_ITERATIONS = 200
+_RESTORATION_MU_FLOOR = 1e-12
 
 
 def _fraction_to_boundary(values, steps, tau):
@@ -406,7 +406,11 @@ def interior_point(
         history.append(record)
         logger.line(record, tag)
         if callback is not None:
-            callback(record, x.copy())
+            try:
+                callback(record, x.copy())
+            except StopIteration:
+                status = Status.STOPPED
+                break
         if best is None or error < best[0]:
             best = (error, point, y.copy(), zl.copy(), zu.copy())
         if error <= tol:
@@ -622,12 +626,16 @@ def _restore(problem, form, point, mu, filt, tau, tol):
         [ A                  -I  ] [ u  ] = - [ d(w)         ]
 
     (eliminating ``u = A dw + d`` gives the normal equations of the linearized
-    least-squares problem), with a backtracking Armijo search. Returns the new
+    least-squares problem), with a backtracking Armijo search. When the problem has
+    a Hessian the curvature ``sum_i d_i nabla^2 d_i`` is added to the (1,1) block
+    (a Newton step, inertia-corrected), which keeps convergence fast when the
+    violation cannot reach zero. Returns the new
     Returns ``(None, point)`` with the restored point, ``(Status.INFEASIBLE,
     point)`` when the step vanishes at an infeasible stationary point of the
     violation, or ``(Status.RESTORATION_FAILED, point)`` when the iteration limit
     is reached or the system is singular.
     """
+    correction = InertiaCorrection()
     n, m = problem.n, problem.m
     d = form.residual(point.w, point.c)
     theta_start = np.abs(d).sum()
@@ -645,11 +653,30 @@ def _restore(problem, form, point, mu, filt, tau, tol):
         gb = np.zeros(form.nw)
         np.subtract.at(gb, form.L, mu_r / dl)
         np.add.at(gb, form.U, mu_r / du)
-        K = kkt_matrix(sp.diags_array(sigma), A, dual_regularization=1.0)
+        # Stationary for the violation while still infeasible: a local minimizer of
+        # 1/2 ||d||^2 over the bounds, not of the problem. The test is the projected
+        # gradient: components pushing into a bound the point (nearly) sits on drop out.
+        violation = np.abs(d).max(initial=0.0)
+        gradient = A.T @ d
+        near_lower, near_upper = np.zeros(form.nw, bool), np.zeros(form.nw, bool)
+        near_lower[form.L] = dl <= 1e-6 * np.maximum(1.0, np.abs(form.lower))
+        near_upper[form.U] = du <= 1e-6 * np.maximum(1.0, np.abs(form.upper))
+        projected = np.where((near_lower & (gradient > 0)) | (near_upper & (gradient < 0)), 0.0, gradient)
+        stationary = np.abs(projected).max(initial=0.0) <= 1e-6 * max(1.0, violation)
+        if violation > tol and mu_r <= 1e-8 and stationary:
+            return Status.INFEASIBLE, current
+        H = sp.diags_array(sigma)
+        if problem.has_hessian:
+            # Newton rather than Gauss-Newton: with a large residual the curvature
+            # sum_i d_i nabla^2 d_i matters (Gauss-Newton then converges only linearly).
+            x = w[:n]
+            curvature = problem.hessian(x, form.row_scale * d) - problem.hessian(x, np.zeros(m))
+            H = H + sp.block_diag([curvature, sp.csr_array((form.nw - n, form.nw - n))])
         try:
-            dw = linalg.factorize(K, structure="symmetric").solve(-np.concatenate([gb, d]))[: form.nw]
-        except SingularMatrixError:
+            solution, _ = correction.solve(H, A, -np.concatenate([gb, d]), dual_regularization=1.0)
+        except SingularKKTError:
             return Status.RESTORATION_FAILED, current
+        dw = solution[: form.nw]
 
         def psi(w_, d_):
             dl_, du_ = form.distances(w_)
@@ -667,17 +694,11 @@ def _restore(problem, form, point, mu, filt, tau, tol):
             if psi(trial_w, trial_d) <= psi0 + 1e-4 * alpha * slope:
                 break
             alpha *= 0.5
-        stalled = alpha <= 1e-12 or np.abs(alpha * dw).max(initial=0.0) <= 1e-14 * (1 + np.abs(w).max(initial=0.0))
-        if stalled:
-            theta_now = np.abs(d).sum()
-            # A stationary point of the violation: infeasible if the barrier is already small.
-            gradient = A.T @ d
-            if theta_now > tol and (mu_r <= 1e-8 or np.abs(gradient).max(initial=0.0) <= 1e-8 * max(1.0, theta_now)):
-                return Status.INFEASIBLE, current
-            if mu_r > 1e-10:
-                mu_r *= 0.1
+        if alpha <= 1e-12 or np.abs(alpha * dw).max(initial=0.0) <= 1e-15 * (1 + np.abs(w).max(initial=0.0)):
+            if mu_r > _RESTORATION_MU_FLOOR:
+                mu_r = max(_RESTORATION_MU_FLOOR, 0.1 * mu_r)
                 continue
-            return Status.RESTORATION_FAILED, current
+            return (Status.INFEASIBLE if violation > tol and stationary else Status.RESTORATION_FAILED), current
         x_new = trial_w[:n]
         trial_f = problem.objective(x_new)
         current = _Point(trial_w, trial_f, trial_c, problem.gradient(x_new), problem.jacobian(x_new))
@@ -685,11 +706,7 @@ def _restore(problem, form, point, mu, filt, tau, tol):
         phi_new = form.barrier(trial_f, trial_w, mu)
         if theta_new <= 0.9 * theta_start and np.isfinite(phi_new) and not filt.rejects(theta_new, phi_new):
             return None, current
-        # Stationary for the violation but still infeasible: compare the gradient of 1/2||d||^2.
-        gradient = form.jacobian(current.J).T @ trial_d
-        if theta_new > tol and np.abs(gradient).max(initial=0.0) <= 1e-10 * max(1.0, theta_new) and mu_r <= 1e-8:
-            return Status.INFEASIBLE, current
-        mu_r = max(1e-12, 0.2 * mu_r)
+        mu_r = max(_RESTORATION_MU_FLOOR, 0.2 * mu_r)
     return Status.RESTORATION_FAILED, current
 
 

@@ -177,7 +177,11 @@ def newton_kkt(
         history.append(record)
         logger.line(record)
         if callback is not None:
-            callback(record, x.copy())
+            try:
+                callback(record, x.copy())
+            except StopIteration:
+                status = Status.STOPPED
+                break
         if record.primal <= tol and record.dual <= tol:
             status = Status.SUCCESS
             break
