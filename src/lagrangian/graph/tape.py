@@ -129,7 +129,11 @@ class Node:
         return f"Node({self.value!r}, #{self.index} {self.tape.ops[self.index]})"
 
     def __float__(self):
-        return self.value
+        # Converting would cut the graph here and silently zero every derivative upstream.
+        raise TypeError(
+            f"float() of a traced value ({self!r}) would detach it from the computation graph; "
+            "use node.value to read the number, or keep computing with the node"
+        )
 
     # -- recording -----------------------------------------------------------------
     def _unary(self, op):
@@ -175,16 +179,16 @@ class Node:
     # Comparisons read the value: control flow may branch on traced values, and the
     # trace records the branch taken (as every tracing autodiff does).
     def __lt__(self, other):
-        return self.value < float(other)
+        return self.value < _number(other)
 
     def __le__(self, other):
-        return self.value <= float(other)
+        return self.value <= _number(other)
 
     def __gt__(self, other):
-        return self.value > float(other)
+        return self.value > _number(other)
 
     def __ge__(self, other):
-        return self.value >= float(other)
+        return self.value >= _number(other)
 
 
 def _binary_method(op: str, reverse: bool):
@@ -207,6 +211,10 @@ for _numpy_name, _op in (
     ("sqrt", "sqrt"), ("tanh", "tanh"), ("arcsin", "asin"),
 ):  # fmt: skip
     setattr(Node, _numpy_name, lambda self, _op=_op: self._unary(_op))
+
+
+def _number(value) -> float:
+    return value.value if isinstance(value, Node) else float(value)
 
 
 def _failure(exc: Exception) -> str:

@@ -1,0 +1,144 @@
+"""lagrangian.minimize speaks scipy.optimize.minimize's language and returns multipliers in ours."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import SR1, Bounds, LinearConstraint, NonlinearConstraint
+from scipy.optimize import minimize as scipy_minimize
+
+import lagrangian as lg
+from lagrangian.testing import assert_kkt
+
+
+def hs71_objective(x):
+    return x[0] * x[3] * (x[0] + x[1] + x[2]) + x[2]
+
+
+HS71 = dict(
+    bounds=Bounds(np.ones(4), 5 * np.ones(4)),
+    constraints=[
+        NonlinearConstraint(lambda x: x[0] * x[1] * x[2] * x[3], 25, np.inf),
+        NonlinearConstraint(lambda x: x @ x, 40, 40),
+    ],
+)
+HS71_X0 = np.array([1.0, 5.0, 5.0, 1.0])
+HS71_F = 17.0140172891519
+
+
+def test_a_trust_constr_call_runs_unchanged_and_agrees_with_scipy():
+    ours = lg.minimize(hs71_objective, HS71_X0, method="trust-constr", **HS71)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        theirs = scipy_minimize(hs71_objective, HS71_X0, method="trust-constr", options={"gtol": 1e-10, "xtol": 1e-12}, **HS71)
+    assert ours.success and ours.status == 0 and ours.status_name == "SUCCESS"
+    assert ours.fun == pytest.approx(HS71_F, rel=1e-9)  # tol=1e-8 leaves a barrier bias of ~mu per bound
+    np.testing.assert_allclose(ours.x, theirs.x, atol=1e-6)
+    for mine, scipys in zip(ours.multipliers, theirs.v[:2]):
+        np.testing.assert_allclose(mine, scipys, rtol=1e-5)  # same sign convention as trust-constr's v
+    np.testing.assert_allclose(ours.bound_multipliers, theirs.v[2], atol=1e-5)
+    assert set(ours.kkt) == {"stationarity", "primal", "complementarity"} and max(ours.kkt.values()) < 1e-7
+    for field in ("nit", "nfev", "njev", "nhev", "message", "jac"):
+        assert field in ours
+    # Tracing found exact first derivatives; the Hessian is differenced from them.
+    assert ours.derivatives["gradient"] == "computation graph"
+    assert ours.derivatives["jacobian"] == ["computation graph", "computation graph"]
+
+
+def test_old_dict_constraints_ineq_means_nonnegative_and_multipliers_follow_our_convention():
+    # min x^T x s.t. x1 + x2 - 2 >= 0: x = (1, 1); grad f = (2, 2) = -J^T y with y = -2 (<= 0 at a lower bound).
+    res = lg.minimize(lambda x: x @ x, [2.0, 2.0], constraints=[{"type": "ineq", "fun": lambda x: x[0] + x[1] - 2}])
+    np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-8)
+    np.testing.assert_allclose(res.multipliers[0], [-2.0], atol=1e-7)
+    # The same problem as x1 + x2 - 2 = 0 through "eq" has the same multiplier.
+    res_eq = lg.minimize(lambda x: x @ x, [2.0, 2.0], constraints={"type": "eq", "fun": lambda x: x[0] + x[1] - 2})
+    np.testing.assert_allclose(res_eq.multipliers[0], [-2.0], atol=1e-7)
+
+
+def test_exact_jacobians_and_hessians_of_every_form_give_an_exact_lagrangian_hessian():
+    calls = {"hess": 0}
+
+    def objective_hessian(x):
+        calls["hess"] += 1
+        return 2 * np.eye(3)
+
+    A = sp.csr_array(np.array([[1.0, 1.0, 1.0]]))
+    constraints = [
+        LinearConstraint(A, 1.0, 1.0),
+        NonlinearConstraint(lambda x: x[0] ** 2 + x[1] ** 2, -np.inf, 0.25, jac=lambda x: [[2 * x[0], 2 * x[1], 0.0]], hess=lambda x, v: v[0] * np.diag([2.0, 2.0, 0.0])),
+    ]
+    res = lg.minimize(
+        lambda x: float((x - 1) @ (x - 1)), np.zeros(3), jac=lambda x: 2 * (x - 1), hess=objective_hessian, constraints=constraints
+    )
+    assert res.success and calls["hess"] > 0
+    assert res.derivatives["hessian"] == "exact"
+    # Independent check: the KKT conditions of the problem rebuilt by hand.
+    problem = lg.Problem(
+        lambda x: float((x - 1) @ (x - 1)),
+        np.zeros(3),
+        gradient=lambda x: 2 * (x - 1),
+        constraints=[
+            lg.Equality(lambda x: A @ x, 1.0, jacobian=lambda x: A),
+            lg.Inequality(lambda x: x[0] ** 2 + x[1] ** 2, upper=0.25, jacobian=lambda x: np.array([[2 * x[0], 2 * x[1], 0.0]])),
+        ],
+    )
+    res.y = np.concatenate(res.multipliers)
+    res.z = res.bound_multipliers
+    assert_kkt(problem, res, tol=1e-7)
+    assert res.multipliers[1][0] > 0  # x1^2 + x2^2 <= 0.25 is active at its upper bound
+
+
+def test_jac_true_args_and_bounds_as_pairs():
+    def fun_and_grad(x, shift):
+        return float((x - shift) @ (x - shift)), 2 * (x - shift)
+
+    res = lg.minimize(fun_and_grad, np.zeros(3), args=(3.0,), jac=True, bounds=[(0, 1), (None, 2), (None, None)])
+    np.testing.assert_allclose(res.x, [1.0, 2.0, 3.0], atol=1e-8)
+    np.testing.assert_allclose(res.bound_multipliers, [4.0, 2.0, 0.0], atol=1e-7)
+    assert res.derivatives["gradient"] == "exact"
+
+
+def test_an_untraceable_function_falls_back_to_differences():
+    # float() on a traced node is not a graph operation: tracing gives up, differences take over.
+    with pytest.warns(lg.ApproximateDerivativeWarning):
+        res = lg.minimize(lambda x: float(np.sum((np.asarray(x, dtype=float) - 2.0) ** 2)), np.zeros(2), bounds=Bounds([0, 0], [1, 5]))
+    assert res.derivatives["gradient"] == "finite differences"
+    np.testing.assert_allclose(res.x, [1.0, 2.0], atol=1e-6)
+
+
+def test_hessian_update_strategies_select_quasi_newton():
+    res = lg.minimize(hs71_objective, HS71_X0, hess=SR1(), **HS71)
+    assert res.success and res.derivatives["hessian"] == "quasi-Newton (sr1)"
+    assert res.fun == pytest.approx(HS71_F, rel=1e-8)
+
+
+def test_options_callback_and_stop():
+    seen = []
+
+    def callback(intermediate_result):
+        seen.append(intermediate_result.fun)
+        if len(seen) == 3:
+            raise StopIteration
+
+    res = lg.minimize(hs71_objective, HS71_X0, callback=callback, options={"maxiter": 50}, **HS71)
+    assert res.status_name == "STOPPED" and not res.success and len(seen) == 3
+    res = lg.minimize(hs71_objective, HS71_X0, options={"maxiter": 2}, **HS71)
+    assert res.status_name == "MAX_ITERATIONS" and res.nit == 2 and res.status == lg.interfaces.STATUS_CODES[lg.Status.MAX_ITERATIONS]
+    with pytest.warns(RuntimeWarning, match="Unknown solver options: xtol"):
+        lg.minimize(hs71_objective, HS71_X0, options={"xtol": 1e-8}, **HS71)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"method": "simplex"}, "method: expected 'interior-point'"),
+        ({"constraints": [{"type": "le", "fun": abs}]}, r"constraints\[0\]: a dict constraint needs"),
+        ({"constraints": [42]}, r"constraints\[0\]: expected a dict"),
+        ({"bounds": [(0, 1)]}, "bounds: expected scipy.optimize.Bounds or a sequence of 2"),
+        ({"jac": "5-point"}, "jac: expected a callable"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, match):
+    with pytest.raises(lg.ProblemError, match=match):
+        lg.minimize(lambda x: x @ x, [1.0, 1.0], **kwargs)
