@@ -115,10 +115,12 @@ def equilibration(K, iterations: int = 5) -> np.ndarray:
     Each sweep divides by the square root of the current row maxima (Ruiz 2001);
     a few sweeps suffice. Empty rows keep scale 1.
     """
-    K = sp.csr_array(abs(K))
+    K = sp.coo_array(K)
+    magnitude, row, col = np.abs(K.data), K.row, K.col
     scale = np.ones(K.shape[0])
     for _ in range(iterations):
-        rows = (sp.diags_array(scale) @ K @ sp.diags_array(scale)).max(axis=1).toarray().ravel()
+        rows = np.zeros(K.shape[0])
+        np.maximum.at(rows, row, magnitude * scale[row] * scale[col])
         rows[rows == 0] = 1.0
         scale /= np.sqrt(rows)
     return scale

@@ -355,6 +355,8 @@ class Problem:
             blocks.append(block)
         if not blocks:
             return sp.csr_array((0, self.n))
+        if len(blocks) == 1:
+            return blocks[0]
         return sp.csr_array(sp.vstack(blocks, format="csr"))
 
     def hessian(self, x, y) -> sp.csr_array:

@@ -41,6 +41,12 @@ class NonFiniteValueError(ProblemError, ArithmeticError):
     """An operation produced NaN or inf (or was outside its domain); names the op."""
 
 
+#: Tapes with at most this many partial derivatives solve for their multipliers by
+#: substitution in tape order; larger ones assemble ``I - J`` and use linalg's
+#: triangular solve (same system, same answer; see ``Tape.multipliers``).
+SUBSTITUTION_LIMIT = 4096
+
+
 class Tape:
     """The record of one evaluation: values, parents and local partial derivatives.
 
@@ -107,8 +113,25 @@ class Tape:
         n = len(self.values)
         rhs = np.zeros((n, len(outputs)))
         rhs[np.asarray(outputs, dtype=int), np.arange(len(outputs))] = 1.0
+        if len(self._partial) <= SUBSTITUTION_LIMIT:
+            return self._substitute(rhs)
         factor = linalg.factorize(self.multiplier_matrix(), structure="triangular")
         return factor.solve(rhs, transpose=True)
+
+    def _substitute(self, rhs):
+        """Back substitution on ``(I - J)^T Y = rhs`` in tape order.
+
+        The tape is a topological order, so ``(I - J)^T`` is upper triangular as
+        recorded: walking the triplets ``(i, j, J_ij)`` backwards, every
+        contribution to ``Y_i`` has arrived before ``Y_i`` is passed on to its
+        parents, ``Y_j += J_ij Y_i``. This is the triangular solve of
+        :func:`lagrangian.linalg.factorize` without building the matrix, which on
+        a small tape costs more than the solve (the large-tape path builds it).
+        """
+        Y = rhs.copy()
+        for child, parent, partial in zip(reversed(self._child), reversed(self._parent), reversed(self._partial)):
+            Y[parent] += partial * Y[child]
+        return Y
 
 
 class Node:
