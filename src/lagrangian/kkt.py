@@ -132,6 +132,7 @@ class ScaledFactorization:
     def __init__(self, factorization, scale):
         self.factorization, self.scale = factorization, scale
         self.inertia, self.singular = factorization.inertia, factorization.singular
+        self.ordering = factorization.ordering
 
     def solve(self, b):
         b = np.asarray(b, dtype=float)
@@ -139,7 +140,9 @@ class ScaledFactorization:
         return s * self.factorization.solve(s * b)
 
 
-def factorize_kkt(H, J, *, primal_regularization=0.0, dual_regularization=0.0, quasidefinite=1e-8) -> ScaledFactorization:
+def factorize_kkt(
+    H, J, *, primal_regularization=0.0, dual_regularization=0.0, quasidefinite=1e-8, ordering=None
+) -> ScaledFactorization:
     r"""Factor ``K = [[H + dw I, J^T], [J, -dc I]]`` for solves and its inertia.
 
     ``K`` is equilibrated first (``S K S``, Ruiz scaling: a congruence, so the
@@ -150,6 +153,8 @@ def factorize_kkt(H, J, *, primal_regularization=0.0, dual_regularization=0.0, q
     SuperLU stays on the diagonal and the inertia can be read (Vanderbei 1995);
     iterative refinement against the unshifted ``S K S`` removes it again, and
     raises :class:`~lagrangian.errors.SingularMatrixError` when ``K`` is singular.
+    ``ordering`` reuses the elimination order of an earlier factorization
+    (``result.ordering``) when the pattern is unchanged.
     """
     n, m = H.shape[0], J.shape[0]
     reference = kkt_matrix(H, J, primal_regularization=primal_regularization, dual_regularization=dual_regularization)
@@ -159,7 +164,7 @@ def factorize_kkt(H, J, *, primal_regularization=0.0, dual_regularization=0.0, q
     shift = quasidefinite * max(np.abs(reference.data).max(initial=0.0), 1.0)
     signs = sp.diags_array(np.concatenate([np.ones(n), -np.ones(m)]))
     factored = sp.csc_array(reference + shift * signs)
-    F = linalg.factorize(factored, structure="symmetric", raise_singular=False, reference=reference)
+    F = linalg.factorize(factored, structure="symmetric", raise_singular=False, reference=reference, ordering=ordering)
     return ScaledFactorization(F, scale)
 
 
@@ -211,11 +216,18 @@ class InertiaCorrection:
         self.dual, self.quasidefinite = dual, quasidefinite
         self.decrease, self.increase, self.first_increase = decrease, increase, first_increase
         self.last = 0.0
+        self.ordering = None
 
     def _attempt(self, H, J, rhs, dw, dc):
         """Factor and solve once; return (solution or None, inertia, zero_eigenvalue, factorization)."""
         n, m = H.shape[0], J.shape[0]
-        F = factorize_kkt(H, J, primal_regularization=dw, dual_regularization=dc, quasidefinite=self.quasidefinite)
+        # The pattern of K rarely changes between iterations; any symmetric order is
+        # valid, so the last one is reused whenever the size matches.
+        ordering = self.ordering if self.ordering is not None and self.ordering.size == n + m else None
+        F = factorize_kkt(
+            H, J, primal_regularization=dw, dual_regularization=dc, quasidefinite=self.quasidefinite, ordering=ordering
+        )
+        self.ordering = F.ordering
         if F.singular or F.inertia is None or F.inertia[2] > 0:
             return None, F.inertia, True, None
         if F.inertia != (n, m, 0):

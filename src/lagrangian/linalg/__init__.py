@@ -76,6 +76,7 @@ def factorize(
     pivot_tol: float = _DEFAULT_PIVOT_TOL,
     raise_singular: bool = True,
     reference=None,
+    ordering=None,
 ) -> Factorization:
     """Factor a square system with the solver its structure calls for.
 
@@ -100,6 +101,10 @@ def factorize(
     reference : sparse matrix, optional
         The matrix whose equations the answers must satisfy, when ``A`` is a
         perturbation of it (e.g. regularized): solutions are refined against it.
+    ordering : permutation, optional
+        For ``structure="symmetric"``: a symmetric elimination order to reuse
+        (``SymmetricFactorization.ordering`` of an earlier factorization of the
+        same pattern), skipping the minimum-degree analysis.
 
     Returns
     -------
@@ -125,7 +130,7 @@ def factorize(
     if structure == "iterative":
         return IterativeSolver(A, symmetric=is_symmetric(A))
     if structure == "symmetric":
-        return SymmetricFactorization(A, pivot_tol=pivot_tol, raise_singular=raise_singular, reference=reference)
+        return SymmetricFactorization(A, pivot_tol=pivot_tol, raise_singular=raise_singular, reference=reference, ordering=ordering)
     if structure == "general":
         return LUFactorization(A, pivot_tol=pivot_tol, reference=reference)
 

@@ -166,6 +166,12 @@ class _SlackForm:
         """``A = [D J, -P]`` from the raw Jacobian."""
         return sp.hstack([sp.diags_array(self.row_scale) @ J, -self.P], format="csr")
 
+    def point_jacobian(self, point):
+        """``A`` at an accepted point, built once and kept on the point."""
+        if point.A is None:
+            point.A = self.jacobian(point.J)
+        return point.A
+
     def gradient(self, g):
         return np.concatenate([self.f_scale * g, np.zeros(self.nw - self.n)])
 
@@ -201,6 +207,7 @@ class _Point:
     c: np.ndarray
     g: np.ndarray
     J: object
+    A: object = None  # the slack form's Jacobian [D J, -P], built on first use
 
 
 class _Filter:
@@ -372,7 +379,7 @@ def interior_point(
     alpha, alpha_z, regularization, step_norm, trials, tag = 0.0, 0.0, 0.0, 0.0, 0, ""
 
     def optimality_error(point, y, zl, zu, mu, d):
-        dual = form.gradient(point.g) + form.jacobian(point.J).T @ y
+        dual = form.gradient(point.g) + form.point_jacobian(point).T @ y
         dual[form.L] -= zl
         dual[form.U] += zu
         dl, du = form.distances(point.w)
@@ -435,7 +442,7 @@ def interior_point(
         tau = max(_TAU_MIN, 1.0 - mu)
 
         # -- the Newton step on the barrier problem -----------------------------------
-        w, A = point.w, form.jacobian(point.J)
+        w, A = point.w, form.point_jacobian(point)
         dl, du = form.distances(w)
         sigma = np.zeros(form.nw)
         np.add.at(sigma, form.L, zl / dl)
@@ -517,7 +524,6 @@ def interior_point(
                     point = restored  # the point that (locally) minimizes the violation
                 break
             point, tag = restored, "r"
-            A = form.jacobian(point.J)
             # Restart the bound multipliers on the central path and re-estimate y.
             dl, du = form.distances(point.w)
             zl, zu = mu / dl, mu / du
@@ -559,7 +565,7 @@ def _multiplier_estimate(form, point, zl, zu):
     gz = form.gradient(point.g)
     gz[form.L] -= zl
     gz[form.U] += zu
-    y = least_squares_multipliers(form.jacobian(point.J), gz)
+    y = least_squares_multipliers(form.point_jacobian(point), gz)
     return np.zeros_like(y) if np.abs(y).max(initial=0.0) > _MULTIPLIER_LIMIT else y
 
 
@@ -644,7 +650,7 @@ def _restore(problem, form, point, mu, filt, tau, tol):
     for _ in range(_RESTORATION_ITERATIONS):
         w = current.w
         d = form.residual(w, current.c)
-        A = form.jacobian(current.J)
+        A = form.point_jacobian(current)
         dl, du = form.distances(w)
         zeta = np.sqrt(mu_r) * 1e-2
         sigma = np.full(form.nw, zeta)
