@@ -220,3 +220,24 @@ def test_topological_order_fallback_when_labels_are_not_ordered():
     rank = _topological_component_order(scrambled, 200, A)
     off = A.row != A.col
     assert np.all(rank[A.row[off]] > rank[A.col[off]])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_reused_elimination_order_gives_the_same_solution_and_inertia(seed):
+    rng = np.random.default_rng(seed)
+    n, m = 30, 10
+    H = sp.random_array((n, n), density=0.1, rng=rng)
+    H = H + H.T + sp.eye_array(n)
+    J = sp.random_array((m, n), density=0.2, rng=rng) + sp.eye_array(m, n)
+    K = sp.csc_array(sp.block_array([[H, J.T], [J, -1e-2 * sp.eye_array(m)]]))
+    first = linalg.factorize(K, structure="symmetric")
+    # Same pattern, other values: the order found for the first matrix is reused.
+    K2 = sp.csc_array(K.copy())
+    K2.data = K2.data * (1 + 0.1 * rng.standard_normal(K2.nnz))
+    K2 = sp.csc_array(0.5 * (K2 + K2.T))
+    again = linalg.factorize(K2, structure="symmetric", ordering=first.ordering)
+    fresh = linalg.factorize(K2, structure="symmetric")
+    assert again.inertia == fresh.inertia
+    eigenvalues = np.linalg.eigvalsh(K2.toarray())
+    assert again.inertia == (int((eigenvalues > 0).sum()), int((eigenvalues < 0).sum()), 0)
+    assert_solves_like_dense(again, K2, rng.standard_normal(n + m))

@@ -20,7 +20,8 @@ from .kkt import InertiaCorrection, KKTSystem, kkt_matrix, kkt_residuals
 from .problem import Constraint, Equality, Inequality, Problem
 from .result import IterationRecord, KKTResiduals, Solution, Status
 from .solvers import interior_point, newton_kkt, solve
-from .interfaces import minimize
+from .interfaces import crosscheck, minimize, to_cvxpy
+from .qp import QuadraticProgram, solve_qp
 
 __version__ = "0.1.0"
 
@@ -35,6 +36,10 @@ __all__ = [
     "InertiaCorrection",
     "solve",
     "minimize",
+    "QuadraticProgram",
+    "solve_qp",
+    "crosscheck",
+    "to_cvxpy",
     "newton_kkt",
     "interior_point",
     "Solution",

@@ -64,7 +64,7 @@ import scipy.sparse as sp
 from ..convention import bound_violation, lagrangian_gradient
 from ..derivatives import QuasiNewtonHessian
 from ..errors import ConvergenceError, ProblemError, SingularKKTError, SingularMatrixError
-from ..kkt import InertiaCorrection, kkt_residuals_from_values, least_squares_multipliers
+from ..kkt import InertiaCorrection, factorize_kkt, kkt_residuals_from_values, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
 
 __all__ = ["interior_point"]
@@ -81,7 +81,7 @@ _ETA_PHI = 1e-8  # Armijo constant
 _GAMMA_ALPHA = 0.05  # minimum step factor
 _MAX_SOC, _KAPPA_SOC = 4, 0.99  # second-order corrections
 _BOUND_PUSH = 1e-2  # kappa_1 = kappa_2: starting distance from the bounds
-_BOUND_RELAX = 1e-10  # bounds are relaxed by this relative amount (fixed variables keep an interior)
+_BOUND_RELAX = 1e-10  # fixed variables (lb == ub) get this relative interior
 _GRADIENT_SCALE = 100.0  # largest scaled gradient entry
 _MULTIPLIER_LIMIT = 1e3  # least-squares starting multipliers larger than this are discarded
 _OBJECTIVE_FLOOR = -1e20  # below this at a feasible point: unbounded
@@ -123,12 +123,13 @@ class _SlackForm:
         D = self.row_scale
         self.target = np.where(equality, D * p.cl, 0.0)
 
-        # Relax every bound by 1e-8 relative in the user's units (IPOPT's bound_relax_factor),
-        # so that fixed variables and degenerate rows keep an interior.
         lower, upper = np.concatenate([p.lb, p.cl[self.inequality_rows]]), np.concatenate([p.ub, p.cu[self.inequality_rows]])
         with np.errstate(invalid="ignore"):
-            lower = lower - _BOUND_RELAX * np.maximum(1.0, np.abs(lower))
-            upper = upper + _BOUND_RELAX * np.maximum(1.0, np.abs(upper))
+            # Only intervals of zero width (fixed variables) are opened: any relaxation
+            # moves the answer by (multiplier sensitivity) x (relaxation).
+            fixed = lower == upper
+            lower = np.where(fixed, lower - _BOUND_RELAX * np.maximum(1.0, np.abs(lower)), lower)
+            upper = np.where(fixed, upper + _BOUND_RELAX * np.maximum(1.0, np.abs(upper)), upper)
         units = np.concatenate([np.ones(self.n), D[self.inequality_rows]])
         lower, upper = units * lower, units * upper
         self.L = np.flatnonzero(np.isfinite(lower))
@@ -534,6 +535,11 @@ def interior_point(
         trial_w, trial_f, trial_c, trial_theta, trial_phi, armijo, alpha = accepted
         if not armijo:
             filt.add((1 - _GAMMA_THETA) * theta, phi - _GAMMA_PHI * theta)
+        if regularization > 0 and np.abs(d).max(initial=0.0) <= tol:
+            ray = _unbounded_ray(problem, form, point, dw, tol)
+            if ray is not None:
+                point, status = ray, Status.UNBOUNDED
+                break
         x_old, g_old, J_old = w[:n], point.g, point.J
         x_new = trial_w[:n]
         point = _Point(trial_w, trial_f, trial_c, problem.gradient(x_new), problem.jacobian(x_new))
@@ -558,6 +564,55 @@ def interior_point(
     if status in (Status.MAX_ITERATIONS, Status.TIME_LIMIT, Status.EVALUATION_LIMIT) and best is not None:
         _, point, y, zl, zu = best
     return _finish(problem, form, point, y, zl, zu, status, history, start_counts, stream, raise_on_failure)
+
+
+def _unbounded_ray(problem, form, point, dw, tol):
+    """A feasible point with ``f < -1e20`` along ``dw``, or None.
+
+    Called when the Hessian needed regularization at a feasible point: the step
+    then follows a direction of zero or negative curvature, and on an unbounded
+    problem the regularized steps only grow geometrically (``||dw|| ~ 1/dw``),
+    so ``f`` would take thousands of iterations to pass the floor. One trial far
+    along the ray settles it (the components of ``dw`` that head for their own
+    bound are dropped): if ``f`` descends along it and the point where its linear
+    model passes the floor is still feasible with ``f < -1e20``, the problem is
+    unbounded below (that point is the proof).
+    """
+    n = problem.n
+    direction = dw.copy()
+    # Components heading for their own bound stay where they are (the regularized step
+    # carries small such components), and what is left is projected onto the null
+    # space of A, so that the ray keeps linear constraints exactly.
+    blocked = np.zeros(form.nw, bool)
+    blocked[form.L[dw[form.L] < 0]] = True
+    blocked[form.U[dw[form.U] > 0]] = True
+    direction[blocked] = 0.0
+    A = form.point_jacobian(point)
+    if A.shape[0]:
+        free = sp.diags_array((~blocked).astype(float))
+        try:
+            correction = factorize_kkt(sp.eye_array(form.nw), A @ free, dual_regularization=1e-12)
+            direction = direction - free @ (A.T @ correction.solve(np.concatenate([direction, np.zeros(A.shape[0])]))[form.nw :])
+        except SingularMatrixError:
+            return None
+        direction[blocked] = 0.0
+    if np.any(direction[form.L] < 0) or np.any(direction[form.U] > 0):
+        return None
+    slope = float(point.g @ direction[:n])
+    if slope >= 0:
+        return None
+    length = (abs(point.f) - 10 * _OBJECTIVE_FLOOR) / -slope
+    ray = point.w + length * direction
+    with np.errstate(all="ignore"):
+        f, c = problem.objective(ray[:n]), problem.constraint_values(ray[:n])
+        if not (np.isfinite(f) and f < _OBJECTIVE_FLOOR and np.all(np.isfinite(c))):
+            return None
+        # Rounding at this magnitude leaves residuals of about eps |A| |w| (terms of size
+        # 1e20 cancel); allow that much.
+        rounding = 1e-12 * (abs(A) @ np.abs(ray)).max(initial=0.0) if A.shape[0] else 0.0
+        if np.abs(form.residual(ray, c)).max(initial=0.0) > max(tol, rounding):
+            return None
+    return _Point(ray, f, c, problem.gradient(ray[:n]), problem.jacobian(ray[:n]))
 
 
 def _multiplier_estimate(form, point, zl, zu):
@@ -720,11 +775,7 @@ def _finish(problem, form, point, y, zl, zu, status, history, start_counts, stre
     n = problem.n
     y_out, z_out = form.unscale(point.w, y, zl, zu)
     x = point.w[:n].copy()
-    if np.array_equal(x, point.w[:n]):
-        f, c, g, J = point.f, point.c, point.g, point.J
-    else:
-        # The relaxed bounds let x sit up to 1e-8 outside the user's; report the clipped point.
-        f, c, g, J = problem.objective(x), problem.constraint_values(x), problem.gradient(x), problem.jacobian(x)
+    f, c, g, J = point.f, point.c, point.g, point.J
     residuals = kkt_residuals_from_values(problem, x, y_out, z_out, c=c, gradient=g, jacobian=J)
     evaluations = {key: problem.counts[key] - start_counts[key] for key in problem.counts}
     result = Solution(

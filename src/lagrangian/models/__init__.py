@@ -1,0 +1,5 @@
+"""The worked examples as reusable code."""
+
+from .ridge import RidgeSolution, ridge_constrained, ridge_norm, ridge_penalized, ridge_validation_choice
+
+__all__ = ["RidgeSolution", "ridge_constrained", "ridge_penalized", "ridge_norm", "ridge_validation_choice"]
