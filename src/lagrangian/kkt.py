@@ -263,12 +263,14 @@ class InertiaCorrection:
             # singular: J is rank-deficient.
             return None, F.inertia, True, None
 
-    def solve(self, H, J, rhs, *, dual_regularization: float = 0.0):
+    def solve(self, H, J, rhs, *, dual_regularization: float = 0.0, barrier: float | None = None):
         """Solve the regularized KKT system for ``rhs``; see the class docstring.
 
         ``dual_regularization`` is a ``dc`` the system always carries (a
         least-squares problem's ``-I`` block, say); a zero eigenvalue raises it to
-        at least ``dual``.
+        at least ``dual``, or ``dual * barrier**0.25`` when an interior-point
+        method passes its barrier parameter (IPOPT's rule: the perturbation of the
+        constraints, ``dc * y``, must vanish as the iterates converge).
 
         Returns
         -------
@@ -281,10 +283,11 @@ class InertiaCorrection:
             When ``dw`` would exceed ``maximum``.
         """
         dw, dc, count = 0.0, dual_regularization, 0
+        dual = self.dual if barrier is None else self.dual * barrier**0.25
         solution, inertia, zero, factor = self._attempt(H, J, rhs, dw, dc)
         count += 1
-        if solution is None and zero and dc < self.dual:
-            dc = self.dual
+        if solution is None and zero and dc < dual:
+            dc = dual
             solution, inertia, zero, factor = self._attempt(H, J, rhs, dw, dc)
             count += 1
         if solution is None:
@@ -294,9 +297,9 @@ class InertiaCorrection:
                 count += 1
                 if solution is not None:
                     break
-                if zero and dc < self.dual:
+                if zero and dc < dual:
                     # A zero eigenvalue can show only once H is convexified: J is rank-deficient.
-                    dc = self.dual
+                    dc = dual
                     continue
                 dw *= self.first_increase if self.last == 0 else self.increase
                 if dw > self.maximum:

@@ -44,6 +44,11 @@ class Status(enum.Enum):
         "the feasibility restoration phase could not reduce the constraint violation; the constraints "
         "may be degenerate here (check their Jacobian) or the problem infeasible"
     )
+    ACCEPTABLE = (
+        "the iteration stalled (line search or restoration failed) at a point whose scaled KKT error is "
+        "below 1e-6 but not below tol: x is that point; the problem is probably degenerate there "
+        "(dependent active constraints); loosen tol or check the constraints"
+    )
     STOPPED = "the callback asked to stop (it raised StopIteration); x is the last iterate"
     TIME_LIMIT = "the time limit was reached; x is the best point found (smallest KKT error)"
     EVALUATION_LIMIT = "the function evaluation limit was reached; x is the best point found (smallest KKT error)"

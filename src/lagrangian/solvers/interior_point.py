@@ -87,6 +87,10 @@ _MULTIPLIER_LIMIT = 1e3  # least-squares starting multipliers larger than this a
 _OBJECTIVE_FLOOR = -1e20  # below this at a feasible point: unbounded
 _RESTORATION_ITERATIONS = 200
 _RESTORATION_MU_FLOOR = 1e-12
+_ACCEPTABLE = 1e-6  # a stalled solve whose best scaled KKT error is below this ends ACCEPTABLE
+# A stationary point of the violation is reported as infeasible only when the violation
+# is clearly not rounding or regularization (below this, RESTORATION_FAILED says so).
+_INFEASIBLE_VIOLATION = 1e-6
 
 
 def _fraction_to_boundary(values, steps, tau):
@@ -453,7 +457,7 @@ def interior_point(
         np.add.at(grad_phi, form.U, mu / du)
         try:
             H = form.hessian(w[:n], y, model) + sp.diags_array(sigma)
-            solution, info = correction.solve(H, A, -np.concatenate([grad_phi, d]))
+            solution, info = correction.solve(H, A, -np.concatenate([grad_phi, d]), barrier=mu)
         except SingularKKTError:
             status = Status.SINGULAR_KKT
             break
@@ -563,6 +567,9 @@ def interior_point(
 
     if status in (Status.MAX_ITERATIONS, Status.TIME_LIMIT, Status.EVALUATION_LIMIT) and best is not None:
         _, point, y, zl, zu = best
+    elif status in (Status.LINE_SEARCH_FAILED, Status.RESTORATION_FAILED, Status.SINGULAR_KKT) and best[0] <= _ACCEPTABLE:
+        _, point, y, zl, zu = best
+        status = Status.ACCEPTABLE
     return _finish(problem, form, point, y, zl, zu, status, history, start_counts, stream, raise_on_failure)
 
 
@@ -724,7 +731,7 @@ def _restore(problem, form, point, mu, filt, tau, tol):
         near_upper[form.U] = du <= 1e-6 * np.maximum(1.0, np.abs(form.upper))
         projected = np.where((near_lower & (gradient > 0)) | (near_upper & (gradient < 0)), 0.0, gradient)
         stationary = np.abs(projected).max(initial=0.0) <= 1e-6 * max(1.0, violation)
-        if violation > tol and mu_r <= 1e-8 and stationary:
+        if violation > _INFEASIBLE_VIOLATION and mu_r <= 1e-8 and stationary:
             return Status.INFEASIBLE, current
         H = sp.diags_array(sigma)
         if problem.has_hessian:
@@ -759,7 +766,7 @@ def _restore(problem, form, point, mu, filt, tau, tol):
             if mu_r > _RESTORATION_MU_FLOOR:
                 mu_r = max(_RESTORATION_MU_FLOOR, 0.1 * mu_r)
                 continue
-            return (Status.INFEASIBLE if violation > tol and stationary else Status.RESTORATION_FAILED), current
+            return (Status.INFEASIBLE if violation > _INFEASIBLE_VIOLATION and stationary else Status.RESTORATION_FAILED), current
         x_new = trial_w[:n]
         trial_f = problem.objective(x_new)
         current = _Point(trial_w, trial_f, trial_c, problem.gradient(x_new), problem.jacobian(x_new))

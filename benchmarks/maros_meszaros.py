@@ -1,0 +1,120 @@
+"""Maros-Meszaros convex QPs: lagrangian's interior point vs Clarabel and OSQP.
+
+Each problem (``mat/NAME.mat``: minimize 1/2 x'Px + q'x + r s.t. l <= Ax <= u, the last
+n rows of A being the variable bounds) is solved from x = 0 by `lagrangian.solve_qp`
+(tol 1e-9), by Clarabel (its own Python API, tol 1e-9 as in the data set's check) and by
+OSQP (eps 1e-9, polished). A problem counts as solved when the relative objective error
+``|f - f*| / max(1, |f*|)`` is at most 1e-6. Times are medians of --repeats runs in one
+process (BLAS pinned to one thread), each capped by --max-time for lagrangian.
+
+    python benchmarks/maros_meszaros.py --data ../shared/data/maros-meszaros --max-nnz 60000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+import scipy.sparse as sp
+
+import lagrangian as lg
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:
+    threadpool_limits = None
+
+
+def load(path):
+    data = scipy.io.loadmat(path)
+    P, A = sp.csc_array(data["P"], dtype=float), sp.csc_array(data["A"], dtype=float)
+    q, l, u = (np.asarray(data[key], dtype=float).ravel() for key in ("q", "l", "u"))
+    r = float(np.asarray(data["r"]).ravel()[0]) if "r" in data else 0.0
+    return P, q, A, l, u, r
+
+
+def ours(P, q, A, l, u, r, max_time):
+    qp = lg.QuadraticProgram.from_stacked(P, q, A, l, u, r=r)
+    s = lg.solve_qp(qp, tol=1e-9, max_time=max_time, max_iterations=500)
+    return s.fun, s.status.name
+
+
+def clarabel_solve(P, q, A, l, u, r, max_time):
+    import clarabel
+
+    l = np.where(l <= -1e20, -np.inf, l)
+    u = np.where(u >= 1e20, np.inf, u)
+    eq = l == u
+    up = np.isfinite(u) & ~eq
+    lo = np.isfinite(l) & ~eq
+    A_stack = sp.vstack([A[eq], A[up], -A[lo]], format="csc")
+    b = np.concatenate([u[eq], u[up], -l[lo]])
+    cones = [clarabel.ZeroConeT(int(eq.sum())), clarabel.NonnegativeConeT(int(up.sum() + lo.sum()))]
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-9
+    settings.time_limit = max_time
+    solution = clarabel.DefaultSolver(sp.triu(P, format="csc"), q, A_stack, b, cones, settings).solve()
+    return solution.obj_val + r, str(solution.status)
+
+
+def osqp_solve(P, q, A, l, u, r, max_time):
+    import osqp
+
+    solver = osqp.OSQP()
+    solver.setup(sp.triu(P, format="csc"), q, sp.csc_array(A), np.maximum(l, -1e30), np.minimum(u, 1e30), verbose=False,
+                 eps_abs=1e-9, eps_rel=1e-9, polish=True, max_iter=100000, time_limit=max_time)
+    result = solver.solve()
+    return float(result.info.obj_val) + r, str(result.info.status)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "maros-meszaros"))
+    parser.add_argument("--max-nnz", type=int, default=60000)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--max-time", type=float, default=60.0)
+    args = parser.parse_args()
+    index = json.loads((Path(args.data) / "index.json").read_text())
+    problems = sorted((p for p in index["problems"] if p["nnz_P"] + p["nnz_A"] <= args.max_nnz), key=lambda p: p["nnz_P"] + p["nnz_A"])
+    solvers = {"lagrangian": ours, "Clarabel": clarabel_solve, "OSQP": osqp_solve}
+    summary = {k: {"solved": 0, "time": []} for k in solvers}
+    print(f"{'problem':10} {'n':>7} {'nnz':>7}" + "".join(f"{k:>26}" for k in solvers))
+    for record in problems:
+        data = load(Path(args.data) / "mat" / f"{record['name']}.mat")
+        line = f"{record['name']:10} {record['n']:7d} {record['nnz_P'] + record['nnz_A']:7d}"
+        for key, solve in solvers.items():
+            times = []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                try:
+                    f, status = solve(*data, args.max_time)
+                except Exception as exc:  # noqa: BLE001 - a crash is a failure to report, not to hide
+                    f, status = np.nan, type(exc).__name__
+                times.append(time.perf_counter() - start)
+            error = abs(f - record["f_star"]) / max(1.0, abs(record["f_star"]))
+            ok = bool(error <= 1e-6)
+            summary[key]["solved"] += ok
+            summary[key]["time"].append(statistics.median(times))
+            line += f"{'yes' if ok else 'NO':>6} {error:9.1e} {1000 * statistics.median(times):9.1f}"
+        print(line, flush=True)
+    print()
+    base = np.array(summary["Clarabel"]["time"])
+    print("| solver | solved (rel. error <= 1e-6) | median ms | total s | median time / Clarabel |")
+    print("|---|---:|---:|---:|---:|")
+    for key, s in summary.items():
+        t = np.array(s["time"])
+        print(f"| {key} | {s['solved']}/{len(problems)} | {1000 * np.median(t):.1f} | {t.sum():.1f} | {np.median(t / base):.2f} |")
+
+
+if __name__ == "__main__":
+    if threadpool_limits is not None:
+        with threadpool_limits(limits=1):
+            main()
+    else:
+        main()
