@@ -24,3 +24,12 @@ def test_demo_command_runs_every_example():
     assert done.returncode == 0, done.stderr
     for name in examples.DEMOS:
         assert f"[{name}: done in" in done.stdout
+
+
+def test_ridge_example_reads_the_penalty_off_the_multiplier():
+    from lagrangian.examples import ridge_penalty_is_a_multiplier
+
+    found = ridge_penalty_is_a_multiplier.main()
+    assert found["worst_relative_multiplier_error"] <= 1e-8
+    assert found["price_error"] <= 1e-8  # d f*/d t = -lambda
+    assert found["cvxpy_dual_error"] <= 1e-5  # Clarabel (second-order cone form) at tolerance 1e-10: ~1e-6
