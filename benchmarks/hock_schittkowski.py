@@ -19,33 +19,20 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import time
 import warnings
 
 import numpy as np
 from scipy.optimize import Bounds, NonlinearConstraint, minimize
 
+from common import run_pinned, timed
+
 import lagrangian as lg
 from lagrangian.problems import hock_schittkowski as hs
-
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:
-    threadpool_limits = None
 
 try:
     import casadi
 except ImportError:
     casadi = None
-
-
-def timed(fn, repeats):
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def lagrangian_solver(case):
@@ -130,7 +117,7 @@ def main():
         print(line, flush=True)
     print()
     base = summary["lagrangian"]
-    print(f"| solver | passed | median iterations | median f evaluations | median ms | total ms | median time / lagrangian |")
+    print("| solver | passed | median iterations | median f evaluations | median ms | total ms | median time / lagrangian |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for key, s in summary.items():
         ratio = np.nanmedian(np.array(s["time"]) / np.array(base["time"]))
@@ -144,8 +131,4 @@ def main():
 
 
 if __name__ == "__main__":
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=1):
-            main()
-    else:
-        main()
+    run_pinned(main)

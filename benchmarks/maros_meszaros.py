@@ -14,20 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import scipy.io
 import scipy.sparse as sp
 
-import lagrangian as lg
+from common import run_pinned, timed
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:
-    threadpool_limits = None
+import lagrangian as lg
 
 
 def load(path):
@@ -83,25 +78,26 @@ def main():
     index = json.loads((Path(args.data) / "index.json").read_text())
     problems = sorted((p for p in index["problems"] if p["nnz_P"] + p["nnz_A"] <= args.max_nnz), key=lambda p: p["nnz_P"] + p["nnz_A"])
     solvers = {"lagrangian": ours, "Clarabel": clarabel_solve, "OSQP": osqp_solve}
-    summary = {k: {"solved": 0, "time": []} for k in solvers}
+    summary = {k: {"solved": 0, "time": [], "failed": []} for k in solvers}
     print(f"{'problem':10} {'n':>7} {'nnz':>7}" + "".join(f"{k:>26}" for k in solvers))
     for record in problems:
         data = load(Path(args.data) / "mat" / f"{record['name']}.mat")
         line = f"{record['name']:10} {record['n']:7d} {record['nnz_P'] + record['nnz_A']:7d}"
         for key, solve in solvers.items():
-            times = []
-            for _ in range(args.repeats):
-                start = time.perf_counter()
+            def attempt(solve=solve):
                 try:
-                    f, status = solve(*data, args.max_time)
+                    return solve(*data, args.max_time)
                 except Exception as exc:  # noqa: BLE001 - a crash is a failure to report, not to hide
-                    f, status = np.nan, type(exc).__name__
-                times.append(time.perf_counter() - start)
+                    return np.nan, type(exc).__name__
+
+            seconds, (f, status) = timed(attempt, args.repeats)
             error = abs(f - record["f_star"]) / max(1.0, abs(record["f_star"]))
             ok = bool(error <= 1e-6)
             summary[key]["solved"] += ok
-            summary[key]["time"].append(statistics.median(times))
-            line += f"{'yes' if ok else 'NO':>6} {error:9.1e} {1000 * statistics.median(times):9.1f}"
+            summary[key]["time"].append(seconds)
+            if not ok:
+                summary[key]["failed"].append(f"{record['name']} ({status})")
+            line += f"{'yes' if ok else 'NO':>6} {error:9.1e} {1000 * seconds:9.1f}"
         print(line, flush=True)
     print()
     base = np.array(summary["Clarabel"]["time"])
@@ -110,11 +106,10 @@ def main():
     for key, s in summary.items():
         t = np.array(s["time"])
         print(f"| {key} | {s['solved']}/{len(problems)} | {1000 * np.median(t):.1f} | {t.sum():.1f} | {np.median(t / base):.2f} |")
+    print()
+    for key, s in summary.items():
+        print(f"{key} missed: {', '.join(s['failed']) or 'none'}")
 
 
 if __name__ == "__main__":
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=1):
-            main()
-    else:
-        main()
+    run_pinned(main)

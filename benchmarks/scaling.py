@@ -21,20 +21,15 @@ BLAS pinned to one thread; IPOPT's time is the solve call only.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, NonlinearConstraint, minimize
 
-import lagrangian as lg
+from common import run_pinned, timed
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:
-    threadpool_limits = None
+import lagrangian as lg
 
 try:
     import casadi
@@ -166,20 +161,11 @@ def main():
             if name == "trust-constr" and n > args.trust_constr_limit:
                 continue
             run = build(chain)
-            times, result = [], None
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                result = run()
-                times.append(time.perf_counter() - start)
-            median = statistics.median(times)
+            median, result = timed(run, args.repeats)
             base = base or median
             f, nit, ok = result
             print(f"| {n:,} | {name} | {f:.10g} | {nit} | {ok} | {median:.3f} | {median / base:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=1):
-            main()
-    else:
-        main()
+    run_pinned(main)

@@ -19,20 +19,14 @@ Columns:
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu, spsolve, spsolve_triangular
 
+from common import run_pinned, timed
+
 from lagrangian import linalg
-
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # the bench extra is optional; without it threads are not pinned
-    threadpool_limits = None
-
 
 def unit_lower_triangular(n, per_row=3, seed=0):
     rng = np.random.default_rng(seed)
@@ -45,15 +39,6 @@ def unit_lower_triangular(n, per_row=3, seed=0):
     return L, sp.csr_array(L[p][:, p]), p
 
 
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
-
 def run(sizes, repeats, spsolve_limit):
     header = f"{'N':>9} {'nnz':>9} {'analyze':>10} {'factor+solve':>13} {'tri only':>10} {'splu natural':>13} {'spsolve':>10} {'spsolve/ours':>13} {'max |Ax-b|':>11}"
     print(header)
@@ -61,14 +46,14 @@ def run(sizes, repeats, spsolve_limit):
     for n in sizes:
         L, A, p = unit_lower_triangular(n)
         b = np.random.default_rng(1).standard_normal(n)
-        t_analyze, _ = median_time(lambda: linalg.analyze(A), repeats)
-        t_ours, x = median_time(lambda: linalg.factorize(A).solve(b), repeats)
+        t_analyze, _ = timed(lambda: linalg.analyze(A), repeats)
+        t_ours, x = timed(lambda: linalg.factorize(A).solve(b), repeats)
         kind = linalg.factorize(A).kind
         permuted = sp.csr_array(A[np.argsort(p)][:, np.argsort(p)])  # back to the lower triangular order
-        t_tri, _ = median_time(lambda: spsolve_triangular(permuted, b, lower=True), repeats)
-        t_splu, _ = median_time(lambda: splu(sp.csc_array(permuted), permc_spec="NATURAL").solve(b), repeats)
+        t_tri, _ = timed(lambda: spsolve_triangular(permuted, b, lower=True), repeats)
+        t_splu, _ = timed(lambda: splu(sp.csc_array(permuted), permc_spec="NATURAL").solve(b), repeats)
         if n <= spsolve_limit:
-            t_sp, x_sp = median_time(lambda: spsolve(sp.csc_array(A), b), 1 if n >= 10_000 else repeats)
+            t_sp, x_sp = timed(lambda: spsolve(sp.csc_array(A), b), 1 if n >= 10_000 else repeats)
             sp_text, ratio = f"{t_sp:10.4f}", f"{t_sp / t_ours:12.0f}x"
             assert np.allclose(x_sp, x, atol=1e-8)
         else:
@@ -86,12 +71,7 @@ def main():
     parser.add_argument("--spsolve-limit", type=int, default=10_000)
     args = parser.parse_args()
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000]
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=1):
-            run(sizes, args.repeats, args.spsolve_limit)
-    else:
-        print("(threadpoolctl not installed: BLAS threads not pinned; pip install '.[bench]')")
-        run(sizes, args.repeats, args.spsolve_limit)
+    run_pinned(lambda: run(sizes, args.repeats, args.spsolve_limit))
 
 
 if __name__ == "__main__":

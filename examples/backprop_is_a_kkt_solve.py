@@ -25,7 +25,6 @@ derivative written by hand.
 
 import math
 
-import numpy as np
 
 from lagrangian import graph as G
 

@@ -3,8 +3,6 @@
 import subprocess
 import sys
 
-import numpy as np
-
 from lagrangian import examples
 from lagrangian.examples import solve_kkt_from_a_script
 

@@ -56,16 +56,16 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..convention import bound_violation, lagrangian_gradient
 from ..derivatives import QuasiNewtonHessian
-from ..errors import ConvergenceError, ProblemError, SingularKKTError, SingularMatrixError
-from ..kkt import InertiaCorrection, factorize_kkt, kkt_residuals_from_values, least_squares_multipliers
+from ..errors import ProblemError, SingularKKTError, SingularMatrixError
+from ..kkt import InertiaCorrection, factorize_kkt, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
+from .ending import finish
 
 __all__ = ["interior_point"]
 
@@ -570,7 +570,11 @@ def interior_point(
     elif status in (Status.LINE_SEARCH_FAILED, Status.RESTORATION_FAILED, Status.SINGULAR_KKT) and best[0] <= _ACCEPTABLE:
         _, point, y, zl, zu = best
         status = Status.ACCEPTABLE
-    return _finish(problem, form, point, y, zl, zu, status, history, start_counts, stream, raise_on_failure)
+    y_out, z_out = form.unscale(point.w, y, zl, zu)
+    return finish(
+        problem, solver="interior_point", x=point.w[:n], f=point.f, y=y_out, z=z_out, c=point.c, g=point.g, J=point.J,
+        status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=raise_on_failure,
+    )
 
 
 def _unbounded_ray(problem, form, point, dw, tol):
@@ -776,33 +780,3 @@ def _restore(problem, form, point, mu, filt, tau, tol):
             return None, current
         mu_r = max(_RESTORATION_MU_FLOOR, 0.2 * mu_r)
     return Status.RESTORATION_FAILED, current
-
-
-def _finish(problem, form, point, y, zl, zu, status, history, start_counts, stream, raise_on_failure):
-    n = problem.n
-    y_out, z_out = form.unscale(point.w, y, zl, zu)
-    x = point.w[:n].copy()
-    f, c, g, J = point.f, point.c, point.g, point.J
-    residuals = kkt_residuals_from_values(problem, x, y_out, z_out, c=c, gradient=g, jacobian=J)
-    evaluations = {key: problem.counts[key] - start_counts[key] for key in problem.counts}
-    result = Solution(
-        x=x,
-        fun=float(f),
-        y=y_out,
-        z=z_out,
-        multipliers=problem.split(y_out),
-        kkt=residuals,
-        status=status,
-        message=status.advice,
-        nit=len(history) - 1,
-        evaluations=MappingProxyType(evaluations),
-        derivatives=problem.derivative_sources,
-        solver="interior_point",
-        history=tuple(history),
-        _problem=problem,
-    )
-    if stream is not None:
-        print(f"{status.name}: {status.advice}", file=stream)
-    if raise_on_failure and not result.success:
-        raise ConvergenceError(result)
-    return result

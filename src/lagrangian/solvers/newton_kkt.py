@@ -18,7 +18,6 @@ effect and keeps the local convergence quadratic with an exact Hessian.
 from __future__ import annotations
 
 import sys
-from types import MappingProxyType
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,9 +25,10 @@ from scipy.sparse.linalg import LinearOperator, minres
 
 from ..convention import lagrangian_gradient
 from ..derivatives import QuasiNewtonHessian
-from ..errors import ConvergenceError, ProblemError, SingularKKTError
-from ..kkt import InertiaCorrection, kkt_residuals_from_values, least_squares_multipliers
+from ..errors import ProblemError, SingularKKTError
+from ..kkt import InertiaCorrection, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
+from .ending import finish
 
 __all__ = ["newton_kkt"]
 
@@ -251,27 +251,7 @@ def newton_kkt(
             model.update(x_trial - x, (g_new + J_new.T @ y) - (g + J.T @ y))
         x, f, c, g, J = x_trial, f_trial, c_trial, g_new, J_new
 
-    evaluations = {key: problem.counts[key] - start_counts[key] for key in problem.counts}
-    residuals = kkt_residuals_from_values(problem, x, y, c=c, gradient=g, jacobian=J)
-    message = status.advice
-    result = Solution(
-        x=x.copy(),
-        fun=float(f),
-        y=y.copy(),
-        z=np.zeros(n),
-        multipliers=problem.split(y),
-        kkt=residuals,
-        status=status,
-        message=message,
-        nit=len(history) - 1,
-        evaluations=MappingProxyType(evaluations),
-        derivatives=problem.derivative_sources,
-        solver="newton_kkt",
-        history=tuple(history),
-        _problem=problem,
+    return finish(
+        problem, solver="newton_kkt", x=x, f=f, y=y, z=np.zeros(n), c=c, g=g, J=J,
+        status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=raise_on_failure,
     )
-    if stream is not None:
-        print(f"{status.name}: {message}", file=stream)
-    if raise_on_failure and not result.success:
-        raise ConvergenceError(result)
-    return result

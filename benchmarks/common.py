@@ -1,0 +1,36 @@
+"""What every benchmark script shares: one-thread BLAS for every library, and timing by medians."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # the `bench` extra is not installed: BLAS keeps its default threads
+    threadpool_limits = None
+
+
+def timed(fn, repeats: int):
+    """``(median seconds, last result)`` of ``repeats`` calls of ``fn()``."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def run_pinned(main) -> None:
+    """Run ``main()`` with BLAS/OpenMP pinned to one thread for every library in the process.
+
+    The machine these benchmarks were measured on has 2 cores shared with other
+    work; letting numpy, scipy and the peers pick their own thread counts made
+    runs up to 30x slower and unrepeatable.
+    """
+    if threadpool_limits is None:
+        print("(threadpoolctl not installed: BLAS threads are not pinned; install the `bench` extra)")
+        main()
+        return
+    with threadpool_limits(limits=1):
+        main()
