@@ -1,4 +1,4 @@
-"""How every solver ends: the Solution at its last point, the log's last line, and the optional raise."""
+"""What every solver does the same way: the callback each iteration, and the Solution, last log line and optional raise at the end."""
 
 from __future__ import annotations
 
@@ -9,6 +9,17 @@ import numpy as np
 from ..errors import ConvergenceError
 from ..kkt import kkt_residuals_from_values
 from ..result import Solution
+
+
+def callback_stops(callback, record, x) -> bool:
+    """Call the user's ``callback(record, x)``; True when it raised ``StopIteration`` (scipy's way to stop)."""
+    if callback is None:
+        return False
+    try:
+        callback(record, x.copy())
+    except StopIteration:
+        return True
+    return False
 
 
 def finish(problem, *, solver, x, f, y, z, c, g, J, status, history, start_counts, stream, raise_on_failure) -> Solution:

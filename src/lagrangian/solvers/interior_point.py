@@ -65,7 +65,7 @@ from ..derivatives import QuasiNewtonHessian
 from ..errors import ProblemError, SingularKKTError, SingularMatrixError
 from ..kkt import InertiaCorrection, factorize_kkt, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
-from .ending import finish
+from .ending import callback_stops, finish
 
 __all__ = ["interior_point"]
 
@@ -417,12 +417,9 @@ def interior_point(
         )
         history.append(record)
         logger.line(record, tag)
-        if callback is not None:
-            try:
-                callback(record, x.copy())
-            except StopIteration:
-                status = Status.STOPPED
-                break
+        if callback_stops(callback, record, x):
+            status = Status.STOPPED
+            break
         if best is None or error < best[0]:
             best = (error, point, y.copy(), zl.copy(), zu.copy())
         if error <= tol:

@@ -28,7 +28,7 @@ from ..derivatives import QuasiNewtonHessian
 from ..errors import ProblemError, SingularKKTError
 from ..kkt import InertiaCorrection, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
-from .ending import finish
+from .ending import callback_stops, finish
 
 __all__ = ["newton_kkt"]
 
@@ -176,12 +176,9 @@ def newton_kkt(
         record = IterationRecord(iteration, f, float(np.abs(r).max(initial=0)), float(np.abs(dual).max(initial=0)), alpha, regularization)
         history.append(record)
         logger.line(record)
-        if callback is not None:
-            try:
-                callback(record, x.copy())
-            except StopIteration:
-                status = Status.STOPPED
-                break
+        if callback_stops(callback, record, x):
+            status = Status.STOPPED
+            break
         if record.primal <= tol and record.dual <= tol:
             status = Status.SUCCESS
             break
