@@ -42,6 +42,33 @@ def data(seed=0, samples=25, features=15, targets=2):
     return X, X @ W + rng.standard_normal((samples, targets)), X_val, X_val @ W + rng.standard_normal((30, targets))
 
 
+def plot_path(X, Y):
+    """The regularization path: lambda against the budget t, and the coefficients against lambda.
+
+    Drawn when matplotlib is installed (the documentation build has it; a plain
+    install of the package does not need it).
+    """
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    lams = np.logspace(-2, 3, 60)
+    budgets = [ridge_norm(X, Y, lam) for lam in lams]
+    multipliers = [ridge_constrained(X, Y, t).lam for t in budgets[::6]]
+    coefficients = np.array([ridge_penalized(X, Y, lam)[:, 0] for lam in lams])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.loglog(budgets, lams, label="closed form: t = ||W(lambda)||^2")
+    left.loglog(budgets[::6], multipliers, "o", label="multiplier of ||W||^2 <= t")
+    left.set_xlabel("budget t")
+    left.set_ylabel("lambda")
+    left.legend()
+    right.semilogx(lams, coefficients)
+    right.set_xlabel("lambda")
+    right.set_ylabel("coefficients of the first target")
+    fig.suptitle("The ridge penalty is the price of the norm budget")
+    fig.tight_layout()
+
+
 def main():
     X, Y, X_val, Y_val = data()
 
@@ -53,6 +80,8 @@ def main():
         error = abs(found.lam - lam) / lam
         worst = max(worst, error)
         print(f"{lam:9.3e}   {t:18.10g}   {found.lam:16.10g}   {error:.1e}")
+
+    plot_path(X, Y)
 
     # The price of the budget: d f*/d t = -y (the row is ||W||^2 - t <= 0, so dc/dt = -1).
     lam = 3.0

@@ -62,7 +62,7 @@ def complementarity_violation(values, lower, upper, multipliers) -> np.ndarray:
 
     The positive part ``y+`` of a multiplier belongs to the upper bound and must
     vanish unless the value sits there; the negative part ``y-`` likewise at the
-    lower bound:
+    lower bound::
 
         v_i = max( y+_i * |u_i - v_i|,  y-_i * |v_i - l_i| ),
 

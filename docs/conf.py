@@ -1,0 +1,72 @@
+"""Sphinx configuration for the lagrangian documentation site.
+
+Build (from the repository root): ``sphinx-build -W -b html docs docs/_build/html``.
+Every example in ``examples/`` runs during the build (sphinx-gallery) and its printed
+output and figures appear on its page. Math is rendered by a MathJax copy served from
+the site itself (no CDN): it is unpacked from the npm registry's ``mathjax@3`` package
+into ``_static/mathjax`` on the first build.
+"""
+
+import io
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+import lagrangian
+
+HERE = Path(__file__).resolve().parent
+MATHJAX = HERE / "_static" / "mathjax" / "tex-svg.js"
+
+
+def _fetch_mathjax():
+    if MATHJAX.exists():
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["npm", "pack", "mathjax@3.2.2", "--silent"], cwd=tmp, check=True, capture_output=True)
+        archive = next(Path(tmp).glob("mathjax-*.tgz")).read_bytes()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        member = tar.getmember("package/es5/tex-svg.js")
+        MATHJAX.parent.mkdir(parents=True, exist_ok=True)
+        MATHJAX.write_bytes(tar.extractfile(member).read())
+
+
+_fetch_mathjax()
+
+project = "lagrangian"
+author = "the lagrangian developers"
+release = lagrangian.__version__
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "sphinx_gallery.gen_gallery",
+    "myst_parser",
+]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build", "README.md", "check_site.py", "auto_examples/*.ipynb", "auto_examples/*.py"]
+html_theme = "furo"
+html_title = "lagrangian"
+html_static_path = ["_static"]
+mathjax_path = "mathjax/tex-svg.js"
+autodoc_member_order = "bysource"
+autodoc_typehints = "none"
+napoleon_numpy_docstring = True
+napoleon_google_docstring = False
+autosummary_generate = False
+nitpicky = False
+myst_heading_anchors = 2
+suppress_warnings = ["myst.header"]
+
+sphinx_gallery_conf = {
+    "examples_dirs": str(HERE.parent / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/(?!__init__)[^/]+\.py$",  # every example runs, not only plot_*.py
+    "ignore_pattern": r"__init__\.py",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "matplotlib_animations": False,
+    "image_scrapers": ("matplotlib",),
+}
