@@ -165,7 +165,7 @@ class ScaledFactorization:
 
 
 def factorize_kkt(
-    H, J, *, primal_regularization=0.0, dual_regularization=0.0, quasidefinite=1e-8, ordering=None
+    H, J, *, primal_regularization=0.0, dual_regularization=0.0, quasidefinite=1e-8, ordering=None, singular_residual=None
 ) -> ScaledFactorization:
     r"""Factor ``K = [[H + dw I, J^T], [J, -dc I]]`` for solves and its inertia.
 
@@ -178,7 +178,9 @@ def factorize_kkt(
     iterative refinement against the unshifted ``S K S`` removes it again, and
     raises :class:`~lagrangian.errors.SingularMatrixError` when ``K`` is singular.
     ``ordering`` reuses the elimination order of an earlier factorization
-    (``result.ordering``) when the pattern is unchanged.
+    (``result.ordering``) when the pattern is unchanged. ``singular_residual``
+    loosens the relative residual above which a solve counts as singular (default
+    1e-10, see :mod:`lagrangian.linalg`).
     """
     n, m = H.shape[0], J.shape[0]
     K = kkt_matrix(H, J, primal_regularization=primal_regularization, dual_regularization=dual_regularization)
@@ -189,6 +191,8 @@ def factorize_kkt(
     signs = sp.diags_array(np.concatenate([np.ones(n), -np.ones(m)]))
     factored = sp.csc_array(reference + shift * signs)
     F = linalg.factorize(factored, structure="symmetric", raise_singular=False, reference=reference, ordering=ordering)
+    if singular_residual is not None:
+        F.accept_residual = singular_residual
     return ScaledFactorization(F, scale, K)
 
 
@@ -235,33 +239,46 @@ class InertiaCorrection:
         decrease: float = 1.0 / 3.0,
         increase: float = 8.0,
         first_increase: float = 100.0,
+        singular_residual: float | None = None,
     ):
         self.initial, self.minimum, self.maximum = initial, minimum, maximum
         self.dual, self.quasidefinite = dual, quasidefinite
         self.decrease, self.increase, self.first_increase = decrease, increase, first_increase
         self.last = 0.0
         self.ordering = None
+        # None keeps linalg's 1e-10; the interior point uses IPOPT's residual_ratio_singular
+        # (1e-5): its matrices near a solution reach condition numbers of 1e12.
+        self.singular_residual = singular_residual
 
     def _attempt(self, H, J, rhs, dw, dc):
-        """Factor and solve once; return (solution or None, inertia, zero_eigenvalue, factorization)."""
+        """Factor and solve once; return (solution or None, inertia, zero_eigenvalue, factorization).
+
+        When the inertia is right but refinement against the unshifted matrix
+        fails, the shift may simply be too large for the matrix's conditioning
+        (interior-point matrices near the solution reach 1e12): one retry with a
+        shift 1e6 times smaller tells that apart from a truly singular matrix.
+        """
         n, m = H.shape[0], J.shape[0]
         # The pattern of K rarely changes between iterations; any symmetric order is
         # valid, so the last one is reused whenever the size matches.
-        ordering = self.ordering if self.ordering is not None and self.ordering.size == n + m else None
-        F = factorize_kkt(
-            H, J, primal_regularization=dw, dual_regularization=dc, quasidefinite=self.quasidefinite, ordering=ordering
-        )
-        self.ordering = F.ordering
-        if F.singular or F.inertia is None or F.inertia[2] > 0:
-            return None, F.inertia, True, None
-        if F.inertia != (n, m, 0):
-            return None, F.inertia, False, None
-        try:
-            return F.solve(rhs), F.inertia, False, F
-        except SingularMatrixError:
-            # Correct inertia for the shifted matrix, but the unshifted one is
-            # singular: J is rank-deficient.
-            return None, F.inertia, True, None
+        for shift in (self.quasidefinite, self.quasidefinite * 1e-6):
+            ordering = self.ordering if self.ordering is not None and self.ordering.size == n + m else None
+            F = factorize_kkt(
+                H, J, primal_regularization=dw, dual_regularization=dc, quasidefinite=shift, ordering=ordering,
+                singular_residual=self.singular_residual,
+            )
+            self.ordering = F.ordering
+            if F.singular or F.inertia is None or F.inertia[2] > 0:
+                return None, F.inertia, True, None
+            if F.inertia != (n, m, 0):
+                return None, F.inertia, False, None
+            try:
+                return F.solve(rhs), F.inertia, False, F
+            except SingularMatrixError:
+                continue
+        # Correct inertia for the shifted matrix, but the unshifted one is singular:
+        # J is rank-deficient.
+        return None, F.inertia, True, None
 
     def solve(self, H, J, rhs, *, dual_regularization: float = 0.0, barrier: float | None = None):
         """Solve the regularized KKT system for ``rhs``; see the class docstring.

@@ -75,6 +75,8 @@ _KAPPA_MU, _THETA_MU = 0.2, 1.5  # mu <- min(kappa_mu mu, mu^theta_mu)
 _TAU_MIN = 0.99  # fraction to the boundary
 _KAPPA_SIGMA = 1e10  # bound multipliers stay within this factor of mu / distance
 _S_MAX = 100.0  # optimality error scaling
+_S_CAP = 1e4  # ... by at most this factor
+_SINGULAR_RESIDUAL = 1e-5  # IPOPT's residual_ratio_singular: a KKT solve worse than this is singular
 _GAMMA_THETA, _GAMMA_PHI = 1e-5, 1e-8  # filter margins
 _DELTA, _S_THETA, _S_PHI = 1.0, 1.1, 2.3  # switching condition
 _ETA_PHI = 1e-8  # Armijo constant
@@ -90,7 +92,7 @@ _RESTORATION_MU_FLOOR = 1e-12
 _ACCEPTABLE = 1e-6  # a stalled solve whose best scaled KKT error is below this ends ACCEPTABLE
 # A stationary point of the violation is reported as infeasible only when the violation
 # is clearly not rounding or regularization (below this, RESTORATION_FAILED says so).
-_INFEASIBLE_VIOLATION = 1e-6
+_INFEASIBLE_VIOLATION = 1e-4  # as IPOPT's constr_viol_tol
 
 
 def _fraction_to_boundary(values, steps, tau):
@@ -372,7 +374,7 @@ def interior_point(
     else:
         y = _multiplier_estimate(form, point, zl, zu)
 
-    correction = InertiaCorrection()
+    correction = InertiaCorrection(singular_residual=_SINGULAR_RESIDUAL)
     model = None if problem.has_hessian else QuasiNewtonHessian(n, problem.quasi_newton)
     mu = mu_init
     d = form.residual(point.w, point.c)
@@ -390,8 +392,10 @@ def interior_point(
         dl, du = form.distances(point.w)
         complementarity = np.concatenate([dl * zl - mu, du * zu - mu])
         count = zl.size + zu.size
-        s_d = max(_S_MAX, (np.abs(y).sum() + zl.sum() + zu.sum()) / max(m + count, 1)) / _S_MAX
-        s_c = max(_S_MAX, (zl.sum() + zu.sum()) / max(count, 1)) / _S_MAX
+        # IPOPT's scaling of the dual and complementarity errors by the multipliers' size,
+        # capped: with multipliers run away to 1e40 it would otherwise call any point optimal.
+        s_d = min(_S_CAP, max(_S_MAX, (np.abs(y).sum() + zl.sum() + zu.sum()) / max(m + count, 1)) / _S_MAX)
+        s_c = min(_S_CAP, max(_S_MAX, (zl.sum() + zu.sum()) / max(count, 1)) / _S_MAX)
         return max(
             np.abs(dual).max(initial=0.0) / s_d,
             np.abs(d).max(initial=0.0),
