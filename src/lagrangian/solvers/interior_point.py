@@ -95,6 +95,23 @@ _ACCEPTABLE = 1e-6  # a stalled solve whose best scaled KKT error is below this 
 _INFEASIBLE_VIOLATION = 1e-4  # as IPOPT's constr_viol_tol
 
 
+def _push_inside(values, lower, upper):
+    """``values`` moved at least ``min(1e-2 max(1, |bound|), 1e-2 width)`` inside ``[lower, upper]``.
+
+    IPOPT's ``bound_push`` and ``bound_frac`` (both 1e-2): the starting point must be
+    strictly interior for the barrier, but not so close to a bound that the first
+    barrier terms dominate. Intervals too narrow for both pushes get their midpoint.
+    """
+    width = upper - lower
+    with np.errstate(invalid="ignore"):
+        push_low = np.minimum(_BOUND_PUSH * np.maximum(1.0, np.abs(lower)), _BOUND_PUSH * width)
+        push_up = np.minimum(_BOUND_PUSH * np.maximum(1.0, np.abs(upper)), _BOUND_PUSH * width)
+        values = np.where(np.isfinite(lower), np.maximum(values, lower + push_low), values)
+        values = np.where(np.isfinite(upper), np.minimum(values, upper - push_up), values)
+        narrow = np.isfinite(lower) & np.isfinite(upper) & (lower + push_low > upper - push_up)
+        return np.where(narrow, 0.5 * (lower + upper), values)
+
+
 def _fraction_to_boundary(values, steps, tau):
     """Largest ``alpha`` in (0, 1] with ``values + alpha steps >= (1 - tau) values`` (values > 0)."""
     shrinking = steps < 0
@@ -145,20 +162,10 @@ class _SlackForm:
     # -- the pieces of the method -------------------------------------------------
     def push_inside(self, w):
         """Move ``w`` strictly inside its bounds (IPOPT's bound_push / bound_frac)."""
-        w = w.copy()
         lower = np.full(self.nw, -np.inf)
         upper = np.full(self.nw, np.inf)
         lower[self.L], upper[self.U] = self.lower, self.upper
-        width = upper - lower
-        with np.errstate(invalid="ignore"):
-            p_low = np.minimum(_BOUND_PUSH * np.maximum(1.0, np.abs(lower)), _BOUND_PUSH * width)
-            p_up = np.minimum(_BOUND_PUSH * np.maximum(1.0, np.abs(upper)), _BOUND_PUSH * width)
-            finite_low, finite_up = np.isfinite(lower), np.isfinite(upper)
-            w[finite_low] = np.maximum(w[finite_low], (lower + p_low)[finite_low])
-            w[finite_up] = np.minimum(w[finite_up], (upper - p_up)[finite_up])
-            both = finite_low & finite_up & (lower + p_low > upper - p_up)
-            w[both] = 0.5 * (lower + upper)[both]
-        return w
+        return _push_inside(w, lower, upper)
 
     def distances(self, w):
         return w[self.L] - self.lower, self.upper - w[self.U]
@@ -347,7 +354,7 @@ def interior_point(
 
     # -- starting point ---------------------------------------------------------------
     # Scaling reads the gradients at the point the iteration starts from.
-    form = _SlackForm(problem, _push_x(problem, x_start))
+    form = _SlackForm(problem, _push_inside(x_start, problem.lb, problem.ub))
     w = form.push_inside(np.concatenate([x_start, np.zeros(form.nw - n)]))
     x = w[:n]
     f, c = problem.objective(x), problem.constraint_values(x)
@@ -634,20 +641,6 @@ def _multiplier_estimate(form, point, zl, zu):
     gz[form.U] += zu
     y = least_squares_multipliers(form.point_jacobian(point), gz)
     return np.zeros_like(y) if np.abs(y).max(initial=0.0) > _MULTIPLIER_LIMIT else y
-
-
-def _push_x(problem, x):
-    """``x`` moved inside the (relaxed) variable bounds, before the scaling is known."""
-    lower = np.where(np.isfinite(problem.lb), problem.lb, -np.inf)
-    upper = np.where(np.isfinite(problem.ub), problem.ub, np.inf)
-    width = upper - lower
-    with np.errstate(invalid="ignore"):
-        push_low = np.minimum(_BOUND_PUSH * np.maximum(1.0, np.abs(lower)), _BOUND_PUSH * width)
-        push_up = np.minimum(_BOUND_PUSH * np.maximum(1.0, np.abs(upper)), _BOUND_PUSH * width)
-        x = np.where(np.isfinite(lower), np.maximum(x, lower + push_low), x)
-        x = np.where(np.isfinite(upper), np.minimum(x, upper - push_up), x)
-        fixed = np.isfinite(lower) & np.isfinite(upper) & (lower + push_low > upper - push_up)
-        return np.where(fixed, 0.5 * (lower + upper), x)
 
 
 def _second_order_correction(problem, form, info, w, d, grad_phi, alpha, trial_d, trial_theta, tau, mu, acceptable):
