@@ -1,10 +1,10 @@
 """Hock-Schittkowski from x0: lagrangian vs scipy SLSQP and trust-constr vs IPOPT (through CasADi).
 
 Every Python solver gets the same callables: the objective, and the gradient and
-constraint Jacobian traced exactly through lagrangian.graph. lagrangian builds its
-Hessian by central differences of that exact Lagrangian gradient
-(hessian="finite-differences") and uses newton_kkt for equality-only problems and the
-interior point otherwise; SLSQP uses its own BFGS; trust-constr its default BFGS. IPOPT
+constraint Jacobian traced exactly through lagrangian.graph. lagrangian also gets the
+exact Hessian of the Lagrangian from the same graph (forward-over-reverse on one trace
+of f + y^T c) and uses newton_kkt for equality-only problems and the interior point
+otherwise; SLSQP uses its own BFGS; trust-constr its default BFGS. IPOPT
 gets CasADi's exact derivatives (Hessian included) of the same formula strings; its
 time is the solve call only (building the CasADi function is not counted). A run passes
 by the data set's rule (violation <= 1e-6, f - f* <= 1e-5 max(1, |f*|)). Wall times are
@@ -96,7 +96,7 @@ def main():
     for name in names:
         line = f"{name:8}"
         for key, prepare in solvers.items():
-            case = hs.load(name, hessian="finite-differences") if key == "lagrangian" else hs.load(name)
+            case = hs.load(name)
             run = prepare(case)
             with np.errstate(all="ignore"):
                 try:

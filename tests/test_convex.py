@@ -212,7 +212,7 @@ def test_sensitivity_of_a_qp_with_active_inequalities_matches_finite_differences
 
 
 def test_sensitivity_needs_a_hessian():
-    case = hs.load("HS71")  # quasi-Newton only
+    case = hs.load("HS71", hessian=None)  # quasi-Newton only
     s = lg.interior_point(case.problem)
     with pytest.raises(lg.ProblemError, match="sensitivities need the Hessian"):
         sensitivity(s, constraints_p=[[0.0], [-1.0]])

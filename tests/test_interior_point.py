@@ -251,7 +251,7 @@ def test_bad_options_are_named(options, match):
 
 
 def test_quasi_newton_solves_hs71_without_second_derivatives():
-    case = hs.load("HS71")  # no Hessian: damped BFGS
+    case = hs.load("HS71", hessian=None)  # no Hessian: damped BFGS
     s = lg.interior_point(case.problem)
     assert s.success and hs.passes(case, s.x, s.fun)[0]
     assert s.derivatives["hessian"] == "quasi-Newton (bfgs)"

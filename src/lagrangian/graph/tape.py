@@ -63,6 +63,9 @@ class Tape:
         self._child: list[int] = []
         self._parent: list[int] = []
         self._partial: list[float] = []
+        # per node, its arguments as (node index or None for a constant, value): what
+        # the second derivatives of its op are evaluated at
+        self._arguments: list = []
 
     def __len__(self):
         return len(self.values)
@@ -72,14 +75,16 @@ class Tape:
         self.values.append(float(value))
         self.ops.append("input")
         self.inputs.append(index)
+        self._arguments.append(())
         return Node(self, index, float(value))
 
-    def record(self, op: str, value: float, parents, partials) -> "Node":
+    def record(self, op: str, value: float, parents, partials, arguments=()) -> "Node":
         if not math.isfinite(value):
             raise NonFiniteValueError(op, f"produced {value} from inputs {[self.values[p] for p in parents]}")
         index = len(self.values)
         self.values.append(value)
         self.ops.append(op)
+        self._arguments.append(arguments)
         for parent, partial in zip(parents, partials):
             self._child.append(index)
             self._parent.append(parent)
@@ -117,6 +122,57 @@ class Tape:
             return self._substitute(rhs)
         factor = linalg.factorize(self.multiplier_matrix(), structure="triangular")
         return factor.solve(rhs, transpose=True)
+
+    def hessian(self, output: int) -> np.ndarray:
+        r"""The Hessian of node ``output`` with respect to the inputs, by forward-over-reverse.
+
+        The backward pass is the multiplier solve ``(I - J)^T y = e_m``. Differentiating
+        it along each input direction ``e_k`` gives the second-order adjoints
+        ``ydot`` of the graph's Lagrangian: with tangents ``zdot = (I - J)^{-1} e_k``
+        (a forward substitution), walking the nodes backwards,
+
+        .. math::
+
+            \dot y_j \mathrel{+}= J_{ij} \dot y_i + y_i \sum_l
+            \frac{\partial^2 f_i}{\partial z_j \partial z_l} \dot z_l ,
+
+        and the Hessian's rows are ``ydot`` at the inputs (Griewank & Walther 2008,
+        ch. 5). All ``n`` directions are carried at once as columns.
+
+        Returns
+        -------
+        ndarray (n_inputs, n_inputs), symmetric
+        """
+        count, n = len(self.values), len(self.inputs)
+        y = self.multipliers([output])[:, 0]
+        tangents = np.zeros((count, n))
+        tangents[np.asarray(self.inputs, dtype=int), np.arange(n)] = 1.0
+        for child, parent, partial in zip(self._child, self._parent, self._partial):
+            tangents[child] += partial * tangents[parent]
+        adjoints = np.zeros((count, n))
+        child = np.asarray(self._child, dtype=np.int64)
+        ends = np.searchsorted(child, np.arange(count), side="right")
+        starts = np.searchsorted(child, np.arange(count), side="left")
+        for i in range(count - 1, -1, -1):
+            for t in range(starts[i], ends[i]):
+                adjoints[self._parent[t]] += self._partial[t] * adjoints[i]
+            if y[i] == 0.0 or not self._arguments[i]:
+                continue
+            arguments = self._arguments[i]
+            if len(arguments) == 1:
+                (index, value), = arguments
+                second = UNARY[self.ops[i]][2](value, self.values[i])
+                if second:
+                    adjoints[index] += y[i] * second * tangents[index]
+                continue
+            (ia, va), (ib, vb) = arguments
+            aa, ab, bb = BINARY[self.ops[i]][2](va, vb, self.values[i])
+            if ia is not None:
+                adjoints[ia] += y[i] * (aa * tangents[ia] + (ab * tangents[ib] if ib is not None else 0.0))
+            if ib is not None:
+                adjoints[ib] += y[i] * (bb * tangents[ib] + (ab * tangents[ia] if ia is not None else 0.0))
+        H = adjoints[np.asarray(self.inputs, dtype=int)]
+        return 0.5 * (H + H.T)
 
     def _substitute(self, rhs):
         """Back substitution on ``(I - J)^T Y = rhs`` in tape order.
@@ -160,13 +216,13 @@ class Node:
 
     # -- recording -----------------------------------------------------------------
     def _unary(self, op):
-        forward, derivative = UNARY[op]
+        forward, derivative, _ = UNARY[op]
         try:
             out = float(forward(self.value))
             partial = derivative(self.value, out)
         except (ValueError, OverflowError, ZeroDivisionError) as exc:
             raise NonFiniteValueError(op, f"{_failure(exc)} at {self.value!r}") from None
-        return self.tape.record(op, out, (self.index,), (partial,))
+        return self.tape.record(op, out, (self.index,), (partial,), ((self.index, self.value),))
 
     def _binary(self, op, other, reverse=False):
         a, b = (other, self) if reverse else (self, other)
@@ -175,7 +231,7 @@ class Node:
             raise ProblemError(op, "combines values from two different traces")
         va = a.value if a_node else float(a)
         vb = b.value if b_node else float(b)
-        forward, derivatives = BINARY[op]
+        forward, derivatives, _ = BINARY[op]
         try:
             out = float(forward(va, vb))
             da, db = derivatives(va, vb, out)
@@ -188,7 +244,8 @@ class Node:
         if b_node:
             parents.append(b.index)
             partials.append(db)
-        return self.tape.record(op, out, parents, partials)
+        arguments = ((a.index if a_node else None, va), (b.index if b_node else None, vb))
+        return self.tape.record(op, out, parents, partials, arguments)
 
     def __neg__(self):
         return self._unary("neg")

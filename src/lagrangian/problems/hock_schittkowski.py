@@ -3,9 +3,10 @@
 Each problem file (``data/hock_schittkowski/HSn.json``; format and sources in
 ``data/hock_schittkowski/README.md``) states ``minimize f(x) s.t. cl <= c(x) <= cu,
 lb <= x <= ub`` as formula strings over ``x1 .. xn``. The loader compiles each
-string once and evaluates it on traced inputs, so gradients and Jacobians come from
-the package's own multiplier solve on the computation graph, not from finite
-differences; all constraint rows share one trace and one triangular factorization.
+string once and evaluates it on traced inputs, so gradients, Jacobians and the
+Hessian of the Lagrangian come from the package's own computation graph (the
+multiplier solve, and its forward-over-reverse derivative for the Hessian), not
+from finite differences; all constraint rows share one trace.
 
 Pass rule (from the data README): max constraint and bound violation <= 1e-6 and
 ``f - f_star <= 1e-5 * max(1, |f_star|)``; a feasible point with a lower ``f``
@@ -68,7 +69,8 @@ class _Formulas:
 
     def f(self, x) -> float:
         try:
-            return float(eval(self.objective, self._namespace(np.asarray(x, dtype=float))))
+            with np.errstate(all="ignore"):  # overflow gives inf, which solvers treat as "shorten the step"
+                return float(eval(self.objective, self._namespace(np.asarray(x, dtype=float))))
         except (ValueError, ZeroDivisionError, OverflowError):
             return math.nan  # outside the domain: solvers shorten the step
 
@@ -83,6 +85,19 @@ class _Formulas:
     def gradient(self, x) -> np.ndarray:
         graph = G.trace(lambda z: eval(self.objective, self._namespace(z)), np.asarray(x, dtype=float))
         return graph.gradients()[0]
+
+    def hessian(self, x, y) -> np.ndarray:
+        """The Hessian of ``L = f + y^T c``, exact: one trace of ``L``, forward-over-reverse on its tape."""
+        tape = G.Tape()
+        z = [tape.variable(v) for v in np.asarray(x, dtype=float)]
+        space = self._namespace(z)
+        lagrangian = eval(self.objective, space)
+        for weight, code in zip(np.asarray(y, dtype=float), self.constraints):
+            if weight != 0.0:
+                lagrangian = lagrangian + float(weight) * eval(code, space)
+        if not (isinstance(lagrangian, G.Node) and lagrangian.tape is tape):
+            return np.zeros((self.n, self.n))
+        return tape.hessian(lagrangian.index)
 
     def jacobian(self, x) -> np.ndarray:
         return G.value_and_jacobian(lambda z: [eval(code, self._namespace(z)) for code in self.constraints])(x)[1]
@@ -112,7 +127,13 @@ def _bound(values, default):
 
 
 def load(name: str, **problem_options) -> HSProblem:
-    """Load one problem by name (``"HS71"``); options go to :class:`Problem`."""
+    """Load one problem by name (``"HS71"``); options go to :class:`Problem`.
+
+    By default the Hessian of the Lagrangian is exact, from the traced formulas
+    (forward-over-reverse on the tape); ``hessian="finite-differences"`` differences
+    the exact gradients instead, and ``hessian=None`` leaves the solvers to a
+    quasi-Newton model.
+    """
     path = _data_dir() / f"{name}.json"
     if not path.is_file():
         raise KeyError(f"no Hock-Schittkowski problem {name!r}; available: {', '.join(names())}")
@@ -123,6 +144,7 @@ def load(name: str, **problem_options) -> HSProblem:
     if m:
         cl, cu = _bound(record["cl"], -np.inf), _bound(record["cu"], np.inf)
         constraints.append(Constraint(formulas.c, cl, cu, jacobian=formulas.jacobian, name="c"))
+    problem_options.setdefault("hessian", formulas.hessian)
     problem = Problem(
         formulas.f,
         record["x0"],
