@@ -41,9 +41,10 @@ def test_a_trust_constr_call_runs_unchanged_and_agrees_with_scipy():
     assert set(ours.kkt) == {"stationarity", "primal", "complementarity"} and max(ours.kkt.values()) < 1e-7
     for field in ("nit", "nfev", "njev", "nhev", "message", "jac"):
         assert field in ours
-    # Tracing found exact first derivatives; the Hessian is differenced from them.
+    # Tracing found exact first and second derivatives.
     assert ours.derivatives["gradient"] == "computation graph"
     assert ours.derivatives["jacobian"] == ["computation graph", "computation graph"]
+    assert ours.derivatives["hessian"] == "computation graph"
 
 
 def test_old_dict_constraints_ineq_means_nonnegative_and_multipliers_follow_our_convention():
@@ -142,3 +143,15 @@ def test_options_callback_and_stop():
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(lg.ProblemError, match=match):
         lg.minimize(lambda x: x @ x, [1.0, 1.0], **kwargs)
+
+
+def test_the_traced_lagrangian_hessian_matches_differences():
+    hessian = lg.graph.lagrangian_hessian(hs71_objective, [c.fun for c in HS71["constraints"]])
+    x, y = np.array([1.2, 4.5, 3.9, 1.4]), np.array([0.3, -0.7])
+    H = hessian(x, y)
+
+    def lagrangian_gradient(z):
+        return lg.graph.grad(lambda v: hs71_objective(v) + y[0] * (v[0] * v[1] * v[2] * v[3]) + y[1] * (v @ v))(z)
+
+    columns = [(lagrangian_gradient(x + 1e-6 * e) - lagrangian_gradient(x - 1e-6 * e)) / 2e-6 for e in np.eye(4)]
+    np.testing.assert_allclose(H, np.column_stack(columns), rtol=1e-7, atol=1e-7)

@@ -18,6 +18,7 @@ __all__ = [
     "grad",
     "value_and_grad",
     "value_and_jacobian",
+    "lagrangian_hessian",
     "Graph",
     "Tape",
     "Node",
@@ -129,3 +130,35 @@ def value_and_jacobian(fn):
         return values, J
 
     return wrapped
+
+
+def lagrangian_hessian(objective, constraints=()):
+    r"""``(x, y) -> nabla^2_x (f(x) + sum_k y_k^T c_k(x))``, exact, from one trace.
+
+    ``objective(x)`` returns a scalar and each ``constraints[k](x)`` an array; ``y``
+    is the stacked multiplier vector in the package convention (blocks in order).
+    The Lagrangian is traced once per call and differentiated twice by
+    forward-over-reverse on its tape (:meth:`Tape.hessian`).
+    """
+
+    def hessian(x, y):
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        tape = Tape()
+        nodes = np.empty(x.shape, dtype=object)
+        for idx, value in np.ndenumerate(x):
+            nodes[idx] = tape.variable(value)
+        total, start = objective(nodes), 0
+        for constraint in constraints:
+            values = np.atleast_1d(np.asarray(constraint(nodes), dtype=object)).ravel()
+            for weight, value in zip(y[start : start + values.size], values):
+                if weight != 0.0:
+                    total = total + float(weight) * value
+            start += values.size
+        if isinstance(total, np.ndarray) and total.shape == ():
+            total = total.item()
+        if not (isinstance(total, Node) and total.tape is tape):
+            return np.zeros((x.size, x.size))
+        return tape.hessian(total.index)
+
+    return hessian

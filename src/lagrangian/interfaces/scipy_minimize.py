@@ -122,6 +122,39 @@ def _objective(fun, jac, args, x0):
     raise ProblemError("jac", f"expected a callable, True, None or one of {_FINITE_DIFFERENCE_NAMES}, got {jac!r}")
 
 
+def _traced_lagrangian_hessian(objective, gradient, blocks, x0):
+    """The exact Hessian of ``f + y^T c`` through the graph, or None when it cannot be traced.
+
+    Accepted only if it passes a directional check against differences of the
+    (exact) Lagrangian gradient at ``x0`` with all multipliers 1.
+    """
+    x0 = np.asarray(x0, dtype=float)
+    if x0.size > _TRACE_LIMIT:
+        return None
+    hessian = G.lagrangian_hessian(objective, [block.fun for block in blocks])
+    sizes = [np.atleast_1d(block.fun(x0)).size for block in blocks]
+    y = np.ones(sum(sizes))
+    jacobians = [block.jacobian for block in blocks]
+    if any(j is None for j in jacobians):
+        return None
+
+    def lagrangian_gradient(x):
+        g = np.asarray(gradient(x), dtype=float)
+        start = 0
+        for jacobian, size in zip(jacobians, sizes):
+            J = jacobian(x)
+            g = g + np.asarray((J.T @ y[start : start + size]) if sp.issparse(J) else np.atleast_2d(J).T @ y[start : start + size]).ravel()
+            start += size
+        return g
+
+    try:
+        with np.errstate(all="ignore"):
+            check_derivative(lagrangian_gradient, x0, jacobian=lambda x: hessian(x, y), rtol=1e-5, atol=1e-8)
+    except (AssertionError, ArithmeticError, ValueError, TypeError):
+        return None
+    return hessian
+
+
 def _bounds(bounds, n):
     if bounds is None or isinstance(bounds, Bounds):
         return bounds
@@ -298,6 +331,11 @@ def minimize(
     blocks, hessians, jacobian_sources = _constraints(constraints, x0)
     exact_first = gradient is not None and "finite differences" not in jacobian_sources
     hessian, quasi_newton = _hessian(hess, args, blocks, hessians, exact_first, x0)
+    hessian_source = None
+    if hess is None and gradient_source == "computation graph":
+        traced = _traced_lagrangian_hessian(objective, gradient, blocks, x0)
+        if traced is not None:
+            hessian, hessian_source = traced, "computation graph"
     problem = Problem(
         objective,
         x0,
@@ -312,6 +350,8 @@ def minimize(
     derivatives = dict(problem.derivative_sources)
     derivatives["gradient"] = gradient_source
     derivatives["jacobian"] = jacobian_sources
+    if hessian_source is not None:
+        derivatives["hessian"] = hessian_source
     g = problem.gradient(result.x)
     return OptimizeResult(
         x=np.array(result.x),
