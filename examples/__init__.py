@@ -2,4 +2,9 @@
 module with a ``main()`` that ``lagrangian demo`` runs and that returns what it found."""
 
 # The order in which `lagrangian demo` runs them.
-DEMOS = ("solve_kkt_from_a_script", "backprop_is_a_kkt_solve", "ridge_penalty_is_a_multiplier")
+DEMOS = (
+    "solve_kkt_from_a_script",
+    "backprop_is_a_kkt_solve",
+    "network_as_a_kkt_system",
+    "ridge_penalty_is_a_multiplier",
+)

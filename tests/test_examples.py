@@ -31,3 +31,12 @@ def test_ridge_example_reads_the_penalty_off_the_multiplier():
     assert found["worst_relative_multiplier_error"] <= 1e-8
     assert found["price_error"] <= 1e-8  # d f*/d t = -lambda
     assert found["cvxpy_dual_error"] <= 1e-5  # Clarabel (second-order cone form) at tolerance 1e-10: ~1e-6
+
+
+def test_network_gradients_are_hand_written_backprop_and_sgd_learns():
+    from lagrangian.examples import network_as_a_kkt_system
+
+    found = network_as_a_kkt_system.main()
+    assert found["backprop_relative_difference"] <= 1e-12
+    assert found["final_loss"] <= 0.5 * found["initial_loss"]
+    assert found["accuracy"] >= 0.9  # a disc against its outside, 160 points
