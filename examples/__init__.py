@@ -6,5 +6,6 @@ DEMOS = (
     "solve_kkt_from_a_script",
     "backprop_is_a_kkt_solve",
     "network_as_a_kkt_system",
+    "regression_and_factorization_as_networks",
     "ridge_penalty_is_a_multiplier",
 )

@@ -40,3 +40,11 @@ def test_network_gradients_are_hand_written_backprop_and_sgd_learns():
     assert found["backprop_relative_difference"] <= 1e-12
     assert found["final_loss"] <= 0.5 * found["initial_loss"]
     assert found["accuracy"] >= 0.9  # a disc against its outside, 160 points
+
+
+def test_regression_is_lstsq_and_factorization_reaches_eckart_young():
+    from lagrangian.examples import regression_and_factorization_as_networks
+
+    found = regression_and_factorization_as_networks.main()
+    assert found["regression_weight_error"] <= 1e-8  # against numpy.linalg.lstsq
+    assert found["factorization_relative_gap"] <= 1e-6  # against the truncated SVD's optimum
