@@ -7,5 +7,6 @@ DEMOS = (
     "backprop_is_a_kkt_solve",
     "network_as_a_kkt_system",
     "regression_and_factorization_as_networks",
+    "fixed_point_layer",
     "ridge_penalty_is_a_multiplier",
 )

@@ -48,3 +48,12 @@ def test_regression_is_lstsq_and_factorization_reaches_eckart_young():
     found = regression_and_factorization_as_networks.main()
     assert found["regression_weight_error"] <= 1e-8  # against numpy.linalg.lstsq
     assert found["factorization_relative_gap"] <= 1e-6  # against the truncated SVD's optimum
+
+
+def test_fixed_point_layer_implicit_gradient_matches_unrolling_and_differences():
+    from lagrangian.examples import fixed_point_layer
+
+    found = fixed_point_layer.main()
+    assert found["block_kind"] == "lu"  # the fixed-point block is one cycle, not triangular
+    assert found["unrolled_gap"] <= 1e-12  # 200 iterations of a 0.5-contraction
+    assert found["difference_gap"] <= 1e-7
