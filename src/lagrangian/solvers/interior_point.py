@@ -170,6 +170,24 @@ class _SlackForm:
     def distances(self, w):
         return w[self.L] - self.lower, self.upper - w[self.U]
 
+    def on_bounds(self, at_lower, at_upper):
+        """The ``w``-vector with ``at_lower`` placed on the lower-bounded entries and
+        ``at_upper`` added on the upper-bounded ones (zero elsewhere).
+
+        Bound multipliers, barrier gradients and the ``Sigma`` diagonal are all built
+        this way, e.g. ``z = on_bounds(-z_L, z_U)`` and ``Sigma = on_bounds(z_L / (w - l),
+        z_U / (u - w))``.
+        """
+        v = np.zeros(self.nw)
+        v[self.L] += at_lower
+        v[self.U] += at_upper
+        return v
+
+    def max_step(self, w, dw, tau):
+        """The fraction-to-the-boundary step length for ``w + alpha dw`` (the paper's eq. 15)."""
+        dl, du = self.distances(w)
+        return min(_fraction_to_boundary(dl, dw[self.L], tau), _fraction_to_boundary(du, -dw[self.U], tau))
+
     def residual(self, w, c):
         """``d(w)`` from the raw constraint values ``c``."""
         d = self.row_scale * c - self.target
@@ -204,12 +222,9 @@ class _SlackForm:
             return np.inf
         return self.f_scale * f - mu * (np.log(dl).sum() + np.log(du).sum())
 
-    def unscale(self, w, y, zl, zu):
+    def unscale(self, y, zl, zu):
         """Multipliers in the package convention and original units: ``(y, z)``."""
-        z = np.zeros(self.nw)
-        np.subtract.at(z, self.L, zl)
-        np.add.at(z, self.U, zu)
-        return self.row_scale * y / self.f_scale, z[: self.n] / self.f_scale
+        return self.row_scale * y / self.f_scale, self.on_bounds(-zl, zu)[: self.n] / self.f_scale
 
 
 @dataclass
@@ -392,27 +407,24 @@ def interior_point(
     status = Status.MAX_ITERATIONS
     alpha, alpha_z, regularization, step_norm, trials, tag = 0.0, 0.0, 0.0, 0.0, 0, ""
 
-    def optimality_error(point, y, zl, zu, mu, d):
-        dual = form.gradient(point.g) + form.point_jacobian(point).T @ y
-        dual[form.L] -= zl
-        dual[form.U] += zu
+    def optimality_error(point, y, zl, zu, d):
+        """``mu -> E_mu`` at this iterate (the paper's eq. 5); only the complementarity term depends on mu."""
+        dual = form.gradient(point.g) + form.point_jacobian(point).T @ y + form.on_bounds(-zl, zu)
         dl, du = form.distances(point.w)
-        complementarity = np.concatenate([dl * zl - mu, du * zu - mu])
+        products = np.concatenate([dl * zl, du * zu])
         count = zl.size + zu.size
         # IPOPT's scaling of the dual and complementarity errors by the multipliers' size,
         # capped: with multipliers run away to 1e40 it would otherwise call any point optimal.
         s_d = min(_S_CAP, max(_S_MAX, (np.abs(y).sum() + zl.sum() + zu.sum()) / max(m + count, 1)) / _S_MAX)
         s_c = min(_S_CAP, max(_S_MAX, (zl.sum() + zu.sum()) / max(count, 1)) / _S_MAX)
-        return max(
-            np.abs(dual).max(initial=0.0) / s_d,
-            np.abs(d).max(initial=0.0),
-            np.abs(complementarity).max(initial=0.0) / s_c,
-        )
+        rest = max(np.abs(dual).max(initial=0.0) / s_d, np.abs(d).max(initial=0.0))
+        return lambda mu: max(rest, np.abs(products - mu).max(initial=0.0) / s_c)
 
     for iteration in range(max_iterations + 1):
         d = form.residual(point.w, point.c)
-        error = optimality_error(point, y, zl, zu, 0.0, d)
-        y_out, z_out = form.unscale(point.w, y, zl, zu)
+        error_at = optimality_error(point, y, zl, zu, d)
+        error = error_at(0.0)
+        y_out, z_out = form.unscale(y, zl, zu)
         x = point.w[:n]
         record = IterationRecord(
             iteration,
@@ -449,7 +461,7 @@ def interior_point(
             break
 
         # -- barrier parameter: decrease once the barrier problem is solved -----------
-        while mu > tol / 10 and optimality_error(point, y, zl, zu, mu, d) <= _KAPPA_EPSILON * mu:
+        while mu > tol / 10 and error_at(mu) <= _KAPPA_EPSILON * mu:
             mu = max(tol / 10, min(_KAPPA_MU * mu, mu**_THETA_MU))
             filt.reset()
         tau = max(_TAU_MIN, 1.0 - mu)
@@ -457,12 +469,8 @@ def interior_point(
         # -- the Newton step on the barrier problem -----------------------------------
         w, A = point.w, form.point_jacobian(point)
         dl, du = form.distances(w)
-        sigma = np.zeros(form.nw)
-        np.add.at(sigma, form.L, zl / dl)
-        np.add.at(sigma, form.U, zu / du)
-        grad_phi = form.gradient(point.g)
-        np.subtract.at(grad_phi, form.L, mu / dl)
-        np.add.at(grad_phi, form.U, mu / du)
+        sigma = form.on_bounds(zl / dl, zu / du)
+        grad_phi = form.gradient(point.g) + form.on_bounds(-mu / dl, mu / du)
         try:
             H = form.hessian(w[:n], y, model) + sp.diags_array(sigma)
             solution, info = correction.solve(H, A, -np.concatenate([grad_phi, d]), barrier=mu)
@@ -473,7 +481,7 @@ def interior_point(
         dw, dy = solution[: form.nw], solution[form.nw :] - y
         dzl = mu / dl - zl - zl / dl * dw[form.L]
         dzu = mu / du - zu + zu / du * dw[form.U]
-        alpha_max = min(_fraction_to_boundary(dl, dw[form.L], tau), _fraction_to_boundary(du, -dw[form.U], tau))
+        alpha_max = form.max_step(w, dw, tau)
         alpha_z = min(_fraction_to_boundary(zl, dzl, tau), _fraction_to_boundary(zu, dzu, tau))
         step_norm = float(np.abs(dw[:n]).max(initial=0.0))
 
@@ -578,7 +586,7 @@ def interior_point(
     elif status in (Status.LINE_SEARCH_FAILED, Status.RESTORATION_FAILED, Status.SINGULAR_KKT) and best[0] <= _ACCEPTABLE:
         _, point, y, zl, zu = best
         status = Status.ACCEPTABLE
-    y_out, z_out = form.unscale(point.w, y, zl, zu)
+    y_out, z_out = form.unscale(y, zl, zu)
     return finish(
         problem, solver="interior_point", x=point.w[:n], f=point.f, y=y_out, z=z_out, c=point.c, g=point.g, J=point.J,
         status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=raise_on_failure,
@@ -636,9 +644,7 @@ def _unbounded_ray(problem, form, point, dw, tol):
 
 def _multiplier_estimate(form, point, zl, zu):
     """Least-squares ``y`` from ``grad f + A^T y - z_L + z_U = 0``, or zero when it exceeds 1e3 (IPOPT)."""
-    gz = form.gradient(point.g)
-    gz[form.L] -= zl
-    gz[form.U] += zu
+    gz = form.gradient(point.g) + form.on_bounds(-zl, zu)
     y = least_squares_multipliers(form.point_jacobian(point), gz)
     return np.zeros_like(y) if np.abs(y).max(initial=0.0) > _MULTIPLIER_LIMIT else y
 
@@ -661,8 +667,7 @@ def _second_order_correction(problem, form, info, w, d, grad_phi, alpha, trial_d
             dw_soc = F.solve(-np.concatenate([grad_phi, c_soc]))[: form.nw]
         except SingularMatrixError:
             return None
-        dl, du = form.distances(w)
-        alpha_soc = min(_fraction_to_boundary(dl, dw_soc[form.L], tau), _fraction_to_boundary(du, -dw_soc[form.U], tau))
+        alpha_soc = form.max_step(w, dw_soc, tau)
         soc_w = w + alpha_soc * dw_soc
         soc_f, soc_c = problem.objective(soc_w[:n]), problem.constraint_values(soc_w[:n])
         soc_d = form.residual(soc_w, soc_c)
@@ -683,8 +688,9 @@ def _second_order_correction(problem, form, info, w, d, grad_phi, alpha, trial_d
 def _restore(problem, form, point, mu, filt, tau, tol):
     r"""Feasibility restoration: reduce ``theta = ||d(w)||_1`` until the filter accepts the point.
 
-    Minimizes :math:`\tfrac12 \|d(w)\|^2 - \mu_R \sum \ln(\text{distance to the bounds}) +
-    \tfrac{\zeta}{2}\|w - w_R\|^2` by Gauss-Newton steps, each the quasidefinite solve
+    Minimizes :math:`\tfrac12 \|d(w)\|^2 - \mu_R \sum \ln(\text{distance to the bounds})`
+    by damped Gauss-Newton steps (``zeta = 1e-2 sqrt(mu_R)`` on the diagonal), each the
+    quasidefinite solve
 
     .. code-block:: text
 
@@ -695,7 +701,8 @@ def _restore(problem, form, point, mu, filt, tau, tol):
     least-squares problem), with a backtracking Armijo search. When the problem has
     a Hessian the curvature ``sum_i d_i nabla^2 d_i`` is added to the (1,1) block
     (a Newton step, inertia-corrected), which keeps convergence fast when the
-    violation cannot reach zero. Returns the new
+    violation cannot reach zero.
+
     Returns ``(None, point)`` with the restored point, ``(Status.INFEASIBLE,
     point)`` when the step vanishes at an infeasible stationary point of the
     violation, or ``(Status.RESTORATION_FAILED, point)`` when the iteration limit
@@ -713,12 +720,8 @@ def _restore(problem, form, point, mu, filt, tau, tol):
         A = form.point_jacobian(current)
         dl, du = form.distances(w)
         zeta = np.sqrt(mu_r) * 1e-2
-        sigma = np.full(form.nw, zeta)
-        np.add.at(sigma, form.L, mu_r / dl**2)
-        np.add.at(sigma, form.U, mu_r / du**2)
-        gb = np.zeros(form.nw)
-        np.subtract.at(gb, form.L, mu_r / dl)
-        np.add.at(gb, form.U, mu_r / du)
+        sigma = zeta + form.on_bounds(mu_r / dl**2, mu_r / du**2)
+        gb = form.on_bounds(-mu_r / dl, mu_r / du)
         # Stationary for the violation while still infeasible: a local minimizer of
         # 1/2 ||d||^2 over the bounds, not of the problem. The test is the projected
         # gradient: components pushing into a bound the point (nearly) sits on drop out.
@@ -745,14 +748,12 @@ def _restore(problem, form, point, mu, filt, tau, tol):
         dw = solution[: form.nw]
 
         def psi(w_, d_):
-            dl_, du_ = form.distances(w_)
-            if np.any(dl_ <= 0) or np.any(du_ <= 0) or not np.all(np.isfinite(d_)):
-                return np.inf
-            return 0.5 * d_ @ d_ - mu_r * (np.log(dl_).sum() + np.log(du_).sum())
+            """The restoration merit: 1/2 ||d||^2 plus the log barrier (form.barrier with f = 0)."""
+            return 0.5 * d_ @ d_ + form.barrier(0.0, w_, mu_r) if np.all(np.isfinite(d_)) else np.inf
 
         slope = gb @ dw + d @ (A @ dw)
         psi0 = psi(w, d)
-        alpha = min(_fraction_to_boundary(dl, dw[form.L], tau), _fraction_to_boundary(du, -dw[form.U], tau))
+        alpha = form.max_step(w, dw, tau)
         while alpha > 1e-12:
             trial_w = w + alpha * dw
             trial_c = problem.constraint_values(trial_w[:n])
