@@ -122,7 +122,7 @@ def _objective(fun, jac, args, x0):
     raise ProblemError("jac", f"expected a callable, True, None or one of {_FINITE_DIFFERENCE_NAMES}, got {jac!r}")
 
 
-def _traced_lagrangian_hessian(objective, gradient, blocks, x0):
+def _traced_lagrangian_hessian(objective, gradient, blocks, sizes, x0):
     """The exact Hessian of ``f + y^T c`` through the graph, or None when it cannot be traced.
 
     Accepted only if it passes a directional check against differences of the
@@ -132,19 +132,18 @@ def _traced_lagrangian_hessian(objective, gradient, blocks, x0):
     if x0.size > _TRACE_LIMIT:
         return None
     hessian = G.lagrangian_hessian(objective, [block.fun for block in blocks])
-    sizes = [np.atleast_1d(block.fun(x0)).size for block in blocks]
     y = np.ones(sum(sizes))
     jacobians = [block.jacobian for block in blocks]
     if any(j is None for j in jacobians):
         return None
 
     def lagrangian_gradient(x):
+        # all multipliers are 1: grad f + sum of the Jacobians' column sums
         g = np.asarray(gradient(x), dtype=float)
-        start = 0
-        for jacobian, size in zip(jacobians, sizes):
+        for jacobian in jacobians:
             J = jacobian(x)
-            g = g + np.asarray((J.T @ y[start : start + size]) if sp.issparse(J) else np.atleast_2d(J).T @ y[start : start + size]).ravel()
-            start += size
+            J = J if sp.issparse(J) else np.atleast_2d(np.asarray(J, dtype=float))
+            g = g + np.asarray(J.sum(axis=0)).ravel()
         return g
 
     try:
@@ -207,7 +206,7 @@ def _constraints(constraints, x0):
     return blocks, hessians, sources
 
 
-def _hessian(hess, args, blocks, hessians, exact_first_derivatives, x0):
+def _hessian(hess, args, sizes, hessians, exact_first_derivatives):
     """The Problem's ``(hessian=, quasi_newton=)`` from scipy's ``hess`` and the constraints' ``hess``.
 
     scipy's constraint ``hess(x, v)`` is ``sum_i v_i nabla^2 c_i``; with ``v`` our
@@ -218,7 +217,7 @@ def _hessian(hess, args, blocks, hessians, exact_first_derivatives, x0):
         return None, "sr1" if isinstance(hess, SR1) else "bfgs"
     if callable(hess) and all(h is not None for h in hessians):
         hess = _with_args(hess, args)
-        bounds = np.cumsum([0] + [np.atleast_1d(block.fun(x0)).size for block in blocks])
+        bounds = np.cumsum([0, *sizes])
         pieces = [(h, slice(start, stop)) for h, start, stop in zip(hessians, bounds[:-1], bounds[1:])]
 
         def lagrangian_hessian(x, y):
@@ -330,10 +329,11 @@ def minimize(
     objective, gradient, gradient_source = _objective(fun, jac, args, x0)
     blocks, hessians, jacobian_sources = _constraints(constraints, x0)
     exact_first = gradient is not None and "finite differences" not in jacobian_sources
-    hessian, quasi_newton = _hessian(hess, args, blocks, hessians, exact_first, x0)
+    sizes = [np.atleast_1d(block.fun(x0)).size for block in blocks]  # rows per block, read once at x0
+    hessian, quasi_newton = _hessian(hess, args, sizes, hessians, exact_first)
     hessian_source = None
     if hess is None and gradient_source == "computation graph":
-        traced = _traced_lagrangian_hessian(objective, gradient, blocks, x0)
+        traced = _traced_lagrangian_hessian(objective, gradient, blocks, sizes, x0)
         if traced is not None:
             hessian, hessian_source = traced, "computation graph"
     problem = Problem(
