@@ -116,10 +116,7 @@ def value_and_jacobian(fn):
     def wrapped(x):
         x = np.asarray(x, dtype=float)
         tape = Tape()
-        nodes = np.empty(x.shape, dtype=object)
-        for idx, value in np.ndenumerate(x):
-            nodes[idx] = tape.variable(value)
-        out = fn(nodes)
+        out = fn(tape.variables(x))
         out = np.atleast_1d(np.asarray(out, dtype=object)).ravel()
         values = np.array([o.value if isinstance(o, Node) else float(o) for o in out])
         rows = [i for i, o in enumerate(out) if isinstance(o, Node) and o.tape is tape]
@@ -145,9 +142,7 @@ def lagrangian_hessian(objective, constraints=()):
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         tape = Tape()
-        nodes = np.empty(x.shape, dtype=object)
-        for idx, value in np.ndenumerate(x):
-            nodes[idx] = tape.variable(value)
+        nodes = tape.variables(x)
         total, start = objective(nodes), 0
         for constraint in constraints:
             values = np.atleast_1d(np.asarray(constraint(nodes), dtype=object)).ravel()

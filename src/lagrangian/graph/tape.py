@@ -78,6 +78,14 @@ class Tape:
         self._arguments.append(())
         return Node(self, index, float(value))
 
+    def variables(self, values) -> np.ndarray:
+        """Input nodes for every entry of ``values``, as an object array of the same shape."""
+        values = np.asarray(values, dtype=float)
+        nodes = np.empty(values.shape, dtype=object)
+        for idx, value in np.ndenumerate(values):
+            nodes[idx] = self.variable(value)
+        return nodes
+
     def record(self, op: str, value: float, parents, partials, arguments=()) -> "Node":
         if not math.isfinite(value):
             raise NonFiniteValueError(op, f"produced {value} from inputs {[self.values[p] for p in parents]}")
@@ -326,13 +334,7 @@ def trace(fn, *args):
     traced = []
     for arg in args:
         array = np.asarray(arg, dtype=float)
-        if array.ndim == 0:
-            traced.append(tape.variable(float(array)))
-        else:
-            nodes = np.empty(array.shape, dtype=object)
-            for idx, value in np.ndenumerate(array):
-                nodes[idx] = tape.variable(value)
-            traced.append(nodes)
+        traced.append(tape.variable(float(array)) if array.ndim == 0 else tape.variables(array))
     shapes = [np.shape(arg) for arg in args]
     output = fn(*traced)
     return Graph(tape, output, shapes)

@@ -88,16 +88,10 @@ class _Formulas:
 
     def hessian(self, x, y) -> np.ndarray:
         """The Hessian of ``L = f + y^T c``, exact: one trace of ``L``, forward-over-reverse on its tape."""
-        tape = G.Tape()
-        z = [tape.variable(v) for v in np.asarray(x, dtype=float)]
-        space = self._namespace(z)
-        lagrangian = eval(self.objective, space)
-        for weight, code in zip(np.asarray(y, dtype=float), self.constraints):
-            if weight != 0.0:
-                lagrangian = lagrangian + float(weight) * eval(code, space)
-        if not (isinstance(lagrangian, G.Node) and lagrangian.tape is tape):
-            return np.zeros((self.n, self.n))
-        return tape.hessian(lagrangian.index)
+        return G.lagrangian_hessian(
+            lambda z: eval(self.objective, self._namespace(z)),
+            [lambda z: [eval(code, self._namespace(z)) for code in self.constraints]],
+        )(x, y)
 
     def jacobian(self, x) -> np.ndarray:
         return G.value_and_jacobian(lambda z: [eval(code, self._namespace(z)) for code in self.constraints])(x)[1]
