@@ -17,20 +17,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 import scipy.sparse as sp
 
 from common import run_pinned, timed
 
 import lagrangian as lg
-
-
-def load(path):
-    data = scipy.io.loadmat(path)
-    P, A = sp.csc_array(data["P"], dtype=float), sp.csc_array(data["A"], dtype=float)
-    q, l, u = (np.asarray(data[key], dtype=float).ravel() for key in ("q", "l", "u"))
-    r = float(np.asarray(data["r"]).ravel()[0]) if "r" in data else 0.0
-    return P, q, A, l, u, r
+from lagrangian.qp import read_stacked_mat
 
 
 def ours(P, q, A, l, u, r, max_time):
@@ -81,7 +73,7 @@ def main():
     summary = {k: {"solved": 0, "time": [], "failed": []} for k in solvers}
     print(f"{'problem':10} {'n':>7} {'nnz':>7}" + "".join(f"{k:>26}" for k in solvers))
     for record in problems:
-        data = load(Path(args.data) / "mat" / f"{record['name']}.mat")
+        data = read_stacked_mat(Path(args.data) / "mat" / f"{record['name']}.mat")
         line = f"{record['name']:10} {record['n']:7d} {record['nnz_P'] + record['nnz_A']:7d}"
         for key, solve in solvers.items():
             def attempt(solve=solve):

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lagrangian as lg
 from lagrangian.models import ridge_constrained, ridge_norm, ridge_penalized, ridge_validation_choice
 from lagrangian.problems import hock_schittkowski as hs
+from lagrangian.qp import read_stacked_mat
 from lagrangian.sensitivity import sensitivity
 from lagrangian.testing import assert_kkt
 
@@ -223,9 +223,8 @@ MAROS_MESZAROS = Path(__file__).parent / "data" / "maros_meszaros"
 
 @pytest.mark.parametrize("record", json.loads((MAROS_MESZAROS / "index.json").read_text())["problems"], ids=lambda r: r["name"])
 def test_maros_meszaros_subset_reaches_the_tabulated_optimum(record):
-    data = scipy.io.loadmat(MAROS_MESZAROS / f"{record['name']}.mat")
-    q, l, u = (np.asarray(data[key], dtype=float).ravel() for key in ("q", "l", "u"))
-    qp = lg.QuadraticProgram.from_stacked(data["P"], q, data["A"], l, u, r=float(np.ravel(data["r"])[0]))
+    P, q, A, l, u, r = read_stacked_mat(MAROS_MESZAROS / f"{record['name']}.mat")
+    qp = lg.QuadraticProgram.from_stacked(P, q, A, l, u, r=r)
     s = lg.solve_qp(qp, tol=1e-9)
     # QAFIRO is a degenerate LP-like QP: the step stalls at a scaled KKT error of ~1e-8,
     # which the solver reports as ACCEPTABLE (not SUCCESS) with that point.

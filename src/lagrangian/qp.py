@@ -22,7 +22,7 @@ from .errors import ProblemError
 from .problem import Constraint, Problem
 from .solvers import interior_point
 
-__all__ = ["QuadraticProgram", "solve_qp"]
+__all__ = ["QuadraticProgram", "solve_qp", "read_stacked_mat"]
 
 _INFINITY = 1e20  # data sets write +-1e20 for "no bound"
 
@@ -128,6 +128,21 @@ class QuadraticProgram:
             hessian=lambda x, y: P,
             name="quadratic program",
         )
+
+
+def read_stacked_mat(path):
+    """``(P, q, A, l, u, r)`` from a MATLAB file in the Maros-Meszaros / OSQP benchmark layout.
+
+    Keys ``P, q, A, l, u`` and optionally ``r`` (the objective's constant); pass the
+    result to :meth:`QuadraticProgram.from_stacked` as ``from_stacked(P, q, A, l, u, r=r)``.
+    """
+    import scipy.io
+
+    data = scipy.io.loadmat(path)
+    P, A = sp.csc_array(data["P"], dtype=float), sp.csc_array(data["A"], dtype=float)
+    q, l, u = (np.asarray(data[key], dtype=float).ravel() for key in ("q", "l", "u"))
+    r = float(np.asarray(data["r"]).ravel()[0]) if "r" in data else 0.0
+    return P, q, A, l, u, r
 
 
 def solve_qp(qp: QuadraticProgram, **options):
