@@ -107,8 +107,8 @@ def test_mlp_gradients_equal_hand_written_backprop():
 
 
 def test_multipliers_come_from_the_triangular_path():
-    graph = G.trace(lambda x: G.sin(x[0] * x[1]) + x[0] ** 2, np.array([0.5, 1.5]))
-    A = graph.tape.multiplier_matrix()
+    graph = G.trace(lambda x: G.sin(x[0] * x[1]) + x[0] ** 2, np.array([0.5, 1.5]), nodes="scalar")
+    A = graph.multiplier_matrix()
     F = lg.linalg.factorize(A)
     assert F.kind == "triangular"
     y = F.solve(np.eye(len(graph))[graph.output], transpose=True)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Graph
-from .tape import Node, NonFiniteValueError, Tape, trace
+from .arrays import Array, ArrayTape, concatenate
+from .fixed_point import FixedPointError, fixed_point
+from .graph import Graph, trace
+from .tape import Node, NonFiniteValueError, Tape
 
 __all__ = [
     "trace",
@@ -22,6 +24,14 @@ __all__ = [
     "Graph",
     "Tape",
     "Node",
+    "ArrayTape",
+    "Array",
+    "concatenate",
+    "fixed_point",
+    "FixedPointError",
+    "softplus",
+    "squared_loss",
+    "logistic_loss",
     "NonFiniteValueError",
     "exp",
     "log",
@@ -42,7 +52,7 @@ def _elementwise(op, numeric):
     """A function that records ``op`` on Nodes and falls back to ``numeric`` otherwise."""
 
     def apply(x):
-        if isinstance(x, Node):
+        if isinstance(x, (Node, Array)):
             return x._unary(op)
         if isinstance(x, np.ndarray) and x.dtype == object:
             return np.vectorize(apply, otypes=[object])(x)
@@ -78,6 +88,21 @@ relu = _elementwise("relu", lambda x: np.maximum(x, 0.0))
 absolute = _elementwise("abs", np.abs)
 asin = _elementwise("asin", np.arcsin)
 erf = _elementwise("erf", _erf)
+softplus = _elementwise("softplus", lambda x: np.logaddexp(0.0, x))
+
+
+def squared_loss(predictions, targets):
+    r"""The lecture's squared loss :math:`\tfrac12 \sum_k (p_k - t_k)^2` (numbers or nodes)."""
+    residual = predictions - targets
+    return 0.5 * np.sum(residual * residual)
+
+
+def logistic_loss(scores, labels):
+    r"""The lecture's logistic loss :math:`\sum_k \log(1 + e^{-y_k s_k})`, labels :math:`y_k = \pm 1`.
+
+    Written as ``softplus(-y s)``, which does not overflow for large margins.
+    """
+    return np.sum(softplus(-(labels * scores)))
 
 
 def value_and_grad(fn, argnums=0):
@@ -85,11 +110,13 @@ def value_and_grad(fn, argnums=0):
 
     The gradient is read off the multipliers of the traced graph's KKT system
     (``(I - J)^T y = e_m``), exactly as :meth:`Graph.multipliers` computes them.
-    ``argnums`` may be an int or a tuple of ints.
+    ``argnums`` may be an int or a tuple of ints; only those arguments are traced,
+    the others (data) enter as constants. Array arguments make array nodes
+    (see :func:`trace`).
     """
 
     def wrapped(*args):
-        graph = trace(fn, *args)
+        graph = trace(fn, *args, argnums=argnums)
         grads = graph.gradients()
         if isinstance(argnums, int):
             return graph.value, grads[argnums]

@@ -44,6 +44,11 @@ def _sigmoid_second(a, out):
     return out * (1.0 - out) * (1.0 - 2.0 * out)
 
 
+def _softplus(a):
+    # log(1 + e^a) = max(a, 0) + log1p(e^-|a|): no overflow for large |a|
+    return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+
+
 UNARY = {
     "neg": (lambda a: -a, lambda a, out: -1.0, lambda a, out: 0.0),
     "exp": (math.exp, lambda a, out: out, lambda a, out: out),
@@ -56,6 +61,7 @@ UNARY = {
     "sigmoid": (_sigmoid, lambda a, out: out * (1.0 - out), _sigmoid_second),
     "relu": (lambda a: a if a > 0 else 0.0, lambda a, out: 1.0 if a > 0 else 0.0, lambda a, out: 0.0),
     "abs": (abs, lambda a, out: 1.0 if a > 0 else (-1.0 if a < 0 else 0.0), lambda a, out: 0.0),
+    "softplus": (_softplus, lambda a, out: _sigmoid(a), lambda a, out: _sigmoid(a) * (1.0 - _sigmoid(a))),
     "asin": (math.asin, lambda a, out: 1.0 / math.sqrt(1.0 - a * a), lambda a, out: a / (1.0 - a * a) ** 1.5),
     "erf": (
         math.erf,

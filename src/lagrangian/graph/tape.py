@@ -34,7 +34,7 @@ from .. import linalg
 from ..errors import ProblemError
 from .ops import BINARY, UNARY
 
-__all__ = ["Tape", "Node", "NonFiniteValueError", "trace"]
+__all__ = ["Tape", "Node", "NonFiniteValueError"]
 
 
 class NonFiniteValueError(ProblemError, ArithmeticError):
@@ -311,30 +311,3 @@ def _failure(exc: Exception) -> str:
 
 def _is_operand(value) -> bool:
     return isinstance(value, (Node, int, float, np.integer, np.floating))
-
-
-def trace(fn, *args):
-    """Evaluate ``fn(*args)`` on traced inputs and return its computation graph.
-
-    Parameters
-    ----------
-    fn : callable
-        Built from arithmetic, ``**`` and the functions of :mod:`lagrangian.graph`
-        (or numpy's ufuncs on arrays); returns a scalar.
-    *args : float or array_like
-        Each becomes traced input nodes of the same shape.
-
-    Returns
-    -------
-    Graph
-    """
-    from .graph import Graph
-
-    tape = Tape()
-    traced = []
-    for arg in args:
-        array = np.asarray(arg, dtype=float)
-        traced.append(tape.variable(float(array)) if array.ndim == 0 else tape.variables(array))
-    shapes = [np.shape(arg) for arg in args]
-    output = fn(*traced)
-    return Graph(tape, output, shapes)

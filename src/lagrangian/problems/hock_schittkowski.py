@@ -83,7 +83,7 @@ class _Formulas:
             return np.full(len(self.constraints), math.nan)
 
     def gradient(self, x) -> np.ndarray:
-        graph = G.trace(lambda z: eval(self.objective, self._namespace(z)), np.asarray(x, dtype=float))
+        graph = G.trace(lambda z: eval(self.objective, self._namespace(z)), np.asarray(x, dtype=float), nodes="scalar")
         return graph.gradients()[0]
 
     def hessian(self, x, y) -> np.ndarray:

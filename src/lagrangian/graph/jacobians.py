@@ -1,0 +1,208 @@
+r"""Structured local Jacobians of array operations: applied, never formed, unless asked.
+
+An array node ``z_i = f_i(z_j, ...)`` contributes the block ``J_ij = d f_i / d z_j`` to
+the graph's constraint Jacobian. For a 256 x 784 weight matrix and a batch of 32 that
+block has 32*256 x 256*784 entries; it is only ever needed applied to a multiplier,
+``J_ij^T y_i`` (the vector-Jacobian product of backprop), which costs what the forward
+op costs. Each class below keeps the block in the form its op produced and offers
+
+``vjp(g)``
+    ``J_ij^T g`` reshaped like the parent: the block's share of the multiplier
+    substitution ``y_j = sum_i J_ij^T y_i``;
+``matrix()``
+    the block as a ``scipy.sparse`` matrix (rows: output entries, columns: parent
+    entries, both in C order), for assembling ``I - J`` entry by entry
+    (:meth:`lagrangian.graph.ArrayTape.multiplier_matrix`) on graphs small enough to
+    look at.
+
+Every ``matrix()`` is checked against its ``vjp`` in the test suite (they must be the
+same linear map).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["Elementwise", "MatmulLeft", "MatmulRight", "Gather", "Rearrange", "Scatter", "SumOver", "unbroadcast"]
+
+
+def unbroadcast(g, shape):
+    """Sum ``g`` over the axes along which an array of ``shape`` was broadcast to ``g.shape``.
+
+    Broadcasting copies an entry to many outputs; the transpose of a copy is a sum.
+    """
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + k for k, n in enumerate(shape) if n == 1 and g.shape[lead + k] != 1)
+    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+
+
+def _broadcast_indices(shape, out_shape):
+    """For each output entry, the parent entry it was broadcast from (C order)."""
+    return np.broadcast_to(np.arange(int(np.prod(shape, dtype=int))).reshape(shape), out_shape).ravel()
+
+
+class Elementwise:
+    """``d out / d a = diag(d)`` after broadcasting ``a`` to ``out``'s shape.
+
+    ``d`` is an array shaped like the output, or a Python number for ops whose
+    derivative is constant (``+`` and ``-``), which then costs no multiplication.
+    """
+
+    __slots__ = ("derivative", "shape", "out_shape")
+
+    def __init__(self, derivative, shape, out_shape):
+        self.derivative, self.shape, self.out_shape = derivative, shape, out_shape
+
+    def vjp(self, g):
+        d = self.derivative
+        if isinstance(d, float):
+            return unbroadcast(g if d == 1.0 else d * g, self.shape)
+        return unbroadcast(g * d, self.shape)
+
+    def matrix(self):
+        size = int(np.prod(self.out_shape, dtype=int))
+        values = np.broadcast_to(self.derivative, self.out_shape).ravel().astype(float)
+        columns = _broadcast_indices(self.shape, self.out_shape)
+        parent_size = int(np.prod(self.shape, dtype=int))
+        return sp.csr_array((values, (np.arange(size), columns)), shape=(size, parent_size))
+
+
+def _as_matrices(a, b):
+    """``a @ b`` as a product of 2-D arrays (numpy's rules for 1-D operands)."""
+    return (a[None, :] if a.ndim == 1 else a), (b[:, None] if b.ndim == 1 else b)
+
+
+class MatmulLeft:
+    """``d (A @ B) / d A = I kron B^T``; ``J^T g = g B^T``."""
+
+    __slots__ = ("a_shape", "b")
+
+    def __init__(self, a_shape, b):
+        self.a_shape, self.b = a_shape, b
+
+    def vjp(self, g):
+        if len(self.a_shape) == 1 and self.b.ndim == 1:
+            return g * self.b
+        if self.b.ndim == 1:
+            return np.multiply.outer(g, self.b)
+        if len(self.a_shape) == 1:
+            return self.b @ g
+        return g @ self.b.T
+
+    def matrix(self):
+        a2, b2 = _as_matrices(np.empty(self.a_shape), self.b)
+        return sp.csr_array(sp.kron(sp.eye_array(a2.shape[0]), sp.csr_array(b2.T)))
+
+
+class MatmulRight:
+    """``d (A @ B) / d B = A kron I``; ``J^T g = A^T g``."""
+
+    __slots__ = ("a", "b_shape")
+
+    def __init__(self, a, b_shape):
+        self.a, self.b_shape = a, b_shape
+
+    def vjp(self, g):
+        if self.a.ndim == 1 and len(self.b_shape) == 1:
+            return g * self.a
+        if self.a.ndim == 1:
+            return np.multiply.outer(self.a, g)
+        if len(self.b_shape) == 1:
+            return g @ self.a
+        return self.a.T @ g
+
+    def matrix(self):
+        a2, b2 = _as_matrices(self.a, np.empty(self.b_shape))
+        return sp.csr_array(sp.kron(sp.csr_array(a2), sp.eye_array(b2.shape[1])))
+
+
+class Gather:
+    """``out = a[key]``: each output entry copies one entry of ``a``.
+
+    The transpose scatters ``g`` back, adding where an entry was taken twice (only
+    fancy indexing can take one twice; slices and integers assign directly).
+    """
+
+    __slots__ = ("shape", "key", "out_shape")
+
+    def __init__(self, shape, key, out_shape):
+        self.shape, self.key, self.out_shape = shape, key, out_shape
+
+    def vjp(self, g):
+        out = np.zeros(self.shape, dtype=g.dtype)
+        key = self.key if isinstance(self.key, tuple) else (self.key,)
+        if all(isinstance(k, (int, np.integer, slice, type(None), type(Ellipsis))) for k in key):
+            out[self.key] = g
+        else:
+            np.add.at(out, self.key, g)
+        return out
+
+    def matrix(self):
+        size = int(np.prod(self.shape, dtype=int))
+        return _selection(np.arange(size).reshape(self.shape)[self.key], size)
+
+
+class Rearrange:
+    """``out = forward(a)`` for a reshape or transpose: a permutation of the entries."""
+
+    __slots__ = ("shape", "forward", "inverse")
+
+    def __init__(self, shape, forward, inverse):
+        self.shape, self.forward, self.inverse = shape, forward, inverse
+
+    def vjp(self, g):
+        return self.inverse(g)
+
+    def matrix(self):
+        size = int(np.prod(self.shape, dtype=int))
+        return _selection(self.forward(np.arange(size).reshape(self.shape)), size)
+
+
+def _selection(columns, size):
+    """The 0/1 matrix whose row k picks parent entry ``columns.flat[k]`` (of ``size``)."""
+    columns = np.asarray(columns).ravel()
+    return sp.csr_array((np.ones(columns.size), (np.arange(columns.size), columns)), shape=(columns.size, size))
+
+
+class Scatter:
+    """``out = concatenate(...)`` seen from one part: that part lands in ``out[key]``."""
+
+    __slots__ = ("shape", "key", "out_shape")
+
+    def __init__(self, shape, key, out_shape):
+        self.shape, self.key, self.out_shape = shape, key, out_shape
+
+    def vjp(self, g):
+        return g[self.key]
+
+    def matrix(self):
+        out_size = int(np.prod(self.out_shape, dtype=int))
+        rows = np.arange(out_size).reshape(self.out_shape)[self.key].ravel()
+        return sp.csr_array((np.ones(rows.size), (rows, np.arange(rows.size))), shape=(out_size, rows.size))
+
+
+class SumOver:
+    """``out = scale * a.sum(axis)``: every entry of ``a`` feeds one output entry."""
+
+    __slots__ = ("shape", "axis", "scale", "out_shape")
+
+    def __init__(self, shape, axis, scale, out_shape):
+        self.shape, self.axis, self.scale, self.out_shape = shape, axis, scale, out_shape
+
+    def vjp(self, g):
+        if self.axis is not None:
+            g = np.expand_dims(g, self.axis)
+        g = g if self.scale == 1.0 else self.scale * g
+        return np.broadcast_to(g, self.shape)
+
+    def matrix(self):
+        kept = list(self.shape)
+        for axis in range(len(self.shape)) if self.axis is None else np.atleast_1d(self.axis):
+            kept[axis] = 1
+        rows = _broadcast_indices(tuple(kept), self.shape)
+        size = rows.size
+        out_size = int(np.prod(kept, dtype=int))
+        return sp.csr_array((np.full(size, float(self.scale)), (rows, np.arange(size))), shape=(out_size, size))
