@@ -57,3 +57,5 @@ def test_fixed_point_layer_implicit_gradient_matches_unrolling_and_differences()
     assert found["block_kind"] == "lu"  # the fixed-point block is one cycle, not triangular
     assert found["unrolled_gap"] <= 1e-12  # 200 iterations of a 0.5-contraction
     assert found["difference_gap"] <= 1e-7
+    assert found["graph_gap"] <= 1e-12 and found["graph_value_gap"] <= 1e-14  # graph.fixed_point: same solve
+    assert found["formed_kind"] == "block_triangular"  # I - J formed: the cycle is one SCC block

@@ -13,7 +13,7 @@ import numpy as np
 from .arrays import Array, ArrayTape, concatenate
 from .fixed_point import FixedPointError, fixed_point
 from .graph import Graph, trace
-from .tape import Node, NonFiniteValueError, Tape
+from .tape import _UNARY_METHODS, Node, NonFiniteValueError, Tape
 
 __all__ = [
     "trace",
@@ -51,8 +51,12 @@ __all__ = [
 def _elementwise(op, numeric):
     """A function that records ``op`` on Nodes and falls back to ``numeric`` otherwise."""
 
+    on_scalar = _UNARY_METHODS[op]
+
     def apply(x):
-        if isinstance(x, (Node, Array)):
+        if type(x) is Node:
+            return on_scalar(x)
+        if isinstance(x, Array):
             return x._unary(op)
         if isinstance(x, np.ndarray) and x.dtype == object:
             return np.vectorize(apply, otypes=[object])(x)

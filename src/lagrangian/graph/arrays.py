@@ -112,8 +112,10 @@ class ArrayTape:
         return len(self.values)
 
     def variable(self, value) -> "Array":
-        # float32 stays float32 (the benchmarks compare both precisions); anything else is float64
-        value = np.array(value, dtype=None if _is_float(value) else float)
+        # float32 stays float32 (the benchmarks compare both precisions); anything else is
+        # float64. A float array is referenced, not copied (a 784 x 256 weight copy costs
+        # as much as a tenth of a gradient): do not modify it while its graph is in use.
+        value = np.asarray(value, dtype=None if _is_float(value) else float)
         index = len(self.values)
         self.values.append(value)
         self.ops.append("input")
@@ -124,7 +126,7 @@ class ArrayTape:
         return Array(self, index, value)
 
     def record(self, op, value, parents, jacobians, replay=None) -> "Array":
-        if not np.isfinite(value).all():
+        if not np.isfinite(value).all():  # one pass over the output; cheaper than errstate per op
             raise NonFiniteValueError(op, f"produced non-finite values (first at entry {int(np.argmin(np.isfinite(value).ravel()))})")
         index = len(self.values)
         self.values.append(value)
@@ -237,24 +239,13 @@ def _is_float(value) -> bool:
     return np.asarray(value).dtype.kind == "f"
 
 
-def _operand(value, tape):
-    """``(value, node index or None)`` for a node of ``tape`` or a constant."""
-    if isinstance(value, Array):
-        if value.tape is not tape:
-            raise ProblemError("operand", "combines values from two different traces")
-        return value.value, value.index
+def _constant(value):
+    """A non-node operand as the rules take it."""
     if isinstance(value, np.ndarray) and value.dtype == object:
         raise TypeError("an object array cannot be combined with an array node; trace with arrays throughout")
     if isinstance(value, (int, float)):
-        return value, None  # a Python number stays weakly typed: float32 arrays stay float32
-    return np.asarray(value), None
-
-
-def _tape_of(*values):
-    for v in values:
-        if isinstance(v, Array):
-            return v.tape
-    raise TypeError("no traced array among the operands")
+        return value  # a Python number stays weakly typed: float32 arrays stay float32
+    return np.asarray(value)
 
 
 def apply(op, rule, *operands, **parameters):
@@ -264,17 +255,30 @@ def apply(op, rule, *operands, **parameters):
     derivative). The same ``rule`` re-evaluates the node at other parent values
     (:meth:`Graph.as_problem`).
     """
-    tape = _tape_of(*operands)
-    values, indices = zip(*(_operand(o, tape) for o in operands))
-    wanted = tuple(i is not None for i in indices)
+    tape, values, parents, constants = None, [], [], []
+    for operand in operands:  # one pass, no per-operand calls: this runs once per traced op
+        if type(operand) is Array:
+            if tape is None:
+                tape = operand.tape
+            elif operand.tape is not tape:
+                raise ProblemError(op, "combines values from two different traces")
+            values.append(operand.value)
+            parents.append(operand.index)
+            constants.append(None)
+        else:
+            value = _constant(operand)
+            values.append(value)
+            constants.append(value)
+    if tape is None:
+        raise TypeError(f"{op}: no traced array among the operands")
+    wanted = tuple(c is None for c in constants)
     try:
         out, jacobians = rule(*values, wanted, **parameters)
     except (ValueError, FloatingPointError) as exc:
         raise NonFiniteValueError(op, str(exc)) from None
-    parents = tuple(i for i in indices if i is not None)
-    local = tuple(j for j, w in zip(jacobians, wanted) if w)
-    replay = (rule, tuple(None if i is not None else v for v, i in zip(values, indices)), parameters)
-    return tape.record(op, out, parents, local, replay)
+    if len(parents) != len(jacobians):
+        jacobians = tuple(j for j, w in zip(jacobians, wanted) if w)
+    return tape.record(op, out, tuple(parents), jacobians, (rule, tuple(constants), parameters))
 
 
 # -- rules: forward value and local Jacobians, side by side -------------------------------
@@ -487,6 +491,8 @@ _UFUNC_UNARY = {
 
 def concatenate(parts, axis=0):
     """``np.concatenate`` of arrays and traced arrays along ``axis``."""
+    if not any(isinstance(p, Array) for p in parts):
+        return np.concatenate(parts, axis=axis)
     return apply("concatenate", concatenate_rule, *parts, axis=axis)
 
 

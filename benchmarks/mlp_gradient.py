@@ -1,0 +1,112 @@
+"""Gradient of an MLP 784-256-256-10 (tanh, squared loss): lagrangian.graph vs numpy vs PyTorch.
+
+The same loss, 0.5 ||W3 tanh(W2 tanh(W1 X)) - T||^2 (columns of X are samples), is
+differentiated with respect to W1, W2, W3 by
+
+  lagrangian     lagrangian.graph.value_and_grad: array nodes, block substitution of
+                 (I - J)^T y = e_m with each op's vector-Jacobian product
+  numpy          backprop written by hand (the floor: the same matrix products)
+  torch          PyTorch CPU autograd (optional: the `bench` extra installs torch==2.13.0)
+
+Every library runs with one BLAS/OpenMP thread (threadpoolctl, torch.set_num_threads).
+Times are medians over repeats in one process; "grad/fwd" is the gradient time over
+the forward-only time of the same library.
+
+    python benchmarks/mlp_gradient.py           # batch 1, 32, 256; float64 and float32
+    python benchmarks/mlp_gradient.py --quick   # batch 32, float64
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from common import run_pinned, timed
+
+from lagrangian import graph as G
+
+SIZES = (784, 256, 256, 10)
+
+try:
+    import torch
+except ImportError:  # the `bench` extra is not installed
+    torch = None
+
+
+def loss(W1, W2, W3, X, T):
+    """The lecture's network and squared loss, written once for arrays and array nodes."""
+    return G.squared_loss(W3 @ np.tanh(W2 @ np.tanh(W1 @ X)), T)
+
+
+def numpy_backprop(W1, W2, W3, X, T):
+    Z1 = np.tanh(W1 @ X)
+    Z2 = np.tanh(W2 @ Z1)
+    R = W3 @ Z2 - T
+    D2 = (W3.T @ R) * (1 - Z2 * Z2)
+    D1 = (W2.T @ D2) * (1 - Z1 * Z1)
+    return 0.5 * np.sum(R * R), (D1 @ X.T, D2 @ Z1.T, R @ Z2.T)
+
+
+def torch_gradient(weights, X, T):
+    W1, W2, W3 = weights
+    R = W3 @ torch.tanh(W2 @ torch.tanh(W1 @ X)) - T
+    value = 0.5 * torch.sum(R * R)
+    return value, torch.autograd.grad(value, weights)
+
+
+def torch_forward(weights, X, T):
+    with torch.no_grad():
+        W1, W2, W3 = weights
+        R = W3 @ torch.tanh(W2 @ torch.tanh(W1 @ X)) - T
+        return 0.5 * torch.sum(R * R)
+
+
+def case(batch, dtype, repeats):
+    rng = np.random.default_rng(0)
+    weights = [(rng.standard_normal((m, n)) / np.sqrt(n)).astype(dtype) for n, m in zip(SIZES[:-1], SIZES[1:])]
+    X = rng.standard_normal((SIZES[0], batch)).astype(dtype)
+    T = rng.standard_normal((SIZES[-1], batch)).astype(dtype)
+    ours = G.value_and_grad(loss, argnums=(0, 1, 2))
+    value, grads = ours(*weights, X, T)
+    want_value, want = numpy_backprop(*weights, X, T)
+    error = max(float(np.abs(g - w).max() / np.abs(w).max()) for g, w in zip(grads, want))
+    row = {
+        "lagrangian": timed(lambda: ours(*weights, X, T), repeats)[0],
+        "lagrangian fwd": timed(lambda: loss(*weights, X, T), repeats)[0],
+        "numpy": timed(lambda: numpy_backprop(*weights, X, T), repeats)[0],
+        "error": error,
+    }
+    row["numpy fwd"] = row["lagrangian fwd"]  # the same numpy forward: loss() on plain arrays
+    if torch is not None:
+        tw = [torch.tensor(w, requires_grad=True) for w in weights]
+        tX, tT = torch.tensor(X), torch.tensor(T)
+        row["torch"] = timed(lambda: torch_gradient(tw, tX, tT), repeats)[0]
+        row["torch fwd"] = timed(lambda: torch_forward(tw, tX, tT), repeats)[0]
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=31)
+    args = parser.parse_args()
+    if torch is not None:
+        torch.set_num_threads(1)
+    cases = [(32, np.float64)] if args.quick else [(b, d) for d in (np.float64, np.float32) for b in (1, 32, 256)]
+    print(f"MLP {'-'.join(map(str, SIZES))}, tanh, squared loss; gradient wrt all weights; medians of {args.repeats}")
+    print(f"{'dtype':>7} {'batch':>5} | {'lagrangian':>10} {'numpy':>9} {'torch':>9} | {'lg/np':>6} {'lg/torch':>8} | "
+          f"{'grad/fwd lg':>11} {'np':>5} {'torch':>5} | {'max rel err':>11}")
+    for batch, dtype in cases:
+        r = case(batch, dtype, args.repeats)
+        t = r.get("torch", float("nan"))
+        tf = r.get("torch fwd", float("nan"))
+        print(
+            f"{np.dtype(dtype).name:>7} {batch:>5} | {r['lagrangian'] * 1e3:8.3f}ms {r['numpy'] * 1e3:7.3f}ms {t * 1e3:7.3f}ms | "
+            f"{r['lagrangian'] / r['numpy']:6.3f} {r['lagrangian'] / t:8.3f} | "
+            f"{r['lagrangian'] / r['lagrangian fwd']:11.2f} {r['numpy'] / r['numpy fwd']:5.2f} {t / tf:5.2f} | {r['error']:11.1e}"
+        )
+
+
+if __name__ == "__main__":
+    run_pinned(main)

@@ -1,0 +1,125 @@
+"""Scalar computation graphs: tracing cost on a long chain, and the multiplier solve at 1e6 nodes.
+
+Part 1, the chain of the issue: 1,000 repetitions of
+
+    a = sin x;  e = exp a;  s = e + e^2;  x <- x + 1e-3 (exp(-s) + sin s)
+
+(10,000 scalar ops). Columns: the pure-Python forward with `math` (the unit), the
+forward traced by lagrangian.graph, trace plus gradient (`value_and_grad`), and
+PyTorch autograd on 0-d tensors (optional: the `bench` extra), as multiples of the
+`math` forward.
+
+Part 2, the multiplier solve alone on the same chain at 1e4, 1e5 and 1e6 nodes:
+(I - J)^T y = e_m by the triangular path of lagrangian.linalg (structure found by
+analysis), by scipy's splu and by spsolve (both with their default COLAMD ordering;
+skipped above --lu-limit nodes), and the peak
+memory of tracing and of the solve (tracemalloc), which must grow linearly.
+
+    python benchmarks/scalar_graphs.py            # 1e4 .. 1e6 nodes
+    python benchmarks/scalar_graphs.py --quick    # 1e4, 1e5 nodes
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tracemalloc
+
+import numpy as np
+from scipy.sparse.linalg import splu, spsolve
+
+from common import run_pinned, timed
+
+from lagrangian import graph as G
+from lagrangian import linalg
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+
+def chain(x, repetitions, exp=math.exp, sin=math.sin):
+    """Ten scalar ops per repetition; ``exp`` and ``sin`` are math's, the graph's or torch's."""
+    for _ in range(repetitions):
+        a = sin(x)
+        e = exp(a)
+        s = e + e * e
+        x = x + 1e-3 * (exp(-s) + sin(s))
+    return x
+
+
+def chain_traced(x, repetitions=1000):
+    return chain(x, repetitions, G.exp, G.sin)
+
+
+def torch_gradient(x0, repetitions=1000):
+    x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    out = chain(x, repetitions, torch.exp, torch.sin)
+    return torch.autograd.grad(out, x)[0]
+
+
+def part_one(repeats):
+    unit = timed(lambda: chain(0.3, 1000), repeats)[0]
+    traced = timed(lambda: G.trace(chain_traced, 0.3), repeats)[0]
+    gradient_time, (value, gradient) = timed(lambda: G.value_and_grad(chain_traced)(0.3), repeats)
+    h = 1e-6
+    difference = (chain(0.3 + h, 1000) - chain(0.3 - h, 1000)) / (2 * h)
+    print(f"chain of 10,000 scalar ops (medians of {repeats}); math forward {unit * 1e3:.3f} ms = 1x")
+    print(f"  lagrangian trace              {traced * 1e3:8.2f} ms  {traced / unit:7.1f}x")
+    print(f"  lagrangian trace + gradient   {gradient_time * 1e3:8.2f} ms  {gradient_time / unit:7.1f}x   "
+          f"(gradient {gradient:.12f}, central difference {difference:.12f})")
+    if torch is not None:
+        torch.set_num_threads(1)
+        t = timed(lambda: torch_gradient(0.3), max(3, repeats // 3))[0]
+        print(f"  torch autograd                {t * 1e3:8.2f} ms  {t / unit:7.1f}x")
+
+
+def peak_memory(fn):
+    tracemalloc.start()
+    try:
+        result = fn()
+        return tracemalloc.get_traced_memory()[1], result
+    finally:
+        tracemalloc.stop()
+
+
+def part_two(sizes, lu_limit, repeats):
+    print()
+    print("multiplier solve (I - J)^T y = e_m on the chain, alone (the matrix is assembled beforehand)")
+    print(f"{'nodes':>9} {'nnz':>9} | {'triangular':>10} {'splu':>9} {'spsolve':>9} | {'trace MB':>8} {'solve MB':>8} {'bytes/node':>10} | {'max |y - y_tri|':>15}")
+    for size in sizes:
+        repetitions = size // 10
+        memory_trace, graph = peak_memory(lambda: G.trace(lambda x: chain_traced(x, repetitions), 0.3))
+        M = graph.multiplier_matrix()
+        n = M.shape[0]
+        e_m = np.zeros(n)
+        e_m[graph.output] = 1.0
+        tri_time, y = timed(lambda: linalg.factorize(M, structure="auto").solve(e_m, transpose=True), repeats)
+        memory_solve, _ = peak_memory(lambda: linalg.factorize(M).solve(e_m, transpose=True))
+        worst = 0.0
+        if n <= lu_limit:
+            MT = M.T.tocsc()
+            lu_time, y_lu = timed(lambda: splu(MT).solve(e_m), max(1, repeats // 3))
+            sp_time, y_sp = timed(lambda: spsolve(MT, e_m), max(1, repeats // 3))
+            worst = max(float(np.abs(y_lu - y).max()), float(np.abs(y_sp - y).max()))
+            lu, sps = f"{lu_time * 1e3:7.1f}ms", f"{sp_time * 1e3:7.1f}ms"
+        else:
+            lu = sps = "skipped"
+        print(f"{n:>9} {M.nnz:>9} | {tri_time * 1e3:8.1f}ms {lu:>9} {sps:>9} | {memory_trace / 2**20:8.1f} {memory_solve / 2**20:8.1f} "
+              f"{memory_trace / n:10.0f} | {worst:15.1e}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--lu-limit", type=int, default=2_000_000)
+    args = parser.parse_args()
+    part_one(args.repeats)
+    sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+    part_two(sizes, args.lu_limit, max(1, args.repeats // 3))
+
+
+if __name__ == "__main__":
+    run_pinned(main)

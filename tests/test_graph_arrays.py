@@ -1,0 +1,237 @@
+"""Array nodes, fixed-point cycles and the graph as a Problem, against independent truths."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import lagrangian as lg
+from lagrangian import graph as G
+from lagrangian import linalg
+from lagrangian.examples import fixed_point_layer
+from lagrangian.testing import check_derivative
+
+RNG_SHAPE = (3, 4)
+
+
+def _point(kind, shape, seed):
+    rng = np.random.default_rng(seed)
+    if kind == "positive":
+        return rng.uniform(0.5, 2.0, shape)
+    if kind == "unit":
+        return rng.uniform(-0.8, 0.8, shape)
+    return rng.standard_normal(shape)
+
+
+UNARY = {
+    "neg": (lambda a: -a, "normal"),
+    "exp": (np.exp, "normal"),
+    "log": (np.log, "positive"),
+    "sin": (np.sin, "normal"),
+    "cos": (np.cos, "normal"),
+    "tan": (np.tan, "unit"),
+    "sqrt": (np.sqrt, "positive"),
+    "tanh": (np.tanh, "normal"),
+    "sigmoid": (G.sigmoid, "normal"),
+    "softplus": (G.softplus, "normal"),
+    "relu": (G.relu, "normal"),
+    "abs": (abs, "normal"),
+    "asin": (np.arcsin, "unit"),
+    "erf": (G.erf, "normal"),
+}
+
+C = np.random.default_rng(7).standard_normal((4, 5))
+OTHER = np.random.default_rng(8).uniform(0.5, 1.5, (3, 4))
+MAPS = {
+    "add broadcast row": lambda a: a + np.arange(4.0),
+    "radd scalar": lambda a: 2.0 + a,
+    "sub column": lambda a: np.ones((3, 1)) - a,
+    "mul arrays": lambda a: a * a[::-1],
+    "div by array": lambda a: OTHER / (a * a + 1.0),
+    "pow scalar exponent": lambda a: (a * a + 1.0) ** 1.5,
+    "pow array exponent": lambda a: OTHER**a,
+    "matmul 2-D": lambda a: a @ C,
+    "rmatmul 2-D": lambda a: C.T[:2, :3] @ a,
+    "matmul vector": lambda a: a @ C[:, 0],
+    "vector matmul": lambda a: a[0] @ a.T,
+    "index slice": lambda a: a[1:, ::2],
+    "index fancy with repeats": lambda a: a[[0, 2, 0], [1, 1, 1]],
+    "index integer": lambda a: a[2],
+    "reshape": lambda a: a.reshape(2, 6) * np.arange(12.0).reshape(2, 6),
+    "transpose": lambda a: a.T @ C[:3, :2],
+    "sum axis 0": lambda a: np.sum(a * a, axis=0),
+    "mean axis 1": lambda a: (a * a).mean(axis=1),
+    "concatenate": lambda a: G.concatenate([a, np.ones((3, 2)), 2.0 * a], axis=1),
+    "ravel": lambda a: np.ravel(np.tanh(a)),
+}
+
+
+def _dot_product_test(fn, x0):
+    """<u, J v> by central differences vs <J^T u, v> through the multiplier solve."""
+    shape = x0.shape
+
+    def fun(x):
+        return np.ravel(np.asarray(fn(x.reshape(shape)), dtype=float))
+
+    def vjp(x, u):
+        out_shape = np.shape(fn(x.reshape(shape)))
+        weights = u.reshape(out_shape)
+        return np.ravel(G.grad(lambda a: np.sum(fn(a) * weights))(x.reshape(shape)))
+
+    check_derivative(fun, x0.ravel(), vjp=vjp, rtol=1e-7)
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_array_ops_pass_the_dot_product_test(name):
+    op, kind = UNARY[name]
+    _dot_product_test(op, _point(kind, RNG_SHAPE, seed=1))
+
+
+@pytest.mark.parametrize("name", sorted(MAPS))
+def test_structured_ops_pass_the_dot_product_test(name):
+    _dot_product_test(MAPS[name], _point("normal", RNG_SHAPE, seed=2))
+
+
+@pytest.mark.parametrize("name", sorted(MAPS))
+def test_formed_local_jacobians_are_the_same_map_as_their_vjps(name):
+    """``matrix()`` (for assembling I - J) and ``vjp`` (for backprop) of every block agree."""
+    a = _point("normal", RNG_SHAPE, seed=3)
+    graph = G.trace(lambda x: np.sum(MAPS[name](x) ** 2), a)
+    rng = np.random.default_rng(4)
+    checked = 0
+    for i, jacobians in enumerate(graph.tape.jacobians):
+        for jacobian in jacobians:
+            g = rng.standard_normal(np.shape(graph.tape.values[i]))
+            np.testing.assert_allclose(jacobian.matrix().T @ np.ravel(g), np.ravel(jacobian.vjp(g)), rtol=1e-13, atol=1e-13)
+            checked += 1
+    assert checked >= 2
+
+
+def test_array_multipliers_equal_the_triangular_solve_of_the_formed_system():
+    """Block substitution with VJPs is the triangular solve of I - J, entry by entry."""
+    rng = np.random.default_rng(5)
+    W1, W2, x = rng.standard_normal((6, 4)), rng.standard_normal((2, 6)), rng.standard_normal((4, 3))
+    graph = G.trace(lambda W1, W2: G.squared_loss(W2 @ np.tanh(W1 @ x), 1.0), W1, W2)
+    M = graph.multiplier_matrix()
+    factor = linalg.factorize(M)
+    assert factor.kind == "triangular"
+    e_m = np.zeros(M.shape[0])
+    e_m[graph.tape.offsets()[graph.output]] = 1.0
+    np.testing.assert_allclose(factor.solve(e_m, transpose=True), graph.multipliers(), rtol=1e-13, atol=1e-14)
+    # and the scalar-node trace of the same function (every entry its own node) agrees
+    scalar = G.trace(lambda W1, W2: G.squared_loss(W2 @ G.tanh(W1 @ x), 1.0), W1, W2, nodes="scalar")
+    for by_arrays, by_scalars in zip(graph.gradients(), scalar.gradients()):
+        np.testing.assert_allclose(by_arrays, by_scalars, rtol=1e-13)
+
+
+def mlp_backprop(weights, X, T):
+    """Hand-written backprop of 0.5 ||W3 tanh(W2 tanh(W1 X)) - T||^2 (columns are samples)."""
+    W1, W2, W3 = weights
+    Z1 = np.tanh(W1 @ X)
+    Z2 = np.tanh(W2 @ Z1)
+    R = W3 @ Z2 - T
+    D2 = (W3.T @ R) * (1 - Z2**2)
+    D1 = (W2.T @ D2) * (1 - Z1**2)
+    return 0.5 * np.sum(R * R), [D1 @ X.T, D2 @ Z1.T, R @ Z2.T]
+
+
+def test_lecture_mlp_on_a_batch_equals_hand_written_backprop():
+    rng = np.random.default_rng(6)
+    weights = [rng.standard_normal((16, 12)) / 4, rng.standard_normal((16, 16)) / 4, rng.standard_normal((3, 16)) / 4]
+    X, T = rng.standard_normal((12, 32)), rng.standard_normal((3, 32))
+    loss = lambda W1, W2, W3, X, T: G.squared_loss(W3 @ np.tanh(W2 @ np.tanh(W1 @ X)), T)  # noqa: E731
+    value, grads = G.value_and_grad(loss, argnums=(0, 1, 2))(*weights, X, T)
+    expected_value, expected = mlp_backprop(weights, X, T)
+    assert value == pytest.approx(expected_value, rel=1e-14)
+    for got, want in zip(grads, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14 * np.abs(want).max())
+
+
+def test_float32_stays_float32_and_data_arguments_are_not_traced():
+    rng = np.random.default_rng(9)
+    W, X = rng.standard_normal((4, 5)).astype(np.float32), rng.standard_normal((5, 8)).astype(np.float32)
+    graph = G.trace(lambda W, X: np.sum(np.tanh(W @ X) * 0.5), W, X, argnums=0)
+    (gradient, untraced) = graph.gradients()
+    assert gradient.dtype == np.float32 and untraced is None
+    assert graph.tape.inputs == [0]
+
+
+def test_errors_name_the_op_and_refuse_to_detach():
+    with pytest.raises(G.NonFiniteValueError, match="log"):
+        G.grad(lambda x: np.sum(np.log(x)))(np.array([1.0, -1.0]))
+    with pytest.raises(TypeError, match="detach"):
+        G.grad(lambda x: float(np.sum(x)))(np.ones(2))
+    with pytest.raises(TypeError, match="detach"):
+        G.grad(lambda x: np.asarray(x).sum())(np.ones(2))
+    with pytest.raises(TypeError, match="must return a scalar"):
+        G.trace(lambda x: x * 2.0, np.ones(2))
+
+
+# -- fixed points: the cyclic case ------------------------------------------------------
+def _deq_loss(W, U, b, target):
+    def loss(x):
+        z = G.fixed_point(lambda z, x: np.tanh(W @ z + U @ x + b), np.zeros(W.shape[0]), x)
+        r = z - target
+        return 0.5 * np.sum(r * r)
+
+    return loss
+
+
+def test_fixed_point_gradient_equals_implicit_unrolled_and_differences():
+    W, U, b, target = fixed_point_layer.layer()
+    x = np.array([0.3, -0.8, 0.5])
+    loss = _deq_loss(W, U, b, target)
+    value, gradient = G.value_and_grad(loss)(x)
+    _, implicit, _ = fixed_point_layer.implicit_gradient(W, U, b, target, x)
+    _, unrolled = G.value_and_grad(lambda v: fixed_point_layer.unrolled_loss(W, U, b, target, v))(x)
+    np.testing.assert_allclose(gradient, implicit, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(gradient, unrolled, rtol=1e-10, atol=1e-14)
+    check_derivative(lambda v: G.trace(loss, v).value, x, vjp=lambda v, u: u[0] * G.grad(loss)(v), rtol=1e-7)
+
+
+def test_fixed_point_parameters_get_their_multipliers_too():
+    W, U, b, target = fixed_point_layer.layer(seed=1)
+    x = np.array([0.1, 0.2, -0.3])
+
+    def loss(W, b):
+        z = G.fixed_point(lambda z, W, b: np.tanh(W @ z + U @ x + b), np.zeros(len(b)), W, b)
+        return 0.5 * np.sum((z - target) ** 2)
+
+    flat = lambda v: loss(v[: W.size].reshape(W.shape), v[W.size :])  # noqa: E731
+    gradient = lambda v, u: u[0] * np.concatenate([g.ravel() for g in G.grad(loss, argnums=(0, 1))(v[: W.size].reshape(W.shape), v[W.size :])])  # noqa: E731
+    check_derivative(lambda v: G.trace(flat, v).value, np.concatenate([W.ravel(), b]), vjp=gradient, rtol=1e-7)
+
+
+def test_the_formed_system_of_a_cyclic_graph_is_block_triangular_and_agrees():
+    W, U, b, target = fixed_point_layer.layer()
+    graph = G.trace(_deq_loss(W, U, b, target), np.array([0.3, -0.8, 0.5]))
+    M = graph.multiplier_matrix()
+    factor = linalg.factorize(M)
+    assert factor.kind == "block_triangular"  # the cycle is one strongly connected block
+    e_m = np.zeros(M.shape[0])
+    e_m[graph.tape.offsets()[graph.output]] = 1.0
+    y = factor.solve(e_m, transpose=True)
+    outer = graph.tape.offsets()[-1]
+    np.testing.assert_allclose(y[:outer], graph.multipliers(), rtol=1e-12, atol=1e-14)
+
+
+def test_a_singular_cycle_names_its_nodes_and_a_divergent_one_says_so():
+    with pytest.raises(lg.SingularMatrixError, match=r"cycle z = F\(z, p\) through nodes #0 z, #1 p0"):
+        G.grad(lambda x: np.sum(G.fixed_point(lambda z, x: z + 0.0 * x, np.zeros(2), x)))(np.ones(2))
+    with pytest.raises(G.FixedPointError, match="did not converge in 5 steps"):
+        G.grad(lambda x: np.sum(G.fixed_point(lambda z, x: 3.0 * np.cos(z) + x, np.zeros(2), x, max_iterations=5)))(np.ones(2))
+
+
+# -- the graph as a Problem -------------------------------------------------------------
+@pytest.mark.parametrize("nodes", ["scalar", "array"])
+def test_newton_kkt_on_the_graph_program_returns_the_forward_pass_and_backprop(nodes):
+    A = np.array([[1.0, 2.0], [3.0, -1.0]])
+    graph = G.trace(lambda x: np.sum(G.tanh(A @ x) ** 2) + x[0] * x[1], np.array([0.3, -0.2]), nodes=nodes)
+    problem = graph.as_problem()
+    z = problem.x0
+    # the constraint Jacobian the core sees is J - I: the multiplier system, transposed and negated
+    jacobian = sp.csr_array(problem.constraints[0].jacobian(z))
+    np.testing.assert_allclose(jacobian.toarray(), -graph.multiplier_matrix().toarray(), atol=1e-15)
+    solution = lg.solve(problem, method="newton_kkt")
+    assert solution.status == lg.Status.SUCCESS
+    np.testing.assert_allclose(solution.x, z, atol=1e-14)
+    np.testing.assert_allclose(solution.multipliers["graph"], graph.multipliers(), rtol=1e-12, atol=1e-14)
