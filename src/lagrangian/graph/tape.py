@@ -88,19 +88,6 @@ class Tape:
             nodes[idx] = self.variable(value)
         return nodes
 
-    def record(self, op: str, value: float, parents, partials, arguments=()) -> "Node":
-        if not math.isfinite(value):
-            raise NonFiniteValueError(op, f"produced {value} from inputs {[self.values[p] for p in parents]}")
-        index = len(self.values)
-        self.values.append(value)
-        self.ops.append(op)
-        self._arguments.append(arguments)
-        for parent, partial in zip(parents, partials):
-            self._child.append(index)
-            self._parent.append(parent)
-            self._partial.append(partial)
-        return Node(self, index, value)
-
     def jacobian(self) -> sp.csr_array:
         """``J = df/dz`` over all nodes (rows of inputs are empty), strictly lower triangular."""
         n = len(self.values)
@@ -261,7 +248,7 @@ class Node:
 
 # The recording methods below run once per traced scalar op, so they are written for
 # speed: each op's forward and derivative functions are bound once, and the tape's
-# lists are appended to directly (Tape.record is the readable version of the same).
+# lists (value, op, arguments; triplets of J) are appended to directly.
 def _unary_method(op: str):
     forward, derivative, _ = UNARY[op]
 
