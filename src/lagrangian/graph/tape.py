@@ -25,7 +25,6 @@ gradient with respect to that input. The solve goes through
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import scipy.sparse as sp
