@@ -54,6 +54,8 @@ class Elementwise:
     __slots__ = ("derivative", "shape", "out_shape")
 
     def __init__(self, derivative, shape, out_shape):
+        if derivative is not None and not isinstance(derivative, np.ndarray):
+            derivative = float(derivative)  # a constant derivative: vjp skips the product for 1.0
         self.derivative, self.shape, self.out_shape = derivative, shape, out_shape
 
     def vjp(self, g):
@@ -126,15 +128,16 @@ class Gather:
     fancy indexing can take one twice; slices and integers assign directly).
     """
 
-    __slots__ = ("shape", "key", "out_shape")
+    __slots__ = ("shape", "key", "out_shape", "basic")
 
     def __init__(self, shape, key, out_shape):
         self.shape, self.key, self.out_shape = shape, key, out_shape
+        parts = key if isinstance(key, tuple) else (key,)
+        self.basic = all(isinstance(k, (int, np.integer, slice, type(None), type(Ellipsis))) for k in parts)
 
     def vjp(self, g):
         out = np.zeros(self.shape, dtype=g.dtype)
-        key = self.key if isinstance(self.key, tuple) else (self.key,)
-        if all(isinstance(k, (int, np.integer, slice, type(None), type(Ellipsis))) for k in key):
+        if self.basic:
             out[self.key] = g
         else:
             np.add.at(out, self.key, g)
