@@ -81,6 +81,75 @@ def test_infeasible_and_unbounded_qps_are_classified_like_clarabel():
     assert report.ours.status is lg.Status.UNBOUNDED and report.theirs["status"] == "unbounded" and report.passed
 
 
+def random_infeasible_qp(seed, n, m):
+    """Feasible rows around x0 plus one row that a non-negative combination of them contradicts."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((m, n))
+    x0 = rng.standard_normal(n)
+    u = A @ x0 + rng.uniform(0.1, 1, m)
+    l = np.where(rng.random(m) < 0.5, -np.inf, A @ x0 - 1)
+    weights = rng.uniform(0.5, 2, m)
+    A_bad = np.vstack([A, weights @ A])
+    l_bad = np.append(l, weights @ u + rng.uniform(0.1, 1))  # a'x >= more than the rows allow
+    u_bad = np.append(u, np.inf)
+    return lg.QuadraticProgram(np.eye(n), rng.standard_normal(n), A_bad, l_bad, u_bad)
+
+
+def random_unbounded_qp(seed, n, m):
+    """P singular along d, q'd < 0, and every row's finite side in d's recession cone."""
+    rng = np.random.default_rng(seed)
+    d = rng.standard_normal(n)
+    basis = np.linalg.qr(np.column_stack([d, rng.standard_normal((n, n - 1))]))[0][:, 1:]
+    B = basis @ rng.standard_normal((n - 1, n - 1))
+    P = B @ B.T  # P d = 0
+    q = -d + basis @ rng.standard_normal(n - 1)  # q'd = -|d|^2
+    A = rng.standard_normal((m, n))
+    slope = A @ d
+    u = np.where(slope <= 0, rng.uniform(1, 2, m), np.inf)  # upper sides only where a'd <= 0
+    l = np.where(slope >= 0, -rng.uniform(1, 2, m), -np.inf)
+    return lg.QuadraticProgram(P, q, A, l, u)
+
+
+def check_farkas(qp, certificate):
+    """The certificate's own inequalities, recomputed from the QP data."""
+    y, z = certificate.y, certificate.z
+    assert np.all(np.isfinite(qp.u[y > 0])) and np.all(np.isfinite(qp.l[y < 0]))
+    assert np.all(np.isfinite(qp.ub[z > 0])) and np.all(np.isfinite(qp.lb[z < 0]))
+    sigma = sum(np.sum(np.where(v > 0, hi * v, 0.0) + np.where(v < 0, lo * v, 0.0))
+                for v, lo, hi in ((y, np.nan_to_num(qp.l), np.nan_to_num(qp.u)), (z, np.nan_to_num(qp.lb), np.nan_to_num(qp.ub))))
+    residual = np.abs(qp.A.T @ y + z).sum()
+    assert sigma < 0 and np.isclose(sigma, certificate.value, rtol=1e-9)
+    assert abs(sigma) / residual >= 1e8  # no feasible point within that max-norm radius
+
+
+@DETERMINISTIC
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 8), m=st.integers(1, 6))
+def test_random_infeasible_qps_carry_a_farkas_certificate_and_clarabel_agrees(seed, n, m):
+    qp = random_infeasible_qp(seed, n, m)
+    report = lg.crosscheck(qp)
+    assert report.ours.status is lg.Status.INFEASIBLE and report.theirs["status"] == "infeasible"
+    check_farkas(qp, report.ours.certificate)
+
+
+@DETERMINISTIC
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 8), m=st.integers(1, 6))
+def test_random_unbounded_qps_carry_a_ray_and_clarabel_agrees(seed, n, m):
+    qp = random_unbounded_qp(seed, n, m)
+    report = lg.crosscheck(qp)
+    assert report.ours.status is lg.Status.UNBOUNDED and report.theirs["status"] == "unbounded"
+    d = report.ours.certificate.d
+    assert qp.q @ d < 0 and np.abs(d).max() == pytest.approx(1.0)
+    violation = max(np.abs(qp.P @ d).max(), np.max(np.where(np.isfinite(qp.u), qp.A @ d, -np.inf)),
+                    np.max(np.where(np.isfinite(qp.l), -(qp.A @ d), -np.inf)), 0.0)
+    assert violation <= 1e-8 * abs(qp.q @ d)
+
+
+def test_a_feasible_bounded_qp_has_no_certificate():
+    qp = random_qp(3, 6, 4, "mixed")
+    solution = lg.solve_qp(qp)
+    assert solution.success and solution.certificate is None
+
+
 def test_the_sign_mapping_on_the_worked_example():
     # min x^2 s.t. x >= 1: cvxpy's dual is +2 (L = x^2 + lambda (1 - x)); ours is y = -2.
     qp = lg.QuadraticProgram([[2.0]], [0.0], [[1.0]], [1.0], [np.inf])

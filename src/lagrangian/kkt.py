@@ -81,8 +81,11 @@ def kkt_matrix(H, J, *, primal_regularization: float = 0.0, dual_regularization:
         Hessian of the Lagrangian (only its values are used, both triangles).
     J : (m, n) dense or sparse
         Constraint Jacobian.
-    primal_regularization, dual_regularization : float
-        ``dw`` and ``dc`` above.
+    primal_regularization : float
+        ``dw`` above.
+    dual_regularization : float or (m,) array
+        ``dc`` above; an array puts a different entry on each constraint row (an
+        interior-point method for QPs keeps its eliminated inequality rows there).
     active : boolean mask or index array over the rows of J, optional
         Keep only these rows: the reduced system of an active set.
     """
@@ -92,7 +95,8 @@ def kkt_matrix(H, J, *, primal_regularization: float = 0.0, dual_regularization:
         J = J[np.asarray(active)] if np.asarray(active).dtype != bool else J[np.flatnonzero(active)]
     n, m = H.shape[0], J.shape[0]
     top_left = H + primal_regularization * sp.eye_array(n) if primal_regularization else H
-    bottom_right = -dual_regularization * sp.eye_array(m) if dual_regularization else None
+    dc = np.broadcast_to(np.asarray(dual_regularization, dtype=float), (m,))
+    bottom_right = sp.diags_array(-dc) if dc.any() else None
     if m == 0:
         return sp.csc_array(top_left)
     return sp.block_array([[top_left, J.T], [J, bottom_right]], format="csc")

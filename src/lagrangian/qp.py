@@ -8,9 +8,11 @@ r"""Convex quadratic programs stated by their data, solved on the package's KKT 
 (rows with ``l_i == u_i`` are equalities; infinite entries drop a side). A
 :class:`QuadraticProgram` validates the data and becomes an ordinary
 :class:`~lagrangian.Problem` with exact derivatives (gradient ``P x + q``,
-Jacobian ``A``, Hessian ``P``), solved by the same interior-point method and the
-same sparse KKT factorization as every nonlinear problem: there is no second
-linear-algebra layer for QPs. Multipliers follow :mod:`lagrangian.convention`.
+Jacobian ``A``, Hessian ``P``). :func:`solve_qp` solves it by Mehrotra's
+predictor-corrector method (:mod:`lagrangian.solvers.convex_qp`), which factors
+the same KKT matrices with the same sparse linear algebra as every nonlinear
+solver here (there is no second linear-algebra layer for QPs), or on request by
+the general interior-point method. Multipliers follow :mod:`lagrangian.convention`.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ import scipy.sparse as sp
 
 from .errors import ProblemError
 from .problem import Constraint, Problem
-from .solvers import interior_point
+from .solvers import convex_qp, interior_point
 
 __all__ = ["QuadraticProgram", "solve_qp", "read_stacked_mat"]
 
-_INFINITY = 1e20  # data sets write +-1e20 for "no bound"
+# Data sets write +-1e20 for "no bound", sometimes rounded a unit in the last place
+# towards zero on the way (Maros-Meszaros QFFFFF80): anything that close counts.
+_INFINITY = 1e20 * (1 - 1e-12)
 
 
 def _sparse(matrix, name, shape):
@@ -145,6 +149,19 @@ def read_stacked_mat(path):
     return P, q, A, l, u, r
 
 
-def solve_qp(qp: QuadraticProgram, **options):
-    """Solve a :class:`QuadraticProgram` with :func:`~lagrangian.interior_point` (options pass through)."""
-    return interior_point(qp.problem(), **options)
+def solve_qp(qp: QuadraticProgram, *, method: str = "convex_qp", **options):
+    """Solve a :class:`QuadraticProgram`; options pass through to the method.
+
+    Parameters
+    ----------
+    method : {"convex_qp", "interior_point"}
+        ``"convex_qp"`` (default): Mehrotra's predictor-corrector method
+        (:func:`lagrangian.solvers.convex_qp.convex_qp`), which uses convexity and
+        returns a certificate for infeasible and unbounded problems.
+        ``"interior_point"``: the general nonlinear solver on :meth:`QuadraticProgram.problem`.
+    """
+    if method == "convex_qp":
+        return convex_qp(qp, **options)
+    if method == "interior_point":
+        return interior_point(qp.problem(), **options)
+    raise ProblemError("method", f"expected 'convex_qp' or 'interior_point', got {method!r}")

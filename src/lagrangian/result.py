@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-__all__ = ["Status", "KKTResiduals", "IterationRecord", "Solution"]
+__all__ = ["Status", "KKTResiduals", "IterationRecord", "Certificate", "Solution"]
 
 
 class Status(enum.Enum):
@@ -52,6 +52,12 @@ class Status(enum.Enum):
     STOPPED = "the callback asked to stop (it raised StopIteration); x is the last iterate"
     TIME_LIMIT = "the time limit was reached; x is the best point found (smallest KKT error)"
     EVALUATION_LIMIT = "the function evaluation limit was reached; x is the best point found (smallest KKT error)"
+
+    STALLED = (
+        "the iterates stopped improving (the KKT error grew far above, or stayed for 30 iterations above, its best "
+        "value) and the best point is not accurate enough to be ACCEPTABLE: x is that best point; the problem is "
+        "probably badly scaled or degenerate, rescale it or loosen tol"
+    )
 
     @property
     def advice(self) -> str:
@@ -111,6 +117,59 @@ class IterationRecord:
 
 
 @dataclass(frozen=True)
+class Certificate:
+    r"""A checkable proof that a convex problem has no solution.
+
+    **Infeasible** (``kind == "infeasible"``): a Farkas vector ``(y, z)`` in the
+    package convention (``y`` on the constraint rows, ``z`` on the bounds; a
+    positive entry belongs to the upper side, a negative one to the lower side)
+    with
+
+    .. math::
+
+        A^T y + z = 0, \qquad
+        \sigma(y, z) = \sum_i \max(u_i y_i,\ l_i y_i) + \sum_j \max(u_{x,j} z_j,\ l_{x,j} z_j) < 0 .
+
+    For any ``x`` with ``l <= Ax <= u`` and ``lb <= x <= ub`` each product
+    ``y_i a_i^T x`` is at most its term of ``sigma``, so ``0 = y^T A x + z^T x <=
+    sigma < 0``: no such ``x`` exists. Numerically ``A^T y + z = r`` is small, not
+    zero; the same argument then excludes every feasible ``x`` with
+    ``||x||_inf <= |sigma| / ||r||_1``, which is ``radius``.
+
+    **Unbounded** (``kind == "unbounded"``): a ray ``d`` with ``q^T d < 0``,
+    ``P d = 0`` and ``d`` in the recession cone of the constraints (``a_i^T d <= 0``
+    where ``u_i`` is finite, ``>= 0`` where ``l_i`` is, the same for bounds). From
+    any feasible point the objective decreases without bound along ``d``.
+    ``radius`` is ``|q^T d|`` over the largest violation of those conditions
+    (``P d`` included): how far along ``d`` the decrease is certain.
+
+    Attributes
+    ----------
+    kind : {"infeasible", "unbounded"}
+    y, z : ndarray or None
+        The Farkas vector (infeasible only).
+    d : ndarray or None
+        The ray (unbounded only), scaled to ``||d||_inf = 1``.
+    value : float
+        ``sigma(y, z)`` (infeasible) or ``q^T d`` (unbounded); negative.
+    residual : float
+        ``||A^T y + z||_1`` (infeasible) or the largest violation of the ray's
+        conditions (unbounded).
+    """
+
+    kind: str
+    value: float
+    residual: float
+    y: np.ndarray | None = None
+    z: np.ndarray | None = None
+    d: np.ndarray | None = None
+
+    @property
+    def radius(self) -> float:
+        return abs(self.value) / self.residual if self.residual > 0 else float("inf")
+
+
+@dataclass(frozen=True)
 class Solution:
     """A solver's answer, with everything needed to check it independently.
 
@@ -136,6 +195,9 @@ class Solution:
         Where each derivative came from ("exact", "finite differences", ...).
     solver : str
     history : tuple of IterationRecord
+    certificate : Certificate or None
+        For a convex problem reported ``INFEASIBLE`` or ``UNBOUNDED`` by the QP
+        solver, the vector that proves it.
     """
 
     x: np.ndarray
@@ -151,6 +213,7 @@ class Solution:
     derivatives: MappingProxyType
     solver: str
     history: tuple = field(default=(), repr=False)
+    certificate: Certificate | None = field(default=None, repr=False)
     _problem: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):

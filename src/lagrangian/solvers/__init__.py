@@ -1,10 +1,11 @@
 """Solvers. Each takes a :class:`~lagrangian.Problem` and returns a :class:`~lagrangian.Solution`."""
 
 from ..errors import ProblemError
+from .convex_qp import convex_qp
 from .interior_point import interior_point
 from .newton_kkt import newton_kkt
 
-__all__ = ["interior_point", "newton_kkt", "solve"]
+__all__ = ["interior_point", "newton_kkt", "convex_qp", "solve"]
 
 _METHODS = {"newton_kkt": newton_kkt, "interior_point": interior_point}
 

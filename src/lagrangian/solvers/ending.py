@@ -22,7 +22,7 @@ def callback_stops(callback, record, x) -> bool:
     return False
 
 
-def finish(problem, *, solver, x, f, y, z, c, g, J, status, history, start_counts, stream, raise_on_failure) -> Solution:
+def finish(problem, *, solver, x, f, y, z, c, g, J, status, history, start_counts, stream, raise_on_failure, certificate=None) -> Solution:
     """Build the :class:`~lagrangian.Solution` from values the solver already holds at ``x``.
 
     The KKT residuals are computed from ``c(x)``, ``grad f(x)`` and ``J(x)`` as
@@ -45,6 +45,7 @@ def finish(problem, *, solver, x, f, y, z, c, g, J, status, history, start_count
         derivatives=problem.derivative_sources,
         solver=solver,
         history=tuple(history),
+        certificate=certificate,
         _problem=problem,
     )
     if stream is not None:

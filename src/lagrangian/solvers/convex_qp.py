@@ -1,0 +1,559 @@
+r"""Mehrotra's predictor-corrector interior-point method for convex quadratic programs.
+
+The problem is that of :class:`lagrangian.QuadraticProgram`,
+
+.. math::
+
+    \min_x \tfrac12 x^T P x + q^T x \quad \text{s.t.} \quad
+    l \le A x \le u, \quad l_x \le x \le u_x, \qquad P \succeq 0 .
+
+Rows with ``l_i == u_i`` and fixed variables become equalities ``A_E x = b``; every
+finite side of the other rows and bounds is one inequality ``g_k^T x + s_k = h_k``
+with a slack ``s_k >= 0`` and a multiplier ``z_k >= 0`` (an upper side has
+``g_k = a_i, h_k = u_i``, a lower side ``g_k = -a_i, h_k = -l_i``). The KKT
+conditions are
+
+.. math::
+
+    P x + q + A_E^T y + G^T z = 0, \quad A_E x = b, \quad G x + s = h, \quad
+    s \circ z = 0, \quad s, z \ge 0 .
+
+Newton's method on them with ``s \circ z = \sigma \mu`` eliminates ``ds`` and
+``dz`` (``dz = W (G\,dx + t)``, ``W = Z S^{-1}``) and leaves one symmetric
+quasidefinite system per solve. A row with both sides keeps its two weights in one
+entry ``Omega_i = w_{u,i} + w_{l,i}``; a bound adds ``Omega_j`` to the diagonal:
+
+.. code-block:: text
+
+    [ P + Omega_B   A_E^T   A_I^T        ] [ dx ]   [ -r_d - rho_B        ]
+    [ A_E           0       0            ] [ dy ] = [ -r_E                ]
+    [ A_I           0       -Omega_I^-1  ] [ dv ]   [ -Omega_I^-1 rho_I   ]
+
+This is :func:`lagrangian.kkt.kkt_matrix` with the inequality rows' ``-1/Omega`` as
+the dual regularization, factored by :func:`lagrangian.kkt.factorize_kkt` (Ruiz
+scaling, a quasidefinite shift removed again by refinement, the elimination order
+reused between iterations): the same linear algebra as every other solver here.
+Each iteration factors once and solves twice, the affine-scaling predictor
+(``sigma = 0``) and Mehrotra's corrector with ``sigma = (mu_aff / mu)^3`` and the
+second-order term ``ds_aff dz_aff`` (Nocedal & Wright, *Numerical Optimization*,
+2nd ed., section 16.6; Mehrotra 1992).
+
+The multipliers are reported in the package convention
+(:mod:`lagrangian.convention`): ``y_i = z_{u,i} - z_{l,i}`` on a row, the same for
+``z`` on a bound, and ``grad f + A^T y + z = 0``.
+
+**Infeasible and unbounded problems.** Without a solution the iterates diverge,
+and the direction they diverge in is the proof. Every iteration tests the current
+multipliers as a Farkas vector and the current step as a ray (see
+:class:`lagrangian.result.Certificate` for the inequalities each must satisfy);
+one that passes ends the solve with status ``INFEASIBLE`` or ``UNBOUNDED`` and the
+certificate on the result. The tests are one-sided: a certificate that passes
+proves that no feasible point (no bounded minimizer) exists within its
+``radius``, which is required to be at least ``1e8 max(1, ||x||_inf)``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import ProblemError, SingularMatrixError
+from ..kkt import factorize_kkt
+from ..result import Certificate, IterationRecord, Status
+from .ending import callback_stops, finish
+
+__all__ = ["convex_qp"]
+
+_STEP_FRACTION = 0.99  # fraction of the way to the boundary of s, z >= 0 a step may go
+_CERTIFICATE_RADIUS = 1e8  # a certificate must exclude solutions this far beyond the iterate
+_REGULARIZATIONS = (1e-9, 1e-7, 1e-5)  # static shifts of both KKT blocks, the next tried when a solve is singular
+_ACCEPTABLE = 1e-6  # a solve that stalls or runs out of iterations at a best relative error below this is ACCEPTABLE
+_DIVERGENCE = 1e4  # near a solution, an error this many times the best one means the steps have lost accuracy
+_NEAR = 1e-4  # "near a solution": a best relative error below this
+_STALL_ITERATIONS = 30  # iterations without a new best error after which a solve has stalled
+_SINGULAR_RESIDUAL = 1e-6  # relative residual a KKT solve may keep near the solution (condition ~1e12)
+
+
+class _Sides:
+    """The finite sides of a block of rows ``l <= M x <= u``: slacks, multipliers and their algebra.
+
+    Arrays run over the block's rows; a missing side has ``present`` False, slack 1
+    and multiplier 0, so it drops out of every sum.
+    """
+
+    def __init__(self, M, lower, upper):
+        self.M = sp.csr_array(M)
+        self.MT = sp.csr_array(self.M.T)
+        self.has_u, self.has_l = np.isfinite(upper), np.isfinite(lower)
+        self.U, self.L = np.where(self.has_u, upper, 0.0), np.where(self.has_l, lower, 0.0)
+        size = self.M.shape[0]
+        self.s_u, self.s_l = np.ones(size), np.ones(size)
+        self.z_u, self.z_l = np.zeros(size), np.zeros(size)
+
+    @property
+    def count(self) -> int:
+        return int(self.has_u.sum() + self.has_l.sum())
+
+    def start(self, r, dual):
+        """Slacks from the row values ``r = M x`` and multipliers from ``dual = W M x`` (W = I)."""
+        self.s_u, self.s_l = np.where(self.has_u, self.U - r, 1.0), np.where(self.has_l, r - self.L, 1.0)
+        self.z_u, self.z_l = self.has_u * dual, self.has_l * -dual
+
+    def slacks(self):
+        return self.s_u[self.has_u], self.s_l[self.has_l]
+
+    def duals(self):
+        return self.z_u[self.has_u], self.z_l[self.has_l]
+
+    def shift(self, ds, dz):
+        self.s_u, self.s_l = np.where(self.has_u, self.s_u + ds, 1.0), np.where(self.has_l, self.s_l + ds, 1.0)
+        self.z_u, self.z_l = np.where(self.has_u, self.z_u + dz, 0.0), np.where(self.has_l, self.z_l + dz, 0.0)
+
+    def residuals(self, r):
+        """``G x + s - h`` for the upper and the lower sides."""
+        return self.has_u * (r + self.s_u - self.U), self.has_l * (-r + self.s_l + self.L)
+
+    def multiplier(self):
+        """``z_u - z_l``: this block's multipliers in the package convention."""
+        return self.z_u - self.z_l
+
+    def dual_value(self) -> float:
+        """``h^T z`` over the block's sides."""
+        return float(self.U @ self.z_u - self.L @ self.z_l)
+
+    def complementarity(self) -> float:
+        return float(self.s_u @ self.z_u + self.s_l @ self.z_l)
+
+    def weights(self):
+        w_u = np.divide(self.z_u, self.s_u, out=np.zeros_like(self.z_u), where=self.has_u)
+        w_l = np.divide(self.z_l, self.s_l, out=np.zeros_like(self.z_l), where=self.has_l)
+        return w_u, w_l
+
+    def reduce(self, res_u, res_l, target_u, target_l):
+        r"""``(Omega, rho)`` of the reduced system, with ``t = r_G - r_c / z`` for a target ``r_c``."""
+        w_u, w_l = self.weights()
+        self._t_u = np.divide(target_u, self.z_u, out=np.zeros_like(target_u), where=self.has_u)
+        self._t_l = np.divide(target_l, self.z_l, out=np.zeros_like(target_l), where=self.has_l)
+        self._t_u, self._t_l = res_u - self._t_u, res_l - self._t_l
+        self._w_u, self._w_l, self._res_u, self._res_l = w_u, w_l, res_u, res_l
+        return w_u + w_l, w_u * self._t_u - w_l * self._t_l
+
+    def recover(self, M_dx):
+        """``(ds_u, ds_l, dz_u, dz_l)`` from ``M dx`` and the last :meth:`reduce`."""
+        dz_u = self._w_u * (M_dx + self._t_u)
+        dz_l = self._w_l * (-M_dx + self._t_l)
+        ds_u = self.has_u * -(M_dx + self._res_u)
+        ds_l = self.has_l * (M_dx - self._res_l)
+        return ds_u, ds_l, dz_u, dz_l
+
+    def step_limit(self, ds_u, ds_l, dz_u, dz_l) -> float:
+        """Largest ``alpha`` (``inf`` if none) keeping every present slack and multiplier non-negative."""
+        alpha = np.inf
+        for value, step, present in (
+            (self.s_u, ds_u, self.has_u), (self.s_l, ds_l, self.has_l), (self.z_u, dz_u, self.has_u), (self.z_l, dz_l, self.has_l)
+        ):
+            falling = present & (step < 0)
+            if falling.any():
+                alpha = min(alpha, float(np.min(-value[falling] / step[falling])))
+        return alpha
+
+    def recession_violation(self, M_d) -> float:
+        """Largest amount by which ``M d`` leaves the recession cone of the block's sides."""
+        up = np.where(self.has_u, np.maximum(M_d, 0.0), 0.0)
+        down = np.where(self.has_l, np.maximum(-M_d, 0.0), 0.0)
+        return float(max(up.max(initial=0.0), down.max(initial=0.0)))
+
+
+class _Form:
+    """The QP's data sorted for the method: equalities, inequality rows, bounds."""
+
+    def __init__(self, qp):
+        n = qp.n
+        self.n, self.m = n, qp.A.shape[0]
+        self.P, self.q, self.r = sp.csr_array(qp.P), qp.q, qp.r
+        identity = sp.eye_array(n, format="csr")
+        self.eq = np.flatnonzero(np.isfinite(qp.l) & (qp.l == qp.u))
+        self.fixed = np.flatnonzero(np.isfinite(qp.lb) & (qp.lb == qp.ub))
+        self.ineq = np.flatnonzero((qp.l != qp.u) & (np.isfinite(qp.l) | np.isfinite(qp.u)))
+        fixed = np.zeros(n, bool)
+        fixed[self.fixed] = True
+        self.bounded = np.flatnonzero(~fixed & (np.isfinite(qp.lb) | np.isfinite(qp.ub)))
+        self.AE = sp.csr_array(sp.vstack([qp.A[self.eq], identity[self.fixed]]))
+        self.AET = sp.csr_array(self.AE.T)
+        self.b = np.concatenate([qp.u[self.eq], qp.lb[self.fixed]])
+        self.rows = _Sides(qp.A[self.ineq], qp.l[self.ineq], qp.u[self.ineq])
+        self.bounds = _Sides(identity[self.bounded], qp.lb[self.bounded], qp.ub[self.bounded])
+        self.J = sp.csr_array(sp.vstack([self.AE, self.rows.M]))
+        self.A_max = max(float(abs(qp.A).max()) if qp.A.nnz else 0.0, 1.0)
+
+    @property
+    def sides(self):
+        return (self.rows, self.bounds)
+
+    def package_multipliers(self, y_E, sides=None):
+        """``(y, z)`` in the package convention from the method's multipliers.
+
+        ``sides`` gives ``z_u - z_l`` for the rows and the bounds; default: the
+        current multipliers.
+        """
+        rows, bounds = sides or (self.rows.multiplier(), self.bounds.multiplier())
+        y, z = np.zeros(self.m), np.zeros(self.n)
+        y[self.eq] = y_E[: self.eq.size]
+        y[self.ineq] = rows
+        z[self.fixed] = y_E[self.eq.size:]
+        z[self.bounded] = bounds
+        return y, z
+
+    def constraint_force(self, y_E):
+        """``A_E^T y + G^T z``: the constraints' share of the dual residual."""
+        force = self.AET @ y_E
+        for block in self.sides:
+            force = force + block.MT @ block.multiplier()
+        return force
+
+
+def _factor(form, Omega_rows, Omega_bounds, regularization, ordering):
+    diagonal = np.zeros(form.n)
+    diagonal[form.bounded] = Omega_bounds
+    H = form.P + sp.diags_array(diagonal + regularization)
+    with np.errstate(divide="ignore"):
+        inverse = np.minimum(1.0 / Omega_rows, 1e30)
+    dual = np.concatenate([np.full(form.AE.shape[0], regularization), inverse])
+    return factorize_kkt(H, form.J, dual_regularization=dual, ordering=ordering, singular_residual=_SINGULAR_RESIDUAL)
+
+
+def _direction(form, factor, r_d, r_E, targets):
+    """One Newton direction for the complementarity targets ``{block: (r_c,u, r_c,l)}``."""
+    rhs_x = -r_d.copy()
+    rho_rows = np.zeros(0)
+    Omega_rows = None
+    for block in form.sides:
+        res_u, res_l = block.residual_cache
+        Omega, rho = block.reduce(res_u, res_l, *targets[block])
+        if block is form.bounds:
+            rhs_x[form.bounded] -= rho
+        else:
+            Omega_rows, rho_rows = Omega, rho
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rhs_rows = np.where(Omega_rows > 0, -rho_rows / Omega_rows, 0.0)
+    solution = factor.solve(np.concatenate([rhs_x, -r_E, rhs_rows]))
+    dx, dy, dv = np.split(solution, [form.n, form.n + form.AE.shape[0]])
+    # dv = Omega A_I dx + rho holds only up to the solve's residual, and recovering the
+    # row multipliers from A_I dx multiplies that residual by Omega (1e10 on an active
+    # row): there the step of z_u - z_l is dv itself, and A_I dx the value it implies.
+    row_values = form.rows.M @ dx
+    trusted = Omega_rows >= 1.0
+    row_values[trusted] = (dv[trusted] - rho_rows[trusted]) / Omega_rows[trusted]
+    steps = {form.rows: form.rows.recover(row_values), form.bounds: form.bounds.recover(form.bounds.M @ dx)}
+    return dx, dy, steps
+
+
+def _support(v, lower, upper):
+    """``sum_i max(u_i v_i, l_i v_i)``, the support function of the box ``[l, u]`` at ``v``."""
+    # Only the side a multiplier's sign selects enters: an infinite side there makes sigma infinite.
+    return float(np.where(v > 0, upper, 0.0) @ v + np.where(v < 0, lower, 0.0) @ v)
+
+
+def _farkas_certificate(qp, y, z):
+    """``(y, z)`` as an infeasibility certificate of ``qp``, scaled to unit max-norm, or None if ``sigma >= 0``."""
+    size = max(np.abs(y).max(initial=0.0), np.abs(z).max(initial=0.0))
+    if not size > 0:
+        return None
+    y, z = y / size, z / size
+    value = _support(y, qp.l, qp.u) + _support(z, qp.lb, qp.ub)
+    if not value < 0:
+        return None
+    return Certificate("infeasible", value, float(np.abs(qp.A.T @ y + z).sum()), y=y, z=z)
+
+
+def _farkas(form, qp, y_E, sides=None):
+    """The multipliers (default: the current ones) as a Farkas certificate, in the package convention, or None."""
+    return _farkas_certificate(qp, *form.package_multipliers(y_E, sides))
+
+
+def _ray(form, dx):
+    """The step ``dx`` as a ray of unboundedness (scaled to unit max-norm), or None."""
+    size = np.abs(dx).max(initial=0.0)
+    if size == 0 or not np.all(np.isfinite(dx)):
+        return None
+    d = dx / size
+    value = float(form.q @ d)
+    if not value < 0:
+        return None
+    violation = max(
+        float(np.abs(form.P @ d).max(initial=0.0)),
+        float(np.abs(form.AE @ d).max(initial=0.0)),
+        *(block.recession_violation(block.M @ d) for block in form.sides),
+    )
+    return Certificate("unbounded", value, violation, d=d)
+
+
+def _certificate_programs(form, qp, x_norm, tol):
+    """After a failed solve: look for a certificate by two LPs that always have solutions.
+
+    Farkas: minimize ``b^T y_E + h^T z`` over ``A_E^T y_E + G^T z = 0``,
+    ``-1 <= y_E <= 1``, ``0 <= z <= 1`` (optimum 0 exactly when the QP is feasible).
+    Ray: minimize ``q^T d`` over ``P d = 0``, ``A_E d = 0``, ``G d <= 0``,
+    ``-1 <= d <= 1`` (optimum 0 exactly when no ray of unboundedness exists). Both
+    are solved by :func:`convex_qp` itself; an answer becomes a certificate only if
+    it passes the same radius test as one found during the iterations.
+    """
+    QuadraticProgram = type(qp)
+    n_E = form.AE.shape[0]
+    columns = [form.AET]
+    costs, lower, upper = [form.b], [-np.ones(n_E)], [np.ones(n_E)]
+    for block in form.sides:
+        for present, sign, h in ((block.has_u, 1.0, block.U), (block.has_l, -1.0, -block.L)):
+            columns.append(sign * block.MT[:, np.flatnonzero(present)])
+            costs.append(h[present])
+            lower.append(np.zeros(int(present.sum())))
+            upper.append(np.ones(int(present.sum())))
+    G_T = sp.hstack(columns, format="csr")
+    size = G_T.shape[1]
+    farkas_lp = QuadraticProgram(sp.csr_array((size, size)), np.concatenate(costs), G_T, np.zeros(form.n), np.zeros(form.n),
+                                 bounds=(np.concatenate(lower), np.concatenate(upper)))
+    answer = convex_qp(farkas_lp, tol=tol, certificates=False)
+    if answer.status in (Status.SUCCESS, Status.ACCEPTABLE):
+        v = answer.x
+        offset, net = n_E, []
+        for block in form.sides:
+            z_u, z_l = np.zeros(block.has_u.size), np.zeros(block.has_l.size)
+            for values, present in ((z_u, block.has_u), (z_l, block.has_l)):
+                values[present] = v[offset: offset + int(present.sum())]
+                offset += int(present.sum())
+            net.append(z_u - z_l)
+        certificate = _farkas(form, qp, v[:n_E], net)
+        if certificate is not None and certificate.radius >= _CERTIFICATE_RADIUS * max(1.0, x_norm):
+            return Status.INFEASIBLE, certificate
+    rows, bounds = form.rows, form.bounds
+    ray_lp = QuadraticProgram(
+        sp.csr_array((form.n, form.n)), form.q, sp.vstack([form.P, form.AE, rows.M], format="csr"),
+        np.concatenate([np.zeros(form.n + n_E), np.where(rows.has_l, 0.0, -np.inf)]),
+        np.concatenate([np.zeros(form.n + n_E), np.where(rows.has_u, 0.0, np.inf)]),
+        bounds=(_ray_box(form, bounds.has_l, -1.0), _ray_box(form, bounds.has_u, 1.0)),
+    )
+    answer = convex_qp(ray_lp, tol=tol, certificates=False)
+    if answer.status in (Status.SUCCESS, Status.ACCEPTABLE):
+        ray = _ray(form, answer.x)
+        if ray is not None and ray.radius >= _CERTIFICATE_RADIUS:
+            return Status.UNBOUNDED, ray
+    return None, None
+
+
+def _ray_box(form, present, unit):
+    """One side of the ray LP's box: 0 where the bound has that side (the recession cone), else +-1."""
+    side = np.full(form.n, unit)
+    side[form.bounded[present]] = 0.0
+    return side
+
+
+def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: float | None = None, log=False,
+              callback=None, raise_on_failure: bool = False, certificates: bool = True):
+    r"""Solve a convex :class:`~lagrangian.QuadraticProgram` by Mehrotra's predictor-corrector method.
+
+    Parameters
+    ----------
+    qp : QuadraticProgram
+    tol : float
+        Relative tolerance on the primal residual, the dual residual and the
+        duality gap ``x'Px + q'x + b'y + h'z`` (each against the size of the terms
+        it is made of).
+    max_iterations : int
+    max_time : float, optional
+        Seconds; the solve returns ``TIME_LIMIT`` with the last iterate after it.
+    log : bool or text stream
+        One line per iteration (``True`` means ``sys.stdout``).
+    callback : callable, optional
+        ``callback(record, x)`` after every iteration; raising ``StopIteration``
+        stops the solve.
+    raise_on_failure : bool
+        Raise :class:`~lagrangian.ConvergenceError` unless the status is ``SUCCESS``.
+    certificates : bool
+        When the iterations fail (``STALLED``, ``MAX_ITERATIONS``,
+        ``SINGULAR_KKT``, ``NONFINITE``) without having found a certificate, look
+        for one with two auxiliary LPs (default True).
+
+    Returns
+    -------
+    Solution
+        ``certificate`` holds the proof when the status is ``INFEASIBLE`` or
+        ``UNBOUNDED``.
+    """
+    if not (np.isfinite(tol) and tol > 0):
+        raise ProblemError("tol", f"expected a positive number, got {tol!r}")
+    if not (int(max_iterations) == max_iterations and max_iterations >= 0):
+        raise ProblemError("max_iterations", f"expected a non-negative integer, got {max_iterations!r}")
+    stream = (sys.stdout if log is True else log) if log else None
+    started = time.perf_counter()
+    form = _Form(qp)
+    problem = qp.problem()
+    start_counts = dict(problem.counts)
+    n_sides = sum(block.count for block in form.sides)
+    ordering, regularization = None, 0.0
+
+    def factor_for_current():
+        nonlocal ordering, regularization
+        weights = {block: sum(block.weights()) for block in form.sides}
+        for shift in (s for s in _REGULARIZATIONS if s >= regularization):
+            try:
+                factor = _factor(form, weights[form.rows], weights[form.bounds], shift, ordering)
+                ordering, regularization = factor.ordering, shift
+                return factor
+            except SingularMatrixError:
+                ordering = None
+        return None
+
+    # Starting point (Vandenberghe's CVXOPT rule): with W = I, x minimizes
+    # 1/2 x'Px + 1/2 ||Gx - h||^2 on A_E x = b, and the multipliers solve the dual
+    # analogue; both are then shifted into the interior.
+    for block in form.sides:
+        block.z_u, block.z_l = block.has_u * 1.0, block.has_l * 1.0
+    factor = factor_for_current()
+    if factor is None:
+        raise SingularMatrixError("the QP's KKT matrix is singular even with regularization 1e-6: check A for zero rows")
+    for block in form.sides:
+        block.residual_cache = (-block.U, block.L.copy())
+    zero = {block: (np.zeros(block.M.shape[0]), np.zeros(block.M.shape[0])) for block in form.sides}
+    x, _, _ = _direction(form, factor, np.zeros(form.n), -form.b, zero)
+    for block in form.sides:
+        block.residual_cache = (np.zeros(block.M.shape[0]),) * 2
+    xd, y_E, _ = _direction(form, factor, form.q, np.zeros(form.AE.shape[0]), zero)
+    for block in form.sides:
+        block.start(block.M @ x, block.M @ xd)
+    if n_sides:
+        s_all = np.concatenate([v for block in form.sides for v in block.slacks()])
+        z_all = np.concatenate([v for block in form.sides for v in block.duals()])
+        ds = max(-1.5 * s_all.min(), 0.0)
+        dz = max(-1.5 * z_all.min(), 0.0)
+        s_all, z_all = s_all + ds, z_all + dz
+        product = float(s_all @ z_all)
+        ds += 0.5 * product / max(z_all.sum(), 1e-300)
+        dz += 0.5 * product / max(s_all.sum(), 1e-300)
+        ds, dz = max(ds, 1e-8), max(dz, 1e-8)
+        for block in form.sides:
+            block.shift(ds, dz)
+
+    b_norm = max([np.abs(form.b).max(initial=0.0)] + [np.abs(v).max(initial=0.0) for block in form.sides for v in (block.U, block.L)])
+    q_norm = float(np.abs(form.q).max(initial=0.0))
+    history, status, certificate, dx = [], Status.MAX_ITERATIONS, None, None
+    if stream is not None:
+        print(f"{'iter':>4} {'primal obj':>15} {'dual obj':>15} {'inf_pr':>9} {'inf_du':>9} {'gap':>9} {'lg(mu)':>6} {'alpha':>9}",
+              file=stream)
+    alpha = 0.0
+    best = (np.inf, -1, x, y_E, None)  # (error, iteration, x, y_E, slacks and multipliers)
+    for iteration in range(int(max_iterations) + 1):
+        Px = form.P @ x
+        r_E = form.AE @ x - form.b
+        for block in form.sides:
+            block.residual_cache = block.residuals(block.M @ x)
+        force = form.constraint_force(y_E)
+        r_d = Px + form.q + force
+        xPx, qx = float(x @ Px), float(form.q @ x)
+        primal_objective = 0.5 * xPx + qx
+        dual_objective = -0.5 * xPx - float(form.b @ y_E) - sum(block.dual_value() for block in form.sides)
+        gap = abs(primal_objective - dual_objective)
+        complementarity = sum(block.complementarity() for block in form.sides)
+        mu = complementarity / n_sides if n_sides else 0.0
+        inf_pr = max([np.abs(r_E).max(initial=0.0)] + [np.abs(v).max(initial=0.0) for block in form.sides for v in block.residual_cache])
+        inf_du = float(np.abs(r_d).max(initial=0.0))
+        x_norm = float(np.abs(x).max(initial=0.0))
+        record = IterationRecord(iteration, primal_objective + form.r, inf_pr, inf_du, alpha, regularization, barrier=mu,
+                                 step_norm=None if dx is None else float(np.abs(dx).max(initial=0.0)))
+        history.append(record)
+        if stream is not None:
+            print(f"{iteration:>4} {primal_objective + form.r:>15.8e} {dual_objective + form.r:>15.8e} {inf_pr:>9.2e} "
+                  f"{inf_du:>9.2e} {gap:>9.2e} {np.log10(max(mu, 1e-300)):>6.1f} {alpha:>9.2e}", file=stream)
+        error = max(
+            inf_pr / max(1.0, b_norm, x_norm),
+            inf_du / max(1.0, q_norm, float(np.abs(Px).max(initial=0.0)), float(np.abs(force).max(initial=0.0))),
+            # The user's objective includes the constant r: a gap small next to x'Px but
+            # not next to f(x) itself would leave f(x) inaccurate where terms cancel.
+            gap / max(1.0, min(abs(primal_objective + form.r), abs(dual_objective + form.r))),
+        )
+        if not np.isfinite(error):
+            status = Status.NONFINITE
+            break
+        if error <= tol:
+            status = Status.SUCCESS
+            break
+        if error < best[0]:
+            best = (error, iteration, x, y_E, [(b.s_u, b.s_l, b.z_u, b.z_l) for b in form.sides])
+        elif (error > _DIVERGENCE * best[0] and best[0] < _NEAR) or iteration - best[1] >= _STALL_ITERATIONS:
+            # Near the solution the KKT matrices reach condition numbers of 1e16 and the
+            # steps lose accuracy; a solve that has stopped improving ends at its best point.
+            status = Status.STALLED
+            break
+        radius = _CERTIFICATE_RADIUS * max(1.0, x_norm)
+        farkas = _farkas(form, qp, y_E)
+        if farkas is not None and farkas.radius >= radius:
+            status, certificate = Status.INFEASIBLE, farkas
+            break
+        ray = None if dx is None else _ray(form, dx)
+        if ray is not None and ray.radius >= _CERTIFICATE_RADIUS and primal_objective < -_CERTIFICATE_RADIUS * max(1.0, q_norm):
+            status, certificate = Status.UNBOUNDED, ray
+            break
+        if callback_stops(callback, record, x):
+            status = Status.STOPPED
+            break
+        if iteration == max_iterations:
+            break
+        if max_time is not None and time.perf_counter() - started > max_time:
+            status = Status.TIME_LIMIT
+            break
+        factor = factor_for_current()
+        if factor is None:
+            status = Status.SINGULAR_KKT
+            break
+        try:
+            affine = {block: (block.s_u * block.z_u, block.s_l * block.z_l) for block in form.sides}
+            dx_a, _, steps_a = _direction(form, factor, r_d, r_E, affine)
+            alpha_a = min([1.0] + [block.step_limit(*steps_a[block]) for block in form.sides])
+            if n_sides:
+                mu_a = sum(
+                    float((block.s_u + alpha_a * ds_u) @ (block.z_u + alpha_a * dz_u) + (block.s_l + alpha_a * ds_l) @ (block.z_l + alpha_a * dz_l))
+                    for block in form.sides
+                    for ds_u, ds_l, dz_u, dz_l in [steps_a[block]]
+                ) / n_sides
+                sigma = (mu_a / mu) ** 3 if mu > 0 else 0.0
+            else:
+                sigma = 0.0
+            corrected = {}
+            for block in form.sides:
+                ds_u, ds_l, dz_u, dz_l = steps_a[block]
+                corrected[block] = (
+                    block.has_u * (block.s_u * block.z_u + ds_u * dz_u - sigma * mu),
+                    block.has_l * (block.s_l * block.z_l + ds_l * dz_l - sigma * mu),
+                )
+            dx, dy, steps = _direction(form, factor, r_d, r_E, corrected)
+        except SingularMatrixError:
+            status = Status.SINGULAR_KKT
+            break
+        # A step that reaches the boundary exactly would put a slack at zero: always stop short of it.
+        alpha = min(1.0, _STEP_FRACTION * min([np.inf] + [block.step_limit(*steps[block]) for block in form.sides]))
+        x = x + alpha * dx
+        y_E = y_E + alpha * dy
+        for block in form.sides:
+            ds_u, ds_l, dz_u, dz_l = steps[block]
+            block.s_u, block.s_l = block.s_u + alpha * ds_u, block.s_l + alpha * ds_l
+            block.z_u, block.z_l = block.z_u + alpha * dz_u, block.z_l + alpha * dz_l
+
+    if certificates and status in (Status.STALLED, Status.MAX_ITERATIONS, Status.SINGULAR_KKT, Status.NONFINITE):
+        found, proof = _certificate_programs(form, qp, float(np.abs(best[2]).max(initial=0.0)), tol)
+        if found is not None:
+            status, certificate = found, proof
+    if status not in (Status.SUCCESS, Status.INFEASIBLE, Status.UNBOUNDED, Status.STOPPED) and best[1] >= 0:
+        _, _, x, y_E, state = best
+        for block, (s_u, s_l, z_u, z_l) in zip(form.sides, state):
+            block.s_u, block.s_l, block.z_u, block.z_l = s_u, s_l, z_u, z_l
+        if best[0] <= _ACCEPTABLE:
+            status = Status.ACCEPTABLE
+    y, z = form.package_multipliers(y_E)
+    c = qp.A @ x
+    return finish(
+        problem, solver="convex_qp", x=x, f=qp.objective(x), y=y, z=z, c=c, g=form.P @ x + form.q, J=qp.A,
+        status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=raise_on_failure,
+        certificate=certificate,
+    )
