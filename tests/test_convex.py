@@ -299,3 +299,47 @@ def test_maros_meszaros_subset_reaches_the_tabulated_optimum(record):
     # which the solver reports as ACCEPTABLE (not SUCCESS) with that point.
     assert s.status in (lg.Status.SUCCESS, lg.Status.ACCEPTABLE)
     assert abs(s.fun - record["f_star"]) <= 1e-6 * max(1.0, abs(record["f_star"]))
+
+
+def test_from_cvxpy_fills_in_the_cvxpy_problem_as_clarabel_would():
+    import cvxpy as cp
+
+    rng = np.random.default_rng(0)
+    x, Y = cp.Variable(3), cp.Variable((2, 2))
+    A = rng.standard_normal((2, 3))
+    constraints = [A @ x <= 1, x >= -2, cp.sum(x) == 0.5, Y >= 0, Y <= 1, cp.trace(Y) <= 1.5]
+    cost = np.array([[-1.0, -1.0], [-2.0, 0.5]])
+    problem = cp.Problem(cp.Minimize(cp.sum_squares(x - 1) + 2 + cp.sum(cp.multiply(Y, cost))), constraints)
+    imported = lg.from_cvxpy(problem)
+    ours = imported.solve(tol=1e-10)
+    assert ours.success and problem.status == "optimal"
+    value, x_ours, duals = problem.value, x.value.copy(), [np.copy(c.dual_value) for c in constraints]
+    assert value == pytest.approx(ours.fun, abs=1e-12)  # the constant 2 is carried as qp.r
+    problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    assert abs(problem.value - value) <= 1e-8
+    assert np.abs(x.value - x_ours).max() <= 1e-7
+    for constraint, dual in zip(constraints, duals):
+        assert np.abs(np.asarray(constraint.dual_value) - dual).max() <= 1e-6
+
+
+@DETERMINISTIC
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 8), m=st.integers(1, 5), kind=st.sampled_from(["inequality", "mixed", "bounds"]))
+def test_from_cvxpy_of_to_cvxpy_is_the_same_program(seed, n, m, kind):
+    qp = random_qp(seed, n, m, kind)
+    direct = lg.solve_qp(qp, tol=1e-10)
+    round_trip = lg.from_cvxpy(lg.to_cvxpy(qp).problem).solve(tol=1e-10)
+    assert direct.success and round_trip.success
+    assert round_trip.fun == pytest.approx(direct.fun, rel=1e-8, abs=1e-8)
+
+
+def test_from_cvxpy_reports_infeasibility_to_cvxpy_and_refuses_cones():
+    import cvxpy as cp
+
+    x = cp.Variable(2)
+    infeasible = cp.Problem(cp.Minimize(cp.sum_squares(x)), [x[0] + x[1] >= 3, x <= 1])
+    ours = lg.from_cvxpy(infeasible).solve()
+    assert ours.status is lg.Status.INFEASIBLE and infeasible.status == "infeasible"
+    with pytest.raises(lg.ProblemError, match="second-order"):
+        lg.from_cvxpy(cp.Problem(cp.Minimize(cp.norm(x, 2)), [x >= 1]))
+    with pytest.raises(lg.ProblemError, match="cvxpy.Problem"):
+        lg.from_cvxpy("min x")

@@ -20,7 +20,7 @@ from .kkt import InertiaCorrection, KKTSystem, kkt_matrix, kkt_residuals
 from .problem import Constraint, Equality, Inequality, Problem
 from .result import IterationRecord, KKTResiduals, Solution, Status
 from .solvers import interior_point, newton_kkt, solve
-from .interfaces import crosscheck, minimize, to_cvxpy
+from .interfaces import crosscheck, from_cvxpy, minimize, to_cvxpy
 from .qp import QuadraticProgram, solve_qp
 
 __version__ = "0.1.0"
@@ -40,6 +40,7 @@ __all__ = [
     "solve_qp",
     "crosscheck",
     "to_cvxpy",
+    "from_cvxpy",
     "newton_kkt",
     "interior_point",
     "Solution",

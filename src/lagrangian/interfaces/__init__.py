@@ -3,7 +3,7 @@
 The cvxpy bridge imports cvxpy only when one of its functions is called.
 """
 
-from .cvxpy_bridge import CrosscheckReport, CvxpyProblem, crosscheck, to_cvxpy
+from .cvxpy_bridge import CrosscheckReport, CvxpyImport, CvxpyProblem, crosscheck, from_cvxpy, to_cvxpy
 from .scipy_minimize import STATUS_CODES, minimize
 
-__all__ = ["minimize", "STATUS_CODES", "to_cvxpy", "crosscheck", "CvxpyProblem", "CrosscheckReport"]
+__all__ = ["minimize", "STATUS_CODES", "to_cvxpy", "from_cvxpy", "crosscheck", "CvxpyImport", "CvxpyProblem", "CrosscheckReport"]

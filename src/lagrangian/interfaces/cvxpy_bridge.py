@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import ProblemError
 from ..qp import QuadraticProgram, solve_qp
+from ..result import Status
 
-__all__ = ["to_cvxpy", "crosscheck", "CvxpyProblem", "CrosscheckReport"]
+__all__ = ["to_cvxpy", "from_cvxpy", "crosscheck", "CvxpyProblem", "CvxpyImport", "CrosscheckReport"]
 
 
 @dataclass
@@ -87,6 +89,118 @@ def to_cvxpy(qp: QuadraticProgram) -> CvxpyProblem:
         add("bounds", np.arange(qp.n), sp.eye_array(qp.n, format="csr"), qp.lb, qp.ub)
     problem = cp.Problem(cp.Minimize(objective), [c for c, _, _ in constraints.values()])
     return CvxpyProblem(problem, x, constraints)
+
+
+# Our statuses in the words of Clarabel's raw result, which cvxpy then maps to its own.
+_CLARABEL_STATUS = {
+    Status.SUCCESS: "Solved",
+    Status.ACCEPTABLE: "AlmostSolved",
+    Status.INFEASIBLE: "PrimalInfeasible",
+    Status.UNBOUNDED: "DualInfeasible",
+    Status.MAX_ITERATIONS: "MaxIterations",
+    Status.TIME_LIMIT: "MaxTime",
+}
+
+
+@dataclass
+class _RawResult:
+    """What cvxpy's Clarabel interface reads from a raw solver result."""
+
+    status: str
+    x: np.ndarray | None
+    z: np.ndarray | None
+    obj_val: float
+    solve_time: float
+    iterations: int
+
+
+@dataclass
+class CvxpyImport:
+    """A cvxpy problem read as a :class:`~lagrangian.QuadraticProgram`.
+
+    Attributes
+    ----------
+    qp : QuadraticProgram
+        Over cvxpy's stacked variable vector; row ``i`` of ``qp.A`` is row ``i``
+        of the cone program cvxpy builds (``A x + s = b``, ``s`` in the zero cone
+        for the first ``equalities`` rows and in the non-negative orthant after).
+    problem : cvxpy.Problem
+    equalities : int
+    """
+
+    qp: QuadraticProgram
+    problem: object
+    equalities: int
+    _chain: object = field(repr=False, default=None)
+    _inverse: object = field(repr=False, default=None)
+
+    def solve(self, **options):
+        """Solve with :func:`lagrangian.solve_qp` and write the answer into the cvxpy problem.
+
+        Afterwards ``problem.status``, ``problem.value``, every variable's
+        ``value`` and every constraint's ``dual_value`` are set as a cvxpy solver
+        would set them (duals in cvxpy's convention: cvxpy's rows are
+        ``a^T x <= b`` or ``== b``, for which its dual and our ``y`` coincide).
+        Options go to :func:`lagrangian.solve_qp`. Returns our
+        :class:`~lagrangian.Solution`.
+        """
+        import time
+
+        started = time.perf_counter()
+        ours = solve_qp(self.qp, **options)
+        has_solution = ours.status in (Status.SUCCESS, Status.ACCEPTABLE)
+        raw = _RawResult(
+            status=_CLARABEL_STATUS.get(ours.status, "NumericalError"),
+            x=np.array(ours.x) if has_solution else None,
+            z=np.array(ours.y) if has_solution else None,
+            obj_val=ours.fun - self.qp.r,
+            solve_time=time.perf_counter() - started,
+            iterations=ours.nit,
+        )
+        self.problem.unpack_results(raw, self._chain, self._inverse)
+        return ours
+
+
+def from_cvxpy(problem) -> CvxpyImport:
+    """Read a QP-representable cvxpy problem as a :class:`~lagrangian.QuadraticProgram`.
+
+    cvxpy's own reduction to a cone program (``problem.get_problem_data`` for
+    Clarabel) gives ``min 1/2 x'Px + q'x + r`` s.t. ``A x + s = b`` with ``s`` in
+    zero and non-negative cones; that is a QP with rows ``A x == b`` and ``A x <= b``.
+    Call :meth:`CvxpyImport.solve` to solve it and fill in the cvxpy problem's
+    values and duals.
+
+    Raises
+    ------
+    ProblemError
+        ``problem`` is not a cvxpy Problem, is not DCP, or needs cones other than
+        zero and non-negative ones (second-order, semidefinite, exponential, power).
+    """
+    import cvxpy as cp
+    from cvxpy.settings import OFFSET
+
+    if not isinstance(problem, cp.Problem):
+        raise ProblemError("problem", f"expected a cvxpy.Problem, got {type(problem).__name__}")
+    try:
+        data, chain, inverse = problem.get_problem_data(cp.CLARABEL)
+    except cp.error.DCPError as exc:
+        raise ProblemError("problem", f"is not DCP, so not a convex QP: {exc}") from exc
+    dims = data["dims"]
+    others = {"second-order": dims.soc, "semidefinite": dims.psd, "exponential": dims.exp, "power": dims.p3d}
+    used = [name for name, cones in others.items() if cones]
+    if used:
+        raise ProblemError("problem", f"is not a QP: cvxpy needs {', '.join(used)} cones for it")
+    n = data["c"].size
+    P = sp.csr_array((n, n)) if data.get("P") is None else sp.csr_array(data["P"])
+    P = sp.triu(P, format="csr")  # the Clarabel interface may pass the upper triangle only
+    P = sp.csr_array(P + sp.triu(P, k=1).T)
+    b = np.asarray(data["b"], dtype=float)
+    zero = dims.zero
+    lower = np.concatenate([b[:zero], np.full(b.size - zero, -np.inf)])
+    qp = QuadraticProgram(P, data["c"], data["A"], lower, b, r=float(inverse[-1][OFFSET]))
+    if getattr(inverse[-1], "solver_options", {}) is None:
+        inverse[-1].solver_options = {}  # unpacking reads it; get_problem_data leaves it unset
+    return CvxpyImport(qp, problem, zero, chain, inverse)
 
 
 @dataclass(frozen=True)
