@@ -30,7 +30,7 @@ from .convention import bound_violation, complementarity_violation, lagrangian_g
 from .errors import SingularKKTError, SingularMatrixError
 from .result import KKTResiduals
 
-__all__ = ["kkt_residuals", "kkt_residuals_from_values", "kkt_matrix", "factorize_kkt", "least_squares_multipliers", "InertiaCorrection", "KKTSystem", "NewtonStep"]
+__all__ = ["kkt_residuals", "kkt_residuals_from_values", "kkt_matrix", "factorize_kkt", "KKTPattern", "least_squares_multipliers", "InertiaCorrection", "KKTSystem", "NewtonStep"]
 
 
 def kkt_residuals(problem, x, y, z=None) -> KKTResiduals:
@@ -113,23 +113,6 @@ def least_squares_multipliers(J, g) -> np.ndarray:
     return -lsqr(sp.csr_array(J).T, g, atol=1e-14, btol=1e-14)[0]
 
 
-def equilibration(K, iterations: int = 5) -> np.ndarray:
-    r"""Ruiz scaling of a symmetric matrix: ``s`` with every row of ``diag(s) K diag(s)`` near unit max-norm.
-
-    Each sweep divides by the square root of the current row maxima (Ruiz 2001);
-    a few sweeps suffice. Empty rows keep scale 1.
-    """
-    K = sp.coo_array(K)
-    magnitude, row, col = np.abs(K.data), K.row, K.col
-    scale = np.ones(K.shape[0])
-    for _ in range(iterations):
-        rows = np.zeros(K.shape[0])
-        np.maximum.at(rows, row, magnitude * scale[row] * scale[col])
-        rows[rows == 0] = 1.0
-        scale /= np.sqrt(rows)
-    return scale
-
-
 class ScaledFactorization:
     """A factorization of ``S K S`` used to solve with ``K``: ``x = S (S K S)^{-1} S b``.
 
@@ -168,36 +151,95 @@ class ScaledFactorization:
         return x
 
 
+class KKTPattern:
+    r"""``K = [[H + diag(d_x), J^T], [J, -diag(d_c)]]`` assembled once, refactored for new diagonals.
+
+    Interior-point iterations change only the diagonal of the KKT matrix (barrier
+    terms, eliminated inequality rows, regularization). The pattern, with every
+    diagonal entry present, is built once; :meth:`factor` then writes the new
+    diagonal into a copy of the values and equilibrates and factors that, without
+    assembling sparse matrices again.
+    """
+
+    def __init__(self, H, J):
+        self.n, self.m = H.shape[0], J.shape[0]
+        size = self.n + self.m
+        # Explicit zeros on the diagonal make every diagonal entry part of the pattern
+        # (a sparse sum would drop them again).
+        given = sp.coo_array(kkt_matrix(H, J))
+        every = np.arange(size)
+        K = sp.csc_array(
+            (np.concatenate([given.data, np.zeros(size)]), (np.concatenate([given.row, every]), np.concatenate([given.col, every]))),
+            shape=(size, size),
+        )
+        K.sum_duplicates()
+        K.sort_indices()
+        self.indices, self.indptr, self.shape, self.values = K.indices, K.indptr, K.shape, K.data
+        self.columns = np.repeat(every, np.diff(K.indptr))
+        self.diagonal = np.flatnonzero(K.indices == self.columns)
+        self.signs = np.concatenate([np.ones(self.n), -np.ones(self.m)])
+
+    def matrix(self, values) -> sp.csc_array:
+        return sp.csc_array((values, self.indices, self.indptr), shape=self.shape)
+
+    def equilibration(self, values, iterations: int = 5) -> np.ndarray:
+        r"""Ruiz scaling: ``s`` with every row of ``diag(s) K diag(s)`` near unit max-norm.
+
+        Each sweep divides by the square root of the current row maxima (Ruiz 2001);
+        ``K`` is symmetric, so its column maxima (one ``reduceat`` over the CSC
+        columns, none empty) are its row maxima.
+        """
+        magnitude = np.abs(values)
+        scale = np.ones(self.shape[0])
+        for _ in range(iterations if self.shape[0] else 0):
+            largest = np.maximum.reduceat(magnitude * scale[self.indices] * scale[self.columns], self.indptr[:-1])
+            largest[largest == 0] = 1.0
+            scale /= np.sqrt(largest)
+        return scale
+
+    def factor(self, primal_diagonal=0.0, dual_diagonal=0.0, *, quasidefinite=1e-8, ordering=None,
+               singular_residual=None) -> "ScaledFactorization":
+        r"""Factor ``K`` with ``d_x = primal_diagonal``, ``d_c = dual_diagonal`` (scalars or arrays).
+
+        ``K`` is equilibrated first (``S K S``, Ruiz scaling: a congruence, so the
+        inertia is unchanged; interior-point matrices mix entries of 1e-8 and
+        1e+10, and both the pivot test and the size of the shift below only mean
+        something on a balanced matrix). The factorization then carries a
+        quasidefinite shift ``dq max|K_ij| diag(I, -I)`` that keeps every diagonal
+        entry nonzero, so that SuperLU stays on the diagonal and the inertia can be
+        read (Vanderbei 1995); iterative refinement against the unshifted ``S K S``
+        removes it again, and raises :class:`~lagrangian.errors.SingularMatrixError`
+        when ``K`` is singular. ``ordering`` reuses the elimination order of an
+        earlier factorization (``result.ordering``). ``singular_residual`` loosens
+        the relative residual above which a solve counts as singular (default
+        1e-10, see :mod:`lagrangian.linalg`).
+        """
+        values = self.values.copy()
+        values[self.diagonal[: self.n]] += primal_diagonal
+        values[self.diagonal[self.n:]] -= dual_diagonal
+        scale = self.equilibration(values)
+        scaled = values * scale[self.indices] * scale[self.columns]
+        shift = quasidefinite * max(np.abs(scaled).max(initial=0.0), 1.0)
+        shifted = scaled.copy()
+        shifted[self.diagonal] += shift * self.signs
+        F = linalg.factorize(self.matrix(shifted), structure="symmetric", raise_singular=False, reference=self.matrix(scaled),
+                             ordering=ordering)
+        if singular_residual is not None:
+            F.accept_residual = singular_residual
+        return ScaledFactorization(F, scale, self.matrix(values))
+
+
 def factorize_kkt(
     H, J, *, primal_regularization=0.0, dual_regularization=0.0, quasidefinite=1e-8, ordering=None, singular_residual=None
 ) -> ScaledFactorization:
     r"""Factor ``K = [[H + dw I, J^T], [J, -dc I]]`` for solves and its inertia.
 
-    ``K`` is equilibrated first (``S K S``, Ruiz scaling: a congruence, so the
-    inertia is unchanged; interior-point matrices mix entries of 1e-8 and 1e+10,
-    and both the pivot test and the size of the shift below only mean something
-    on a balanced matrix). The factorization then carries a quasidefinite shift
-    ``dq max|K_ij| diag(I, -I)`` that keeps every diagonal entry nonzero, so that
-    SuperLU stays on the diagonal and the inertia can be read (Vanderbei 1995);
-    iterative refinement against the unshifted ``S K S`` removes it again, and
-    raises :class:`~lagrangian.errors.SingularMatrixError` when ``K`` is singular.
-    ``ordering`` reuses the elimination order of an earlier factorization
-    (``result.ordering``) when the pattern is unchanged. ``singular_residual``
-    loosens the relative residual above which a solve counts as singular (default
-    1e-10, see :mod:`lagrangian.linalg`).
+    One-off spelling of :meth:`KKTPattern.factor` (see there for the scaling, the
+    quasidefinite shift and the refinement); ``dc`` may be an array.
     """
-    n, m = H.shape[0], J.shape[0]
-    K = kkt_matrix(H, J, primal_regularization=primal_regularization, dual_regularization=dual_regularization)
-    scale = equilibration(K)
-    S = sp.diags_array(scale)
-    reference = sp.csc_array(S @ K @ S)
-    shift = quasidefinite * max(np.abs(reference.data).max(initial=0.0), 1.0)
-    signs = sp.diags_array(np.concatenate([np.ones(n), -np.ones(m)]))
-    factored = sp.csc_array(reference + shift * signs)
-    F = linalg.factorize(factored, structure="symmetric", raise_singular=False, reference=reference, ordering=ordering)
-    if singular_residual is not None:
-        F.accept_residual = singular_residual
-    return ScaledFactorization(F, scale, K)
+    return KKTPattern(H, J).factor(
+        primal_regularization, dual_regularization, quasidefinite=quasidefinite, ordering=ordering, singular_residual=singular_residual
+    )
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ entry ``Omega_i = w_{u,i} + w_{l,i}``; a bound adds ``Omega_j`` to the diagonal:
     [ A_I           0       -Omega_I^-1  ] [ dv ]   [ -Omega_I^-1 rho_I   ]
 
 This is :func:`lagrangian.kkt.kkt_matrix` with the inequality rows' ``-1/Omega`` as
-the dual regularization, factored by :func:`lagrangian.kkt.factorize_kkt` (Ruiz
+the dual regularization, factored by :class:`lagrangian.kkt.KKTPattern` (Ruiz
 scaling, a quasidefinite shift removed again by refinement, the elimination order
 reused between iterations): the same linear algebra as every other solver here.
 Each iteration factors once and solves twice, the affine-scaling predictor
@@ -61,7 +61,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import ProblemError, SingularMatrixError
-from ..kkt import factorize_kkt
+from ..kkt import KKTPattern
 from ..result import Certificate, IterationRecord, Status
 from .ending import callback_stops, finish
 
@@ -187,6 +187,7 @@ class _Form:
         self.rows = _Sides(qp.A[self.ineq], qp.l[self.ineq], qp.u[self.ineq])
         self.bounds = _Sides(identity[self.bounded], qp.lb[self.bounded], qp.ub[self.bounded])
         self.J = sp.csr_array(sp.vstack([self.AE, self.rows.M]))
+        self.pattern = KKTPattern(self.P, self.J)
         self.A_max = max(float(abs(qp.A).max()) if qp.A.nnz else 0.0, 1.0)
 
     @property
@@ -216,13 +217,12 @@ class _Form:
 
 
 def _factor(form, Omega_rows, Omega_bounds, regularization, ordering):
-    diagonal = np.zeros(form.n)
-    diagonal[form.bounded] = Omega_bounds
-    H = form.P + sp.diags_array(diagonal + regularization)
+    diagonal = np.full(form.n, regularization)
+    diagonal[form.bounded] += Omega_bounds
     with np.errstate(divide="ignore"):
         inverse = np.minimum(1.0 / Omega_rows, 1e30)
     dual = np.concatenate([np.full(form.AE.shape[0], regularization), inverse])
-    return factorize_kkt(H, form.J, dual_regularization=dual, ordering=ordering, singular_residual=_SINGULAR_RESIDUAL)
+    return form.pattern.factor(diagonal, dual, ordering=ordering, singular_residual=_SINGULAR_RESIDUAL)
 
 
 def _direction(form, factor, r_d, r_E, targets):
