@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lagrangian as lg
-from lagrangian.models import ridge_constrained, ridge_norm, ridge_penalized, ridge_validation_choice
+from lagrangian.models import (
+    ridge_constrained,
+    ridge_leave_one_out,
+    ridge_leave_one_out_choice,
+    ridge_norm,
+    ridge_penalized,
+    ridge_validation_choice,
+)
 from lagrangian.problems import hock_schittkowski as hs
 from lagrangian.qp import read_stacked_mat
 from lagrangian.sensitivity import sensitivity
@@ -343,3 +350,17 @@ def test_from_cvxpy_reports_infeasibility_to_cvxpy_and_refuses_cones():
         lg.from_cvxpy(cp.Problem(cp.Minimize(cp.norm(x, 2)), [x >= 1]))
     with pytest.raises(lg.ProblemError, match="cvxpy.Problem"):
         lg.from_cvxpy("min x")
+
+
+def test_closed_form_leave_one_out_equals_refitting_without_each_sample():
+    rng = np.random.default_rng(4)
+    X, Y = rng.standard_normal((25, 6)), rng.standard_normal((25, 2))
+    lams = np.array([0.0, 0.3, 4.0])
+    brute = [
+        sum(np.sum((Y[i] - X[i] @ ridge_penalized(np.delete(X, i, 0), np.delete(Y, i, 0), lam)) ** 2) for i in range(25))
+        for lam in lams
+    ]
+    np.testing.assert_allclose(ridge_leave_one_out(X, Y, lams), brute, rtol=1e-10)
+    assert ridge_leave_one_out_choice(X, Y, lams) == lams[np.argmin(brute)]
+    with pytest.raises(lg.ProblemError, match="lams"):
+        ridge_leave_one_out(X, Y, [-1.0])
