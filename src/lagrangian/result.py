@@ -52,7 +52,6 @@ class Status(enum.Enum):
     STOPPED = "the callback asked to stop (it raised StopIteration); x is the last iterate"
     TIME_LIMIT = "the time limit was reached; x is the best point found (smallest KKT error)"
     EVALUATION_LIMIT = "the function evaluation limit was reached; x is the best point found (smallest KKT error)"
-
     STALLED = (
         "the iterates stopped improving (the KKT error grew far above, or stayed for 30 iterations above, its best "
         "value) and the best point is not accurate enough to be ACCEPTABLE: x is that best point; the problem is "

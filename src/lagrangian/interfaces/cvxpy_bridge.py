@@ -23,6 +23,7 @@ to import.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -144,8 +145,6 @@ class CvxpyImport:
         Options go to :func:`lagrangian.solve_qp`. Returns our
         :class:`~lagrangian.Solution`.
         """
-        import time
-
         started = time.perf_counter()
         ours = solve_qp(self.qp, **options)
         has_solution = ours.status in (Status.SUCCESS, Status.ACCEPTABLE)

@@ -60,10 +60,10 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import ProblemError, SingularMatrixError
+from ..errors import SingularMatrixError
 from ..kkt import KKTPattern
 from ..result import Certificate, IterationRecord, Status
-from .ending import callback_stops, finish
+from .ending import callback_stops, check_option, finish, limit_status
 
 __all__ = ["convex_qp"]
 
@@ -112,6 +112,12 @@ class _Sides:
         self.s_u, self.s_l = np.where(self.has_u, self.s_u + ds, 1.0), np.where(self.has_l, self.s_l + ds, 1.0)
         self.z_u, self.z_l = np.where(self.has_u, self.z_u + dz, 0.0), np.where(self.has_l, self.z_l + dz, 0.0)
 
+    def advance(self, alpha, steps):
+        """Take ``alpha`` times the step ``(ds_u, ds_l, dz_u, dz_l)``."""
+        ds_u, ds_l, dz_u, dz_l = steps
+        self.s_u, self.s_l = self.s_u + alpha * ds_u, self.s_l + alpha * ds_l
+        self.z_u, self.z_l = self.z_u + alpha * dz_u, self.z_l + alpha * dz_l
+
     def residuals(self, r):
         """``G x + s - h`` for the upper and the lower sides."""
         return self.has_u * (r + self.s_u - self.U), self.has_l * (-r + self.s_l + self.L)
@@ -124,8 +130,12 @@ class _Sides:
         """``h^T z`` over the block's sides."""
         return float(self.U @ self.z_u - self.L @ self.z_l)
 
-    def complementarity(self) -> float:
-        return float(self.s_u @ self.z_u + self.s_l @ self.z_l)
+    def complementarity(self, alpha=0.0, steps=None) -> float:
+        """``s^T z`` now, or after ``alpha`` times ``steps`` (the predictor's ``mu_aff``)."""
+        if steps is None:
+            return float(self.s_u @ self.z_u + self.s_l @ self.z_l)
+        ds_u, ds_l, dz_u, dz_l = steps
+        return float((self.s_u + alpha * ds_u) @ (self.z_u + alpha * dz_u) + (self.s_l + alpha * ds_l) @ (self.z_l + alpha * dz_l))
 
     def weights(self):
         w_u = np.divide(self.z_u, self.s_u, out=np.zeros_like(self.z_u), where=self.has_u)
@@ -188,7 +198,6 @@ class _Form:
         self.bounds = _Sides(identity[self.bounded], qp.lb[self.bounded], qp.ub[self.bounded])
         self.J = sp.csr_array(sp.vstack([self.AE, self.rows.M]))
         self.pattern = KKTPattern(self.P, self.J)
-        self.A_max = max(float(abs(qp.A).max()) if qp.A.nnz else 0.0, 1.0)
 
     @property
     def sides(self):
@@ -225,18 +234,13 @@ def _factor(form, Omega_rows, Omega_bounds, regularization, ordering):
     return form.pattern.factor(diagonal, dual, ordering=ordering, singular_residual=_SINGULAR_RESIDUAL)
 
 
-def _direction(form, factor, r_d, r_E, targets):
-    """One Newton direction for the complementarity targets ``{block: (r_c,u, r_c,l)}``."""
+def _direction(form, factor, r_d, r_E, residuals, targets):
+    """One Newton direction for the side residuals ``{block: (r_G,u, r_G,l)}`` and
+    complementarity targets ``{block: (r_c,u, r_c,l)}``."""
+    Omega_rows, rho_rows = form.rows.reduce(*residuals[form.rows], *targets[form.rows])
+    _, rho_bounds = form.bounds.reduce(*residuals[form.bounds], *targets[form.bounds])
     rhs_x = -r_d.copy()
-    rho_rows = np.zeros(0)
-    Omega_rows = None
-    for block in form.sides:
-        res_u, res_l = block.residual_cache
-        Omega, rho = block.reduce(res_u, res_l, *targets[block])
-        if block is form.bounds:
-            rhs_x[form.bounded] -= rho
-        else:
-            Omega_rows, rho_rows = Omega, rho
+    rhs_x[form.bounded] -= rho_bounds
     with np.errstate(divide="ignore", invalid="ignore"):
         rhs_rows = np.where(Omega_rows > 0, -rho_rows / Omega_rows, 0.0)
     solution = factor.solve(np.concatenate([rhs_x, -r_E, rhs_rows]))
@@ -382,10 +386,9 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         ``certificate`` holds the proof when the status is ``INFEASIBLE`` or
         ``UNBOUNDED``.
     """
-    if not (np.isfinite(tol) and tol > 0):
-        raise ProblemError("tol", f"expected a positive number, got {tol!r}")
-    if not (int(max_iterations) == max_iterations and max_iterations >= 0):
-        raise ProblemError("max_iterations", f"expected a non-negative integer, got {max_iterations!r}")
+    tol = check_option("tol", tol)
+    max_iterations = check_option("max_iterations", max_iterations, integer=True)
+    max_time = check_option("max_time", max_time, allow_none=True)
     stream = (sys.stdout if log is True else log) if log else None
     started = time.perf_counter()
     form = _Form(qp)
@@ -414,13 +417,10 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
     factor = factor_for_current()
     if factor is None:
         raise SingularMatrixError("the QP's KKT matrix is singular even with regularization 1e-6: check A for zero rows")
-    for block in form.sides:
-        block.residual_cache = (-block.U, block.L.copy())
     zero = {block: (np.zeros(block.M.shape[0]), np.zeros(block.M.shape[0])) for block in form.sides}
-    x, _, _ = _direction(form, factor, np.zeros(form.n), -form.b, zero)
-    for block in form.sides:
-        block.residual_cache = (np.zeros(block.M.shape[0]),) * 2
-    xd, y_E, _ = _direction(form, factor, form.q, np.zeros(form.AE.shape[0]), zero)
+    minus_h = {block: (-block.U, block.L) for block in form.sides}
+    x, _, _ = _direction(form, factor, np.zeros(form.n), -form.b, minus_h, zero)
+    xd, y_E, _ = _direction(form, factor, form.q, np.zeros(form.AE.shape[0]), zero, zero)
     for block in form.sides:
         block.start(block.M @ x, block.M @ xd)
     if n_sides:
@@ -444,11 +444,10 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
               file=stream)
     alpha = 0.0
     best = (np.inf, -1, x, y_E, None)  # (error, iteration, x, y_E, slacks and multipliers)
-    for iteration in range(int(max_iterations) + 1):
+    for iteration in range(max_iterations + 1):
         Px = form.P @ x
         r_E = form.AE @ x - form.b
-        for block in form.sides:
-            block.residual_cache = block.residuals(block.M @ x)
+        residuals = {block: block.residuals(block.M @ x) for block in form.sides}
         force = form.constraint_force(y_E)
         r_d = Px + form.q + force
         xPx, qx = float(x @ Px), float(form.q @ x)
@@ -457,7 +456,7 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         gap = abs(primal_objective - dual_objective)
         complementarity = sum(block.complementarity() for block in form.sides)
         mu = complementarity / n_sides if n_sides else 0.0
-        inf_pr = max([np.abs(r_E).max(initial=0.0)] + [np.abs(v).max(initial=0.0) for block in form.sides for v in block.residual_cache])
+        inf_pr = max([np.abs(r_E).max(initial=0.0)] + [np.abs(v).max(initial=0.0) for pair in residuals.values() for v in pair])
         inf_du = float(np.abs(r_d).max(initial=0.0))
         x_norm = float(np.abs(x).max(initial=0.0))
         record = IterationRecord(iteration, primal_objective + form.r, inf_pr, inf_du, alpha, regularization, barrier=mu,
@@ -498,10 +497,9 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         if callback_stops(callback, record, x):
             status = Status.STOPPED
             break
-        if iteration == max_iterations:
-            break
-        if max_time is not None and time.perf_counter() - started > max_time:
-            status = Status.TIME_LIMIT
+        limit = limit_status(iteration, max_iterations, started, max_time)
+        if limit is not None:
+            status = limit
             break
         factor = factor_for_current()
         if factor is None:
@@ -509,17 +507,10 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
             break
         try:
             affine = {block: (block.s_u * block.z_u, block.s_l * block.z_l) for block in form.sides}
-            dx_a, _, steps_a = _direction(form, factor, r_d, r_E, affine)
+            _, _, steps_a = _direction(form, factor, r_d, r_E, residuals, affine)
             alpha_a = min([1.0] + [block.step_limit(*steps_a[block]) for block in form.sides])
-            if n_sides:
-                mu_a = sum(
-                    float((block.s_u + alpha_a * ds_u) @ (block.z_u + alpha_a * dz_u) + (block.s_l + alpha_a * ds_l) @ (block.z_l + alpha_a * dz_l))
-                    for block in form.sides
-                    for ds_u, ds_l, dz_u, dz_l in [steps_a[block]]
-                ) / n_sides
-                sigma = (mu_a / mu) ** 3 if mu > 0 else 0.0
-            else:
-                sigma = 0.0
+            mu_a = sum(block.complementarity(alpha_a, steps_a[block]) for block in form.sides) / n_sides if n_sides else 0.0
+            sigma = (mu_a / mu) ** 3 if mu > 0 else 0.0
             corrected = {}
             for block in form.sides:
                 ds_u, ds_l, dz_u, dz_l = steps_a[block]
@@ -527,7 +518,7 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
                     block.has_u * (block.s_u * block.z_u + ds_u * dz_u - sigma * mu),
                     block.has_l * (block.s_l * block.z_l + ds_l * dz_l - sigma * mu),
                 )
-            dx, dy, steps = _direction(form, factor, r_d, r_E, corrected)
+            dx, dy, steps = _direction(form, factor, r_d, r_E, residuals, corrected)
         except SingularMatrixError:
             status = Status.SINGULAR_KKT
             break
@@ -536,9 +527,7 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         x = x + alpha * dx
         y_E = y_E + alpha * dy
         for block in form.sides:
-            ds_u, ds_l, dz_u, dz_l = steps[block]
-            block.s_u, block.s_l = block.s_u + alpha * ds_u, block.s_l + alpha * ds_l
-            block.z_u, block.z_l = block.z_u + alpha * dz_u, block.z_l + alpha * dz_l
+            block.advance(alpha, steps[block])
 
     if certificates and status in (Status.STALLED, Status.MAX_ITERATIONS, Status.SINGULAR_KKT, Status.NONFINITE):
         found, proof = _certificate_programs(form, qp, float(np.abs(best[2]).max(initial=0.0)), tol)

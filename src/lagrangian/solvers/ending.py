@@ -1,14 +1,36 @@
-"""What every solver does the same way: the callback each iteration, and the Solution, last log line and optional raise at the end."""
+"""What every solver does the same way: option checks, the callback and limits each iteration, and the Solution, last log line and optional raise at the end."""
 
 from __future__ import annotations
 
+import time
 from types import MappingProxyType
 
 import numpy as np
 
-from ..errors import ConvergenceError
+from ..errors import ConvergenceError, ProblemError
 from ..kkt import kkt_residuals_from_values
-from ..result import Solution
+from ..result import Solution, Status
+
+
+def check_option(name, value, *, integer=False, allow_none=False):
+    """A solver option that must be a positive number (``integer``: a non-negative integer), or None if allowed."""
+    if value is None and allow_none:
+        return None
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value) and value > 0
+    if integer:
+        ok = ok and float(value) == int(value)
+    if not ok and not (integer and value == 0):
+        raise ProblemError(name, f"expected a positive {'integer' if integer else 'number'}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def limit_status(iteration, max_iterations, started, max_time):
+    """``MAX_ITERATIONS`` or ``TIME_LIMIT`` once the solve has reached that limit, else None."""
+    if iteration == max_iterations:
+        return Status.MAX_ITERATIONS
+    if max_time is not None and time.perf_counter() - started > max_time:
+        return Status.TIME_LIMIT
+    return None
 
 
 def callback_stops(callback, record, x) -> bool:

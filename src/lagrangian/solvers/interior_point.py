@@ -65,7 +65,7 @@ from ..derivatives import QuasiNewtonHessian
 from ..errors import ProblemError, SingularKKTError, SingularMatrixError
 from ..kkt import InertiaCorrection, factorize_kkt, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
-from .ending import callback_stops, finish
+from .ending import callback_stops, check_option, finish, limit_status
 
 __all__ = ["interior_point"]
 
@@ -283,17 +283,6 @@ class _Log:
         )
 
 
-def _check_option(name, value, *, integer=False, allow_none=False):
-    if value is None and allow_none:
-        return None
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value) and value > 0
-    if integer:
-        ok = ok and float(value) == int(value)
-    if not ok and not (integer and value == 0):
-        raise ProblemError(name, f"expected a positive {'integer' if integer else 'number'}, got {value!r}")
-    return int(value) if integer else float(value)
-
-
 def interior_point(
     problem,
     *,
@@ -353,11 +342,11 @@ def interior_point(
         On an iteration, time or evaluation limit, the iterate with the smallest
         optimality error seen, with the matching status.
     """
-    tol = _check_option("tol", tol)
-    max_iterations = _check_option("max_iterations", max_iterations, integer=True)
-    max_time = _check_option("max_time", max_time, allow_none=True)
-    max_evaluations = _check_option("max_evaluations", max_evaluations, integer=True, allow_none=True)
-    mu_init = _check_option("mu_init", mu_init)
+    tol = check_option("tol", tol)
+    max_iterations = check_option("max_iterations", max_iterations, integer=True)
+    max_time = check_option("max_time", max_time, allow_none=True)
+    max_evaluations = check_option("max_evaluations", max_evaluations, integer=True, allow_none=True)
+    mu_init = check_option("mu_init", mu_init)
     n, m = problem.n, problem.m
     x_start = problem.x0.copy() if x0 is None else np.asarray(x0, dtype=float).copy()
     if x_start.shape != (n,) or not np.all(np.isfinite(x_start)):
@@ -451,10 +440,9 @@ def interior_point(
         if point.f < _OBJECTIVE_FLOOR and np.abs(d).max(initial=0.0) <= tol:
             status = Status.UNBOUNDED
             break
-        if iteration == max_iterations:
-            break
-        if max_time is not None and time.perf_counter() - started > max_time:
-            status = Status.TIME_LIMIT
+        limit = limit_status(iteration, max_iterations, started, max_time)
+        if limit is not None:
+            status = limit
             break
         if max_evaluations is not None and problem.counts["objective"] - start_counts["objective"] >= max_evaluations:
             status = Status.EVALUATION_LIMIT
