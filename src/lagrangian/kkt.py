@@ -27,7 +27,7 @@ from scipy.sparse.linalg import lsqr
 
 from . import linalg
 from .convention import bound_violation, complementarity_violation, lagrangian_gradient
-from .errors import SingularKKTError, SingularMatrixError
+from .errors import ProblemError, SingularKKTError, SingularMatrixError
 from .result import KKTResiduals
 
 __all__ = ["kkt_residuals", "kkt_residuals_from_values", "kkt_matrix", "factorize_kkt", "KKTPattern", "least_squares_multipliers", "InertiaCorrection", "KKTSystem", "NewtonStep"]
@@ -114,40 +114,73 @@ def least_squares_multipliers(J, g) -> np.ndarray:
 
 
 class ScaledFactorization:
-    """A factorization of ``S K S`` used to solve with ``K``: ``x = S (S K S)^{-1} S b``.
+    r"""A factorization of ``S K S`` used to solve with ``K``: ``x = S (S K S)^{-1} S b``.
 
-    The inner factorization refines until its (normwise) backward error is at
-    rounding level in the scaled space; a few more refinement steps against ``K``
-    itself then reduce the residual row by row, which is what a Newton step needs
-    for constraint rows whose right-hand side is a tiny violation next to
-    Hessian entries of 1e8.
+    The factored matrix is a perturbation of ``S K S`` (a quasidefinite shift), so
+    every solve is refined, ``x <- x + S F^{-1} S (b - K x)``, while it makes
+    progress: while the scaled residual ``||S (b - K x)||`` falls by at least 10%
+    or the unscaled one ``||b - K x||`` at least halves, neither growing (infinity
+    norms, at most ``refinement_steps`` times), and stops at once when the
+    normwise backward error below has reached rounding level. Each step contracts the error by
+    about ``||shift|| ||(S K S)^{-1}||``, close to 1 on the ill-conditioned
+    matrices of an interior point near its end, where many slow steps still pay.
+    The scaled residual weighs every row by its own size after equilibration; the
+    unscaled one keeps refining a constraint row whose right-hand side is a tiny
+    violation next to Hessian entries of 1e8 in the user's units.
+
+    The answer is then checked by its normwise backward error in the scaled
+    space, ``||S r|| / (||S K S|| ||S^{-1} x|| + ||S b||)``, against the
+    factorization's ``accept_residual``: a singular ``K`` shows up as a solve that
+    refinement cannot make small, and raises
+    :class:`~lagrangian.errors.SingularMatrixError` instead of answering.
     """
 
-    refinement_steps = 3
+    refinement_steps = 10
+    #: A normwise backward error this small is rounding level: no refinement step can improve it.
+    rounding = 4 * np.finfo(float).eps
 
-    def __init__(self, factorization, scale, matrix):
-        self.factorization, self.scale, self.matrix = factorization, scale, matrix
+    def __init__(self, factorization, scale, matrix, scaled_norm):
+        self.factorization, self.scale, self.matrix, self.scaled_norm = factorization, scale, matrix, scaled_norm
         self.inertia, self.singular = factorization.inertia, factorization.singular
-        self.ordering = factorization.ordering
+
+    def _scales(self, b):
+        return self.scale if b.ndim == 1 else self.scale[:, None]
 
     def _scaled_solve(self, b):
-        s = self.scale if b.ndim == 1 else self.scale[:, None]
-        return s * self.factorization.solve(s * b)
+        s = self._scales(b)
+        return s * self.factorization.solve(s * b, refine=False)
+
+    def _residual(self, b, x):
+        """``(r, ||S r||, ||r||)``."""
+        r = b - self.matrix @ x
+        return r, np.abs(self._scales(b) * r).max(initial=0.0), np.abs(r).max(initial=0.0)
+
+    def _backward_error(self, b, x, scaled):
+        """The normwise backward error ``||S r|| / (||S K S|| ||S^{-1} x|| + ||S b||)``."""
+        s = self._scales(b)
+        denominator = self.scaled_norm * np.abs(x / s).max(initial=0.0) + np.abs(s * b).max(initial=0.0)
+        return scaled / denominator if denominator > 0 else 0.0
 
     def solve(self, b):
         b = np.asarray(b, dtype=float)
         x = self._scaled_solve(b)
-        residual = b - self.matrix @ x
-        size = np.abs(residual).max(initial=0.0)
+        residual, scaled, unscaled = self._residual(b, x)
         for _ in range(self.refinement_steps):
-            if size == 0.0:
+            if unscaled == 0.0 or self._backward_error(b, x, scaled) <= self.rounding:
                 break
             candidate = x + self._scaled_solve(residual)
-            candidate_residual = b - self.matrix @ candidate
-            candidate_size = np.abs(candidate_residual).max(initial=0.0)
-            if not candidate_size < 0.5 * size:
+            candidate_residual, candidate_scaled, candidate_unscaled = self._residual(b, candidate)
+            progress = candidate_scaled < 0.9 * scaled or candidate_unscaled < 0.5 * unscaled
+            if not (progress and candidate_scaled <= scaled and candidate_unscaled <= unscaled):
                 break
-            x, residual, size = candidate, candidate_residual, candidate_size
+            x, residual, scaled, unscaled = candidate, candidate_residual, candidate_scaled, candidate_unscaled
+        error = self._backward_error(b, x, scaled)
+        if not (np.all(np.isfinite(x)) and error <= self.factorization.accept_residual):
+            raise SingularMatrixError(
+                f"KKT solve left a relative residual of {error:.2e} after refinement: the matrix is numerically "
+                "singular or too ill-conditioned for this right-hand side",
+                pivot=self.factorization.pivot_ratio,
+            )
         return x
 
 
@@ -178,59 +211,83 @@ class KKTPattern:
         self.columns = np.repeat(every, np.diff(K.indptr))
         self.diagonal = np.flatnonzero(K.indices == self.columns)
         self.signs = np.concatenate([np.ones(self.n), -np.ones(self.m)])
+        # The upper triangle (row <= column) in CSC order is what the LDL^T reads.
+        self._upper = np.flatnonzero(K.indices <= self.columns)
+        counts = np.bincount(self.columns[self._upper], minlength=size)
+        self._ldl = linalg.LDLPattern(
+            sp.csc_array((self.values[self._upper], K.indices[self._upper], np.concatenate([[0], np.cumsum(counts)])), shape=K.shape)
+        )
+        self._scale = None
 
     def matrix(self, values) -> sp.csc_array:
         return sp.csc_array((values, self.indices, self.indptr), shape=self.shape)
 
-    def equilibration(self, values, iterations: int = 5) -> np.ndarray:
+    def equilibration(self, values, iterations: int = 5, start=None) -> np.ndarray:
         r"""Ruiz scaling: ``s`` with every row of ``diag(s) K diag(s)`` near unit max-norm.
 
         Each sweep divides by the square root of the current row maxima (Ruiz 2001);
         ``K`` is symmetric, so its column maxima (one ``reduceat`` over the CSC
-        columns, none empty) are its row maxima.
+        columns, none empty) are its row maxima. ``start`` continues from an
+        earlier scaling (of a matrix that differs only on its diagonal, say).
         """
         magnitude = np.abs(values)
-        scale = np.ones(self.shape[0])
+        scale = np.ones(self.shape[0]) if start is None else start.copy()
         for _ in range(iterations if self.shape[0] else 0):
             largest = np.maximum.reduceat(magnitude * scale[self.indices] * scale[self.columns], self.indptr[:-1])
             largest[largest == 0] = 1.0
             scale /= np.sqrt(largest)
         return scale
 
-    def factor(self, primal_diagonal=0.0, dual_diagonal=0.0, *, quasidefinite=1e-8, ordering=None,
-               singular_residual=None) -> "ScaledFactorization":
+    def factor(self, primal_diagonal=0.0, dual_diagonal=0.0, *, quasidefinite=1e-8, singular_residual=None) -> "ScaledFactorization":
         r"""Factor ``K`` with ``d_x = primal_diagonal``, ``d_c = dual_diagonal`` (scalars or arrays).
 
         ``K`` is equilibrated first (``S K S``, Ruiz scaling: a congruence, so the
         inertia is unchanged; interior-point matrices mix entries of 1e-8 and
         1e+10, and both the pivot test and the size of the shift below only mean
         something on a balanced matrix). The factorization then carries a
-        quasidefinite shift ``dq max|K_ij| diag(I, -I)`` that keeps every diagonal
-        entry nonzero, so that SuperLU stays on the diagonal and the inertia can be
-        read (Vanderbei 1995); iterative refinement against the unshifted ``S K S``
-        removes it again, and raises :class:`~lagrangian.errors.SingularMatrixError`
-        when ``K`` is singular. ``ordering`` reuses the elimination order of an
-        earlier factorization (``result.ordering``). ``singular_residual`` loosens
-        the relative residual above which a solve counts as singular (default
-        1e-10, see :mod:`lagrangian.linalg`).
+        quasidefinite shift ``dq max|K_ij| diag(I, -I)`` that makes a convex
+        problem's KKT matrix quasidefinite, so that it has an ``L D L^T``
+        factorization in any order and the signs of ``D`` give the inertia
+        (Vanderbei 1995); iterative refinement against the unshifted ``K``
+        removes the shift again, and raises
+        :class:`~lagrangian.errors.SingularMatrixError` when ``K`` is singular.
+
+        The factorization is :class:`lagrangian.linalg.LDLPattern`'s (QDLDL),
+        whose ordering and elimination tree are computed in the first call and
+        reused by every later one; it is overwritten by the next call. Where it
+        meets an exactly zero pivot (possible only when ``K`` is not
+        quasidefinite: a nonconvex Hessian, dependent constraints) SuperLU's
+        symmetric mode, with its own minimum-degree order, factors instead.
+        ``singular_residual`` loosens the relative residual above which a solve
+        counts as singular (default 1e-10, see :mod:`lagrangian.linalg`).
         """
         values = self.values.copy()
         values[self.diagonal[: self.n]] += primal_diagonal
         values[self.diagonal[self.n:]] -= dual_diagonal
-        scale = self.equilibration(values)
+        if not np.all(np.isfinite(values)):
+            raise ProblemError("KKT matrix", "contains NaN or infinite entries")
+        # Successive interior-point matrices differ on the diagonal only: two sweeps from
+        # the last scaling balance the new one as well as five from scratch.
+        scale = self.equilibration(values) if self._scale is None else self.equilibration(values, 2, self._scale)
+        self._scale = scale
         scaled = values * scale[self.indices] * scale[self.columns]
-        shift = quasidefinite * max(np.abs(scaled).max(initial=0.0), 1.0)
+        magnitude = np.abs(scaled)
+        shift = quasidefinite * max(magnitude.max(initial=0.0), 1.0)
         shifted = scaled.copy()
         shifted[self.diagonal] += shift * self.signs
-        F = linalg.factorize(self.matrix(shifted), structure="symmetric", raise_singular=False, reference=self.matrix(scaled),
-                             ordering=ordering)
+        try:
+            F = self._ldl.factor(shifted[self._upper], pivot_tol=linalg.DEFAULT_PIVOT_TOL)
+        except SingularMatrixError:
+            F = linalg.SymmetricFactorization(self.matrix(shifted), pivot_tol=linalg.DEFAULT_PIVOT_TOL, raise_singular=False)
         if singular_residual is not None:
             F.accept_residual = singular_residual
-        return ScaledFactorization(F, scale, self.matrix(values))
+        # ||S K S||_inf: K is symmetric, so its row sums are its column sums.
+        scaled_norm = float(np.add.reduceat(magnitude, self.indptr[:-1]).max(initial=0.0)) if self.shape[0] else 0.0
+        return ScaledFactorization(F, scale, self.matrix(values), scaled_norm)
 
 
 def factorize_kkt(
-    H, J, *, primal_regularization=0.0, dual_regularization=0.0, quasidefinite=1e-8, ordering=None, singular_residual=None
+    H, J, *, primal_regularization=0.0, dual_regularization=0.0, quasidefinite=1e-8, singular_residual=None
 ) -> ScaledFactorization:
     r"""Factor ``K = [[H + dw I, J^T], [J, -dc I]]`` for solves and its inertia.
 
@@ -238,7 +295,7 @@ def factorize_kkt(
     quasidefinite shift and the refinement); ``dc`` may be an array.
     """
     return KKTPattern(H, J).factor(
-        primal_regularization, dual_regularization, quasidefinite=quasidefinite, ordering=ordering, singular_residual=singular_residual
+        primal_regularization, dual_regularization, quasidefinite=quasidefinite, singular_residual=singular_residual
     )
 
 
@@ -267,8 +324,9 @@ class InertiaCorrection:
     The matrix is first equilibrated (Ruiz scaling, a congruence that keeps the
     inertia). The factorization then carries a small quasidefinite shift
     ``dq max|K_ij| diag(I, -I)``, which keeps every diagonal entry nonzero, so that
-    SuperLU stays on the diagonal and the inertia can be read (Vanderbei 1995);
-    iterative refinement against the unshifted matrix removes it again.
+    the ``L D L^T`` factorization needs no pivoting and the inertia can be read
+    from ``D`` (Vanderbei 1995); iterative refinement against the unshifted matrix
+    removes it again.
     ``dq = 1e-8``, as QDLDL in OSQP: much smaller shifts let the element growth
     ``1/dq`` swamp the digits. A shifted factorization whose refinement fails is
     how a singular matrix (rank-deficient ``J``) shows itself.
@@ -291,7 +349,6 @@ class InertiaCorrection:
         self.dual, self.quasidefinite = dual, quasidefinite
         self.decrease, self.increase, self.first_increase = decrease, increase, first_increase
         self.last = 0.0
-        self.ordering = None
         # None keeps linalg's 1e-10; the interior point uses IPOPT's residual_ratio_singular
         # (1e-5): its matrices near a solution reach condition numbers of 1e12.
         self.singular_residual = singular_residual
@@ -305,15 +362,11 @@ class InertiaCorrection:
         shift 1e6 times smaller tells that apart from a truly singular matrix.
         """
         n, m = H.shape[0], J.shape[0]
-        # The pattern of K rarely changes between iterations; any symmetric order is
-        # valid, so the last one is reused whenever the size matches.
         for shift in (self.quasidefinite, self.quasidefinite * 1e-6):
-            ordering = self.ordering if self.ordering is not None and self.ordering.size == n + m else None
             F = factorize_kkt(
-                H, J, primal_regularization=dw, dual_regularization=dc, quasidefinite=shift, ordering=ordering,
+                H, J, primal_regularization=dw, dual_regularization=dc, quasidefinite=shift,
                 singular_residual=self.singular_residual,
             )
-            self.ordering = F.ordering
             if F.singular or F.inertia is None or F.inertia[2] > 0:
                 return None, F.inertia, True, None
             if F.inertia != (n, m, 0):

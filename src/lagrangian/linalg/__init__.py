@@ -35,6 +35,8 @@ from .factorizations import (
     IterativeSolver,
     LUFactorization,
     SymmetricFactorization,
+    LDLPattern,
+    LDLFactorization,
     TriangularFactorization,
 )
 from .structure import Segment, Structure, analyze, is_symmetric
@@ -50,12 +52,15 @@ __all__ = [
     "TriangularFactorization",
     "BlockTriangularFactorization",
     "SymmetricFactorization",
+    "LDLPattern",
+    "LDLFactorization",
     "LUFactorization",
     "IterativeSolver",
 ]
 
 _STRUCTURES = ("auto", "triangular", "block_triangular", "symmetric", "general", "iterative")
-_DEFAULT_PIVOT_TOL = 1e3 * np.finfo(float).eps
+# A pivot this small next to the largest matrix entry makes a factorization singular.
+DEFAULT_PIVOT_TOL = 1e3 * np.finfo(float).eps
 
 
 def _as_square_sparse(A, name="A"):
@@ -73,7 +78,7 @@ def factorize(
     A,
     *,
     structure: str = "auto",
-    pivot_tol: float = _DEFAULT_PIVOT_TOL,
+    pivot_tol: float = DEFAULT_PIVOT_TOL,
     raise_singular: bool = True,
     reference=None,
     ordering=None,

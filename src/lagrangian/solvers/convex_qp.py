@@ -31,8 +31,9 @@ entry ``Omega_i = w_{u,i} + w_{l,i}``; a bound adds ``Omega_j`` to the diagonal:
 
 This is :func:`lagrangian.kkt.kkt_matrix` with the inequality rows' ``-1/Omega`` as
 the dual regularization, factored by :class:`lagrangian.kkt.KKTPattern` (Ruiz
-scaling, a quasidefinite shift removed again by refinement, the elimination order
-reused between iterations): the same linear algebra as every other solver here.
+scaling, a quasidefinite shift removed again by refinement, an ``L D L^T``
+factorization whose symbolic analysis is reused between iterations): the same
+linear algebra as every other solver here.
 Each iteration factors once and solves twice, the affine-scaling predictor
 (``sigma = 0``) and Mehrotra's corrector with ``sigma = (mu_aff / mu)^3`` and the
 second-order term ``ds_aff dz_aff`` (Nocedal & Wright, *Numerical Optimization*,
@@ -89,9 +90,17 @@ class _Sides:
         self.MT = sp.csr_array(self.M.T)
         self.has_u, self.has_l = np.isfinite(upper), np.isfinite(lower)
         self.U, self.L = np.where(self.has_u, upper, 0.0), np.where(self.has_l, lower, 0.0)
-        size = self.M.shape[0]
-        self.s_u, self.s_l = np.ones(size), np.ones(size)
-        self.z_u, self.z_l = np.zeros(size), np.zeros(size)
+        self.size = self.M.shape[0]
+        self.s_u, self.s_l = np.ones(self.size), np.ones(self.size)
+        self.z_u, self.z_l = np.zeros(self.size), np.zeros(self.size)
+
+    def apply(self, v):
+        """``M v``."""
+        return self.M @ v
+
+    def apply_transpose(self, w):
+        """``M^T w``."""
+        return self.MT @ w
 
     @property
     def count(self) -> int:
@@ -177,6 +186,23 @@ class _Sides:
         return float(max(up.max(initial=0.0), down.max(initial=0.0)))
 
 
+class _BoundSides(_Sides):
+    """The sides of the bounds ``l_j <= x_j <= u_j`` of the variables ``index``: ``M`` is
+    rows of the identity, applied by indexing rather than as a sparse product."""
+
+    def __init__(self, n, index, lower, upper):
+        super().__init__(sp.eye_array(n, format="csr")[index], lower, upper)
+        self.n, self.index = n, index
+
+    def apply(self, v):
+        return v[self.index]
+
+    def apply_transpose(self, w):
+        out = np.zeros(self.n)
+        out[self.index] = w
+        return out
+
+
 class _Form:
     """The QP's data sorted for the method: equalities, inequality rows, bounds."""
 
@@ -195,7 +221,7 @@ class _Form:
         self.AET = sp.csr_array(self.AE.T)
         self.b = np.concatenate([qp.u[self.eq], qp.lb[self.fixed]])
         self.rows = _Sides(qp.A[self.ineq], qp.l[self.ineq], qp.u[self.ineq])
-        self.bounds = _Sides(identity[self.bounded], qp.lb[self.bounded], qp.ub[self.bounded])
+        self.bounds = _BoundSides(n, self.bounded, qp.lb[self.bounded], qp.ub[self.bounded])
         self.J = sp.csr_array(sp.vstack([self.AE, self.rows.M]))
         self.pattern = KKTPattern(self.P, self.J)
 
@@ -221,17 +247,17 @@ class _Form:
         """``A_E^T y + G^T z``: the constraints' share of the dual residual."""
         force = self.AET @ y_E
         for block in self.sides:
-            force = force + block.MT @ block.multiplier()
+            force = force + block.apply_transpose(block.multiplier())
         return force
 
 
-def _factor(form, Omega_rows, Omega_bounds, regularization, ordering):
+def _factor(form, Omega_rows, Omega_bounds, regularization):
     diagonal = np.full(form.n, regularization)
     diagonal[form.bounded] += Omega_bounds
     with np.errstate(divide="ignore"):
         inverse = np.minimum(1.0 / Omega_rows, 1e30)
     dual = np.concatenate([np.full(form.AE.shape[0], regularization), inverse])
-    return form.pattern.factor(diagonal, dual, ordering=ordering, singular_residual=_SINGULAR_RESIDUAL)
+    return form.pattern.factor(diagonal, dual, singular_residual=_SINGULAR_RESIDUAL)
 
 
 def _direction(form, factor, r_d, r_E, residuals, targets):
@@ -248,10 +274,10 @@ def _direction(form, factor, r_d, r_E, residuals, targets):
     # dv = Omega A_I dx + rho holds only up to the solve's residual, and recovering the
     # row multipliers from A_I dx multiplies that residual by Omega (1e10 on an active
     # row): there the step of z_u - z_l is dv itself, and A_I dx the value it implies.
-    row_values = form.rows.M @ dx
+    row_values = form.rows.apply(dx)
     trusted = Omega_rows >= 1.0
     row_values[trusted] = (dv[trusted] - rho_rows[trusted]) / Omega_rows[trusted]
-    steps = {form.rows: form.rows.recover(row_values), form.bounds: form.bounds.recover(form.bounds.M @ dx)}
+    steps = {form.rows: form.rows.recover(row_values), form.bounds: form.bounds.recover(dx[form.bounded])}
     return dx, dy, steps
 
 
@@ -290,7 +316,7 @@ def _ray(form, dx):
     violation = max(
         float(np.abs(form.P @ d).max(initial=0.0)),
         float(np.abs(form.AE @ d).max(initial=0.0)),
-        *(block.recession_violation(block.M @ d) for block in form.sides),
+        *(block.recession_violation(block.apply(d)) for block in form.sides),
     )
     return Certificate("unbounded", value, violation, d=d)
 
@@ -395,34 +421,39 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
     problem = qp.problem()
     start_counts = dict(problem.counts)
     n_sides = sum(block.count for block in form.sides)
-    ordering, regularization = None, 0.0
+    regularization = 0.0
 
-    def factor_for_current():
-        nonlocal ordering, regularization
+    def with_regularization(compute):
+        """``compute(factor)`` with the current KKT matrix, raising the static
+        regularization through ``_REGULARIZATIONS`` while the solves are singular."""
+        nonlocal regularization
         weights = {block: sum(block.weights()) for block in form.sides}
         for shift in (s for s in _REGULARIZATIONS if s >= regularization):
+            factor = _factor(form, weights[form.rows], weights[form.bounds], shift)
             try:
-                factor = _factor(form, weights[form.rows], weights[form.bounds], shift, ordering)
-                ordering, regularization = factor.ordering, shift
-                return factor
+                answer = compute(factor)
             except SingularMatrixError:
-                ordering = None
-        return None
+                continue
+            regularization = shift
+            return answer
+        raise SingularMatrixError(f"the QP's KKT matrix is singular even with regularization {_REGULARIZATIONS[-1]:g}")
 
     # Starting point (Vandenberghe's CVXOPT rule): with W = I, x minimizes
     # 1/2 x'Px + 1/2 ||Gx - h||^2 on A_E x = b, and the multipliers solve the dual
     # analogue; both are then shifted into the interior.
     for block in form.sides:
         block.z_u, block.z_l = block.has_u * 1.0, block.has_l * 1.0
-    factor = factor_for_current()
-    if factor is None:
-        raise SingularMatrixError("the QP's KKT matrix is singular even with regularization 1e-6: check A for zero rows")
-    zero = {block: (np.zeros(block.M.shape[0]), np.zeros(block.M.shape[0])) for block in form.sides}
+    zero = {block: (np.zeros(block.size), np.zeros(block.size)) for block in form.sides}
     minus_h = {block: (-block.U, block.L) for block in form.sides}
-    x, _, _ = _direction(form, factor, np.zeros(form.n), -form.b, minus_h, zero)
-    xd, y_E, _ = _direction(form, factor, form.q, np.zeros(form.AE.shape[0]), zero, zero)
+    try:
+        x, xd, y_E = with_regularization(lambda factor: (
+            _direction(form, factor, np.zeros(form.n), -form.b, minus_h, zero)[0],
+            *_direction(form, factor, form.q, np.zeros(form.AE.shape[0]), zero, zero)[:2],
+        ))
+    except SingularMatrixError as exc:
+        raise SingularMatrixError(f"{exc}: check A for zero or repeated rows") from exc
     for block in form.sides:
-        block.start(block.M @ x, block.M @ xd)
+        block.start(block.apply(x), block.apply(xd))
     if n_sides:
         s_all = np.concatenate([v for block in form.sides for v in block.slacks()])
         z_all = np.concatenate([v for block in form.sides for v in block.duals()])
@@ -447,7 +478,7 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
     for iteration in range(max_iterations + 1):
         Px = form.P @ x
         r_E = form.AE @ x - form.b
-        residuals = {block: block.residuals(block.M @ x) for block in form.sides}
+        residuals = {block: block.residuals(block.apply(x)) for block in form.sides}
         force = form.constraint_force(y_E)
         r_d = Px + form.q + force
         xPx, qx = float(x @ Px), float(form.q @ x)
@@ -490,8 +521,10 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         if farkas is not None and farkas.radius >= radius:
             status, certificate = Status.INFEASIBLE, farkas
             break
-        ray = None if dx is None else _ray(form, dx)
-        if ray is not None and ray.radius >= _CERTIFICATE_RADIUS and primal_objective < -_CERTIFICATE_RADIUS * max(1.0, q_norm):
+        # Only an objective already far below any plausible optimum makes the step worth testing as a ray.
+        diverging = dx is not None and primal_objective < -_CERTIFICATE_RADIUS * max(1.0, q_norm)
+        ray = _ray(form, dx) if diverging else None
+        if ray is not None and ray.radius >= _CERTIFICATE_RADIUS:
             status, certificate = Status.UNBOUNDED, ray
             break
         if callback_stops(callback, record, x):
@@ -501,11 +534,7 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         if limit is not None:
             status = limit
             break
-        factor = factor_for_current()
-        if factor is None:
-            status = Status.SINGULAR_KKT
-            break
-        try:
+        def predictor_corrector(factor):
             affine = {block: (block.s_u * block.z_u, block.s_l * block.z_l) for block in form.sides}
             _, _, steps_a = _direction(form, factor, r_d, r_E, residuals, affine)
             alpha_a = min([1.0] + [block.step_limit(*steps_a[block]) for block in form.sides])
@@ -518,7 +547,10 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
                     block.has_u * (block.s_u * block.z_u + ds_u * dz_u - sigma * mu),
                     block.has_l * (block.s_l * block.z_l + ds_l * dz_l - sigma * mu),
                 )
-            dx, dy, steps = _direction(form, factor, r_d, r_E, residuals, corrected)
+            return _direction(form, factor, r_d, r_E, residuals, corrected)
+
+        try:
+            dx, dy, steps = with_regularization(predictor_corrector)
         except SingularMatrixError:
             status = Status.SINGULAR_KKT
             break
