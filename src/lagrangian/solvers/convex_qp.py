@@ -455,17 +455,19 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
     for block in form.sides:
         block.start(block.apply(x), block.apply(xd))
     if n_sides:
+        # CVXOPT's rule (Vandenberghe 2010, coneqp): a vector with an entry at or below
+        # zero (relative to its size) moves by one plus its most negative entry, so
+        # that its smallest entry becomes 1. Mehrotra's smaller shifts leave s'z tiny
+        # next to the residuals when the multiplier estimate is near zero (LASER,
+        # LISWET), and then every step is cut short by the boundary.
         s_all = np.concatenate([v for block in form.sides for v in block.slacks()])
         z_all = np.concatenate([v for block in form.sides for v in block.duals()])
-        ds = max(-1.5 * s_all.min(), 0.0)
-        dz = max(-1.5 * z_all.min(), 0.0)
-        s_all, z_all = s_all + ds, z_all + dz
-        product = float(s_all @ z_all)
-        ds += 0.5 * product / max(z_all.sum(), 1e-300)
-        dz += 0.5 * product / max(s_all.sum(), 1e-300)
-        ds, dz = max(ds, 1e-8), max(dz, 1e-8)
+        shifts = []
+        for values in (s_all, z_all):
+            most_negative = -values.min()
+            shifts.append(1.0 + most_negative if most_negative >= -1e-8 * max(np.linalg.norm(values), 1.0) else 0.0)
         for block in form.sides:
-            block.shift(ds, dz)
+            block.shift(*shifts)
 
     b_norm = max([np.abs(form.b).max(initial=0.0)] + [np.abs(v).max(initial=0.0) for block in form.sides for v in (block.U, block.L)])
     q_norm = float(np.abs(form.q).max(initial=0.0))
