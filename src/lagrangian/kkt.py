@@ -141,7 +141,15 @@ class ScaledFactorization:
 
     def __init__(self, factorization, scale, matrix, scaled_norm):
         self.factorization, self.scale, self.matrix, self.scaled_norm = factorization, scale, matrix, scaled_norm
-        self.inertia, self.singular = factorization.inertia, factorization.singular
+
+    @property
+    def inertia(self):
+        """``(n_positive, n_negative, n_zero)`` of ``K`` (a congruence keeps it), or None if unknown."""
+        return self.factorization.inertia
+
+    @property
+    def singular(self) -> bool:
+        return self.factorization.singular
 
     def _scales(self, b):
         return self.scale if b.ndim == 1 else self.scale[:, None]
@@ -218,6 +226,7 @@ class KKTPattern:
             sp.csc_array((self.values[self._upper], K.indices[self._upper], np.concatenate([[0], np.cumsum(counts)])), shape=K.shape)
         )
         self._scale = None
+        self._values_matrix = self.matrix(self.values.copy())
 
     def matrix(self, values) -> sp.csc_array:
         return sp.csc_array((values, self.indices, self.indptr), shape=self.shape)
@@ -233,7 +242,8 @@ class KKTPattern:
         magnitude = np.abs(values)
         scale = np.ones(self.shape[0]) if start is None else start.copy()
         for _ in range(iterations if self.shape[0] else 0):
-            largest = np.maximum.reduceat(magnitude * scale[self.indices] * scale[self.columns], self.indptr[:-1])
+            # max_i |K_ij| s_i s_j = s_j max_i |K_ij| s_i: one gather per sweep, not two.
+            largest = scale * np.maximum.reduceat(magnitude * scale[self.indices], self.indptr[:-1])
             largest[largest == 0] = 1.0
             scale /= np.sqrt(largest)
         return scale
@@ -277,13 +287,18 @@ class KKTPattern:
         shifted[self.diagonal] += shift * self.signs
         try:
             F = self._ldl.factor(shifted[self._upper], pivot_tol=linalg.DEFAULT_PIVOT_TOL)
+            # The LDL^T of the last call can no longer solve, so neither can the
+            # ScaledFactorization that refined with this matrix: reuse its storage.
+            self._values_matrix.data[:] = values
+            matrix = self._values_matrix
         except SingularMatrixError:
             F = linalg.SymmetricFactorization(self.matrix(shifted), pivot_tol=linalg.DEFAULT_PIVOT_TOL, raise_singular=False)
+            matrix = self.matrix(values)
         if singular_residual is not None:
             F.accept_residual = singular_residual
         # ||S K S||_inf: K is symmetric, so its row sums are its column sums.
         scaled_norm = float(np.add.reduceat(magnitude, self.indptr[:-1]).max(initial=0.0)) if self.shape[0] else 0.0
-        return ScaledFactorization(F, scale, self.matrix(values), scaled_norm)
+        return ScaledFactorization(F, scale, matrix, scaled_norm)
 
 
 def factorize_kkt(

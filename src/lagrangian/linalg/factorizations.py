@@ -406,7 +406,10 @@ class LDLPattern:
 
     def __init__(self, upper):
         upper = sp.csc_array(upper)
-        self.indices, self.indptr, self.shape = upper.indices, upper.indptr, upper.shape
+        self.shape = upper.shape
+        # One matrix object whose values are overwritten for every factorization:
+        # QDLDL reads only its values after the first call.
+        self._upper = sp.csc_matrix((upper.data.astype(float), upper.indices, upper.indptr), shape=upper.shape)
         self._solver = None
         self.generation = 0
 
@@ -419,69 +422,84 @@ class LDLPattern:
         Raises
         ------
         SingularMatrixError
-            A pivot is exactly zero (no ``L D L^T`` in this ordering: the matrix is
-            singular or not quasidefinite).
+            The first factorization met an exactly zero pivot (no ``L D L^T`` in
+            this ordering: the matrix is singular or not quasidefinite). A later
+            one reports it through ``singular`` and ``inertia``, and its solves
+            come back non-finite.
         """
         import qdldl
 
-        upper = sp.csc_matrix((data, self.indices, self.indptr), shape=self.shape)
+        self._upper.data[:] = data
         self.generation += 1
         try:
             if self._solver is None:
-                self._solver = qdldl.Solver(upper, upper=True)
+                self._solver = qdldl.Solver(self._upper, upper=True)
             else:
-                self._solver.update(upper, upper=True)
-        except RuntimeError as exc:  # the first factorization reports a zero pivot this way
+                self._solver.update(self._upper, upper=True)
+        except RuntimeError as exc:
             raise SingularMatrixError(f"LDL^T factorization met a zero pivot (QDLDL: {exc})", pivot=0.0) from exc
-        _, pivots, order = self._solver.factors()
-        if not np.all(np.isfinite(pivots)) or not np.all(pivots != 0):  # later ones only leave it in D
-            raise SingularMatrixError("LDL^T factorization met a zero pivot: the matrix is singular or not quasidefinite",
-                                      pivot=0.0)
-        return LDLFactorization(self, pivots, order, pivot_tol=pivot_tol, scale=float(np.abs(data).max(initial=0.0)))
+        return LDLFactorization(self, data, pivot_tol=pivot_tol)
 
-    def _solve(self, generation, b):
+    def _check(self, generation):
         if generation != self.generation:
             raise SolverError("this LDL^T factorization was overwritten by a later factorization of the same pattern")
+
+    def _solve(self, generation, b):
+        self._check(generation)
         return self._solver.solve(b)
+
+    def _factors(self, generation):
+        self._check(generation)
+        _, pivots, order = self._solver.factors()
+        return pivots, order
 
 
 class LDLFactorization(Factorization):
     """One numeric factorization of an :class:`LDLPattern`, with the inertia from the signs of ``D``.
 
-    Solves are not refined here (there is no reference matrix): the caller
-    refines, as :class:`lagrangian.kkt.ScaledFactorization` does.
+    ``inertia``, ``singular``, ``pivot_ratio`` and ``ordering`` are read from the
+    factors when first asked for (copying ``L`` out of QDLDL costs as much as a
+    refactorization of a small matrix). Solves are not refined here (there is no
+    reference matrix): the caller refines, as
+    :class:`lagrangian.kkt.ScaledFactorization` does, and a solve through a zero
+    pivot comes back non-finite rather than raising.
     """
 
     kind = "ldl"
 
-    def __init__(self, pattern, pivots, order, *, pivot_tol: float, scale: float):
+    def __init__(self, pattern, data, *, pivot_tol: float):
         self.shape = pattern.shape
         self.matrix = self.reference = None
         self._pattern, self._generation = pattern, pattern.generation
-        self.pivot_ratio = _pivot_ratio(pivots, scale)
-        small = np.abs(pivots) <= pivot_tol * scale
-        self.inertia = (int(np.sum((pivots > 0) & ~small)), int(np.sum((pivots < 0) & ~small)), int(small.sum()))
-        self.singular = self.pivot_ratio <= pivot_tol
-        self.ordering = np.asarray(order)
+        self._data, self._pivot_tol = data, pivot_tol
+        self._read = None
 
-    def solve(self, b, *, transpose: bool = False, refine: bool = False) -> np.ndarray:
-        """Solve ``A x = b`` (``A`` is symmetric, so ``transpose`` changes nothing); ``refine`` must be False."""
-        if refine:
-            raise ValueError("refine: an LDLFactorization has no reference matrix; refine in the caller")
-        b = np.asarray(b, dtype=float)
-        if b.ndim not in (1, 2) or b.shape[0] != self.shape[0]:
-            raise ValueError(f"b: expected shape ({self.shape[0]},) or ({self.shape[0]}, k), got {b.shape}")
-        if not np.all(np.isfinite(b)):
-            raise ValueError("b: contains NaN or infinite entries")
-        if self.singular:
-            raise SingularMatrixError(
-                f"symmetric matrix is singular (pivot ratio {self.pivot_ratio:.2e}, inertia {self.inertia}); "
-                "regularize it before solving",
-                pivot=self.pivot_ratio,
-            )
+    def _pivots(self):
+        if self._read is None:
+            pivots, order = self._pattern._factors(self._generation)
+            scale = float(np.abs(self._data).max(initial=0.0))
+            small = np.abs(pivots) <= self._pivot_tol * scale
+            ratio = _pivot_ratio(pivots, scale)
+            inertia = (int(np.sum((pivots > 0) & ~small)), int(np.sum((pivots < 0) & ~small)), int(small.sum()))
+            self._read = (inertia, ratio <= self._pivot_tol or not np.all(np.isfinite(pivots)), ratio, np.asarray(order))
+        return self._read
+
+    inertia = property(lambda self: self._pivots()[0], doc="``(n_positive, n_negative, n_zero)`` from the signs of ``D``.")
+    singular = property(lambda self: self._pivots()[1], doc="A pivot is negligible next to the largest entry.")
+    pivot_ratio = property(lambda self: self._pivots()[2], doc="Smallest ``|D_i|`` over the largest matrix entry.")
+    ordering = property(lambda self: self._pivots()[3], doc="QDLDL's (AMD) elimination order.")
+
+    def _solve(self, b, transpose):
+        # A is symmetric: transpose changes nothing.
         if b.ndim == 1:
             return self._pattern._solve(self._generation, b)
         return np.column_stack([self._pattern._solve(self._generation, column) for column in b.T])
+
+    def solve(self, b, *, transpose: bool = False, refine: bool = False) -> np.ndarray:
+        """Solve ``A x = b`` unrefined (``refine`` must be False: there is no reference matrix)."""
+        if refine:
+            raise ValueError("refine: an LDLFactorization has no reference matrix; refine in the caller")
+        return super().solve(b, transpose=transpose, refine=False)
 
 
 class LUFactorization(Factorization):
