@@ -151,38 +151,35 @@ class ScaledFactorization:
     def singular(self) -> bool:
         return self.factorization.singular
 
-    def _scales(self, b):
-        return self.scale if b.ndim == 1 else self.scale[:, None]
-
-    def _scaled_solve(self, b):
-        s = self._scales(b)
-        return s * self.factorization.solve(s * b, refine=False)
-
-    def _residual(self, b, x):
-        """``(r, ||S r||, ||r||)``."""
-        r = b - self.matrix @ x
-        return r, np.abs(self._scales(b) * r).max(initial=0.0), np.abs(r).max(initial=0.0)
-
-    def _backward_error(self, b, x, scaled):
-        """The normwise backward error ``||S r|| / (||S K S|| ||S^{-1} x|| + ||S b||)``."""
-        s = self._scales(b)
-        denominator = self.scaled_norm * np.abs(x / s).max(initial=0.0) + np.abs(s * b).max(initial=0.0)
-        return scaled / denominator if denominator > 0 else 0.0
-
     def solve(self, b):
         b = np.asarray(b, dtype=float)
-        x = self._scaled_solve(b)
-        residual, scaled, unscaled = self._residual(b, x)
+        if b.ndim not in (1, 2) or b.shape[0] != self.scale.size:
+            raise ValueError(f"b: expected shape ({self.scale.size},) or ({self.scale.size}, k), got {b.shape}")
+        if not np.all(np.isfinite(b)):
+            raise ValueError("b: contains NaN or infinite entries")
+        s = self.scale if b.ndim == 1 else self.scale[:, None]
+        scaled_b = np.abs(s * b).max(initial=0.0)
+        # b is checked once here; every later right-hand side is a residual of finite vectors.
+        direct = self.factorization._solve
+
+        def measure(x):
+            """``(r, ||S r||, ||r||)`` and the normwise backward error ``||S r|| / (||S K S|| ||S^{-1} x|| + ||S b||)``."""
+            r = b - self.matrix @ x
+            scaled = np.abs(s * r).max(initial=0.0)
+            denominator = self.scaled_norm * np.abs(x / s).max(initial=0.0) + scaled_b
+            return r, scaled, np.abs(r).max(initial=0.0), (scaled / denominator if denominator > 0 else 0.0)
+
+        x = s * direct(s * b, False)
+        residual, scaled, unscaled, error = measure(x)
         for _ in range(self.refinement_steps):
-            if unscaled == 0.0 or self._backward_error(b, x, scaled) <= self.rounding:
+            if unscaled == 0.0 or error <= self.rounding:
                 break
-            candidate = x + self._scaled_solve(residual)
-            candidate_residual, candidate_scaled, candidate_unscaled = self._residual(b, candidate)
+            candidate = x + s * direct(s * residual, False)
+            candidate_residual, candidate_scaled, candidate_unscaled, candidate_error = measure(candidate)
             progress = candidate_scaled < 0.9 * scaled or candidate_unscaled < 0.5 * unscaled
             if not (progress and candidate_scaled <= scaled and candidate_unscaled <= unscaled):
                 break
-            x, residual, scaled, unscaled = candidate, candidate_residual, candidate_scaled, candidate_unscaled
-        error = self._backward_error(b, x, scaled)
+            x, residual, scaled, unscaled, error = candidate, candidate_residual, candidate_scaled, candidate_unscaled, candidate_error
         if not (np.all(np.isfinite(x)) and error <= self.factorization.accept_residual):
             raise SingularMatrixError(
                 f"KKT solve left a relative residual of {error:.2e} after refinement: the matrix is numerically "
