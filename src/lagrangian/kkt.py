@@ -118,7 +118,7 @@ class ScaledFactorization:
 
     The factored matrix is a perturbation of ``S K S`` (a quasidefinite shift), so
     every solve is refined, ``x <- x + S F^{-1} S (b - K x)``, while it makes
-    progress: while the scaled residual ``||S (b - K x)||`` falls by at least 10%
+    progress: while the scaled residual ``||S (b - K x)||`` at least halves
     or the unscaled one ``||b - K x||`` at least halves, neither growing (infinity
     norms, at most ``refinement_steps`` times), and stops at once when the
     normwise backward error below has reached rounding level. Each step contracts the error by
@@ -176,7 +176,7 @@ class ScaledFactorization:
                 break
             candidate = x + s * direct(s * residual, False)
             candidate_residual, candidate_scaled, candidate_unscaled, candidate_error = measure(candidate)
-            progress = candidate_scaled < 0.9 * scaled or candidate_unscaled < 0.5 * unscaled
+            progress = candidate_scaled < 0.5 * scaled or candidate_unscaled < 0.5 * unscaled
             if not (progress and candidate_scaled <= scaled and candidate_unscaled <= unscaled):
                 break
             x, residual, scaled, unscaled, error = candidate, candidate_residual, candidate_scaled, candidate_unscaled, candidate_error
@@ -202,12 +202,16 @@ class KKTPattern:
     def __init__(self, H, J):
         self.n, self.m = H.shape[0], J.shape[0]
         size = self.n + self.m
-        # Explicit zeros on the diagonal make every diagonal entry part of the pattern
-        # (a sparse sum would drop them again).
-        given = sp.coo_array(kkt_matrix(H, J))
+        # K's triplets straight from H's and J's (J once below the diagonal, once as J^T
+        # beside it), plus explicit zeros that make every diagonal entry part of the
+        # pattern (a sparse sum would drop them again).
+        H, J = sp.coo_array(H), sp.coo_array(J)
         every = np.arange(size)
         K = sp.csc_array(
-            (np.concatenate([given.data, np.zeros(size)]), (np.concatenate([given.row, every]), np.concatenate([given.col, every]))),
+            (
+                np.concatenate([H.data, J.data, J.data, np.zeros(size)]),
+                (np.concatenate([H.row, J.row + self.n, J.col, every]), np.concatenate([H.col, J.col, J.row + self.n, every])),
+            ),
             shape=(size, size),
         )
         K.sum_duplicates()

@@ -186,12 +186,17 @@ class _Sides:
         return float(max(up.max(initial=0.0), down.max(initial=0.0)))
 
 
+def _identity_rows(n, index):
+    """Rows ``index`` of the ``n x n`` identity (CSR)."""
+    return sp.csr_array((np.ones(index.size), (np.arange(index.size), index)), shape=(index.size, n))
+
+
 class _BoundSides(_Sides):
     """The sides of the bounds ``l_j <= x_j <= u_j`` of the variables ``index``: ``M`` is
     rows of the identity, applied by indexing rather than as a sparse product."""
 
     def __init__(self, n, index, lower, upper):
-        super().__init__(sp.eye_array(n, format="csr")[index], lower, upper)
+        super().__init__(_identity_rows(n, index), lower, upper)
         self.n, self.index = n, index
 
     def apply(self, v):
@@ -210,14 +215,13 @@ class _Form:
         n = qp.n
         self.n, self.m = n, qp.A.shape[0]
         self.P, self.q, self.r = sp.csr_array(qp.P), qp.q, qp.r
-        identity = sp.eye_array(n, format="csr")
         self.eq = np.flatnonzero(np.isfinite(qp.l) & (qp.l == qp.u))
         self.fixed = np.flatnonzero(np.isfinite(qp.lb) & (qp.lb == qp.ub))
         self.ineq = np.flatnonzero((qp.l != qp.u) & (np.isfinite(qp.l) | np.isfinite(qp.u)))
         fixed = np.zeros(n, bool)
         fixed[self.fixed] = True
         self.bounded = np.flatnonzero(~fixed & (np.isfinite(qp.lb) | np.isfinite(qp.ub)))
-        self.AE = sp.csr_array(sp.vstack([qp.A[self.eq], identity[self.fixed]]))
+        self.AE = sp.csr_array(sp.vstack([qp.A[self.eq], _identity_rows(n, self.fixed)]))
         self.AET = sp.csr_array(self.AE.T)
         self.b = np.concatenate([qp.u[self.eq], qp.lb[self.fixed]])
         self.rows = _Sides(qp.A[self.ineq], qp.l[self.ineq], qp.u[self.ineq])
