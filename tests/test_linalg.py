@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.linalg import aslinearoperator
 
+from lagrangian import kkt as lg_kkt
 from lagrangian import linalg
 from lagrangian.errors import ProblemError, SingularMatrixError, SolverError
 
@@ -241,3 +242,55 @@ def test_a_reused_elimination_order_gives_the_same_solution_and_inertia(seed):
     eigenvalues = np.linalg.eigvalsh(K2.toarray())
     assert again.inertia == (int((eigenvalues > 0).sum()), int((eigenvalues < 0).sum()), 0)
     assert_solves_like_dense(again, K2, rng.standard_normal(n + m))
+
+
+def random_quasidefinite(rng, n, m):
+    """``[[E, F^T], [F, -G]]`` with E, G positive definite: an L D L^T exists in every order."""
+    E = sp.random_array((n, n), density=0.1, rng=rng)
+    E = E @ E.T + sp.eye_array(n)
+    F = sp.random_array((m, n), density=0.2, rng=rng)
+    return sp.csc_array(sp.block_array([[E, F.T], [F, -0.1 * sp.eye_array(m)]]))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ldl_refactorizations_of_one_pattern_solve_and_report_inertia(seed):
+    rng = np.random.default_rng(seed)
+    n, m = 30, 12
+    K = random_quasidefinite(rng, n, m)
+    pattern = linalg.LDLPattern(sp.triu(K, format="csc"))
+    for scale in (1.0, 3.0):  # new values, same pattern: the symbolic analysis is reused
+        K_now = sp.csc_array(K * scale)
+        F = pattern.factor(sp.triu(K_now, format="csc").data, pivot_tol=1e-14)
+        assert F.inertia == (n, m, 0) and not F.singular
+        assert_solves_like_dense(F, K_now, rng.standard_normal(n + m), rtol=1e-9)
+    assert sorted(F.ordering) == list(range(n + m))
+
+
+def test_an_overwritten_ldl_factorization_refuses_to_solve():
+    K = random_quasidefinite(np.random.default_rng(0), 6, 2)
+    upper = sp.triu(K, format="csc")
+    pattern = linalg.LDLPattern(upper)
+    first = pattern.factor(upper.data, pivot_tol=1e-14)
+    pattern.factor(2 * upper.data, pivot_tol=1e-14)
+    with pytest.raises(SolverError, match="overwritten"):
+        first.solve(np.ones(8))
+
+
+def test_ldl_zero_pivot_raises_on_the_first_factorization_and_shows_later():
+    # [[0, 1], [1, 0]] has no L D L^T without pivoting: the first pivot is zero.
+    upper = sp.csc_array((np.array([0.0, 1.0, 0.0]), np.array([0, 0, 1]), np.array([0, 1, 3])), shape=(2, 2))
+    pattern = linalg.LDLPattern(upper)
+    with pytest.raises(SingularMatrixError, match="zero pivot"):
+        pattern.factor(upper.data, pivot_tol=1e-14)
+    pattern.factor(np.array([1.0, 1.0, -1.0]), pivot_tol=1e-14)  # nonsingular, indefinite
+    later = pattern.factor(np.array([0.0, 1.0, 0.0]), pivot_tol=1e-14)
+    assert later.singular
+
+
+def test_scaled_kkt_factorization_rejects_a_singular_matrix():
+    # J has two equal rows: K is singular whatever the shift does to the factorization.
+    H = sp.eye_array(3)
+    J = sp.csr_array(np.array([[1.0, 2.0, 0.0], [1.0, 2.0, 0.0]]))
+    F = lg_kkt.factorize_kkt(H, J)
+    with pytest.raises(SingularMatrixError):
+        F.solve(np.array([0.0, 0.0, 0.0, 1.0, 2.0]))

@@ -424,8 +424,11 @@ class LDLPattern:
         SingularMatrixError
             The first factorization met an exactly zero pivot (no ``L D L^T`` in
             this ordering: the matrix is singular or not quasidefinite). A later
-            one reports it through ``singular`` and ``inertia``, and its solves
-            come back non-finite.
+            one reports it only through ``singular`` (QDLDL stops at the zero
+            pivot and leaves the rest of the factors stale, so such a solve is
+            meaningless): check ``singular``, or refine against the matrix as
+            :class:`lagrangian.kkt.ScaledFactorization` does, whose residual
+            check rejects it.
         """
         import qdldl
 
@@ -461,8 +464,8 @@ class LDLFactorization(Factorization):
     factors when first asked for (copying ``L`` out of QDLDL costs as much as a
     refactorization of a small matrix). Solves are not refined here (there is no
     reference matrix): the caller refines, as
-    :class:`lagrangian.kkt.ScaledFactorization` does, and a solve through a zero
-    pivot comes back non-finite rather than raising.
+    :class:`lagrangian.kkt.ScaledFactorization` does, and that refinement's
+    residual check is what rejects a factorization that met a zero pivot.
     """
 
     kind = "ldl"
