@@ -299,7 +299,7 @@ class KKTPattern:
             raise ProblemError("KKT matrix", "contains NaN or infinite entries")
         # Successive interior-point matrices differ on the diagonal only: one sweep from
         # the last scaling balances the new one about as well as five from scratch (the
-        # Maros-Meszaros counts are the same with one, two or five).
+        # Maros-Meszaros counts are the same with one sweep or two).
         scale = self.equilibration(values) if self._scale is None else self.equilibration(values, 1, self._scale)
         self._scale = scale
         scaled = values * scale[self.indices] * scale[self.columns]
