@@ -168,11 +168,7 @@ class ScaledFactorization:
         return bool(np.all(np.abs(r) <= self.rounding_componentwise * (self.magnitude @ np.abs(x) + np.abs(b))))
 
     def solve(self, b):
-        b = np.asarray(b, dtype=float)
-        if b.ndim not in (1, 2) or b.shape[0] != self.scale.size:
-            raise ValueError(f"b: expected shape ({self.scale.size},) or ({self.scale.size}, k), got {b.shape}")
-        if not np.all(np.isfinite(b)):
-            raise ValueError("b: contains NaN or infinite entries")
+        b = linalg.right_hand_side(b, self.scale.size)
         s = self.scale if b.ndim == 1 else self.scale[:, None]
         scaled_b = np.abs(s * b).max(initial=0.0)
         # b is checked once here; every later right-hand side is a residual of finite vectors.
@@ -300,11 +296,12 @@ class KKTPattern:
         # Successive interior-point matrices differ on the diagonal only: one sweep from
         # the last scaling balances the new one about as well as five from scratch (the
         # Maros-Meszaros counts are the same with one sweep or two).
-        scale = self.equilibration(values) if self._scale is None else self.equilibration(values, 1, self._scale)
+        magnitude = np.abs(values)
+        scale = self.equilibration(magnitude) if self._scale is None else self.equilibration(magnitude, 1, self._scale)
         self._scale = scale
         scaled = values * scale[self.indices] * scale[self.columns]
-        magnitude = np.abs(scaled)
-        shift = quasidefinite * max(magnitude.max(initial=0.0), 1.0)
+        scaled_magnitude = np.abs(scaled)
+        shift = quasidefinite * max(scaled_magnitude.max(initial=0.0), 1.0)
         shifted = scaled.copy()
         shifted[self.diagonal] += shift * self.signs
         try:
@@ -312,15 +309,15 @@ class KKTPattern:
             # The LDL^T of the last call can no longer solve, so neither can the
             # ScaledFactorization that refined with this matrix: reuse its storage.
             self._values_matrix.data[:] = values
-            self._magnitude_matrix.data[:] = np.abs(values)
+            self._magnitude_matrix.data[:] = magnitude
             matrix, absolute = self._values_matrix, self._magnitude_matrix
         except SingularMatrixError:
             F = linalg.SymmetricFactorization(self.matrix(shifted), pivot_tol=linalg.DEFAULT_PIVOT_TOL, raise_singular=False)
-            matrix, absolute = self.matrix(values), self.matrix(np.abs(values))
+            matrix, absolute = self.matrix(values), self.matrix(magnitude)
         if singular_residual is not None:
             F.accept_residual = singular_residual
         # ||S K S||_inf: K is symmetric, so its row sums are its column sums.
-        scaled_norm = float(np.add.reduceat(magnitude, self.indptr[:-1]).max(initial=0.0)) if self.shape[0] else 0.0
+        scaled_norm = float(np.add.reduceat(scaled_magnitude, self.indptr[:-1]).max(initial=0.0)) if self.shape[0] else 0.0
         return ScaledFactorization(F, scale, matrix, absolute, scaled_norm)
 
 

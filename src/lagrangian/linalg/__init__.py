@@ -38,6 +38,7 @@ from .factorizations import (
     LDLPattern,
     LDLFactorization,
     TriangularFactorization,
+    right_hand_side,
 )
 from .structure import Segment, Structure, analyze, is_symmetric
 
@@ -56,6 +57,7 @@ __all__ = [
     "LDLFactorization",
     "LUFactorization",
     "IterativeSolver",
+    "right_hand_side",
 ]
 
 _STRUCTURES = ("auto", "triangular", "block_triangular", "symmetric", "general", "iterative")

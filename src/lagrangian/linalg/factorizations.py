@@ -18,6 +18,7 @@ from ..errors import SingularMatrixError, SolverError
 from .structure import Structure
 
 __all__ = [
+    "right_hand_side",
     "Factorization",
     "TriangularFactorization",
     "BlockTriangularFactorization",
@@ -91,6 +92,16 @@ def _superlu(block, permc_spec: str, where: str, indices=None, **options):
         ) from exc
 
 
+def right_hand_side(b, size: int) -> np.ndarray:
+    """``b`` as a float array of shape ``(size,)`` or ``(size, k)``, finite, or a ``ValueError`` naming it."""
+    b = np.asarray(b, dtype=float)
+    if b.ndim not in (1, 2) or b.shape[0] != size:
+        raise ValueError(f"b: expected shape ({size},) or ({size}, k), got {b.shape}")
+    if not np.all(np.isfinite(b)):
+        raise ValueError("b: contains NaN or infinite entries")
+    return b
+
+
 class Factorization:
     """Base class: validation, residual check and iterative refinement.
 
@@ -135,11 +146,7 @@ class Factorization:
             a caller that refines against a matrix of its own (see
             :class:`lagrangian.kkt.ScaledFactorization`).
         """
-        b = np.asarray(b, dtype=float)
-        if b.ndim not in (1, 2) or b.shape[0] != self.shape[0]:
-            raise ValueError(f"b: expected shape ({self.shape[0]},) or ({self.shape[0]}, k), got {b.shape}")
-        if not np.all(np.isfinite(b)):
-            raise ValueError("b: contains NaN or infinite entries")
+        b = right_hand_side(b, self.shape[0])
         x = self._solve(b, transpose)
         return self._refine(b, x, transpose) if refine else x
 

@@ -281,7 +281,7 @@ def _direction(form, factor, r_d, r_E, residuals, targets):
     row_values = form.rows.apply(dx)
     trusted = Omega_rows >= 1.0
     row_values[trusted] = (dv[trusted] - rho_rows[trusted]) / Omega_rows[trusted]
-    steps = {form.rows: form.rows.recover(row_values), form.bounds: form.bounds.recover(dx[form.bounded])}
+    steps = {form.rows: form.rows.recover(row_values), form.bounds: form.bounds.recover(form.bounds.apply(dx))}
     return dx, dy, steps
 
 
@@ -540,6 +540,7 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         if limit is not None:
             status = limit
             break
+
         def predictor_corrector(factor):
             affine = {block: (block.s_u * block.z_u, block.s_l * block.z_l) for block in form.sides}
             _, _, steps_a = _direction(form, factor, r_d, r_E, residuals, affine)
