@@ -221,29 +221,59 @@ class KKTPattern:
         # beside it), plus explicit zeros that make every diagonal entry part of the
         # pattern (a sparse sum would drop them again).
         H, J = sp.coo_array(H), sp.coo_array(J)
+        self._coordinates = (H.shape, J.shape, H.row, H.col, J.row, J.col)
         every = np.arange(size)
-        K = sp.csc_array(
-            (
-                np.concatenate([H.data, J.data, J.data, np.zeros(size)]),
-                (np.concatenate([H.row, J.row + self.n, J.col, every]), np.concatenate([H.col, J.col, J.row + self.n, every])),
-            ),
-            shape=(size, size),
-        )
-        K.sum_duplicates()
-        K.sort_indices()
-        self.indices, self.indptr, self.shape, self.values = K.indices, K.indptr, K.shape, K.data
-        self.columns = np.repeat(every, np.diff(K.indptr))
-        self.diagonal = np.flatnonzero(K.indices == self.columns)
+        rows = np.concatenate([H.row, J.row + self.n, J.col, every]).astype(np.int64)
+        cols = np.concatenate([H.col, J.col, J.row + self.n, every]).astype(np.int64)
+        # Column-major keys, unique and sorted, are the CSC pattern; each triplet's
+        # position in it is where refill() adds that triplet's value.
+        keys = cols * size + rows
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        first = np.empty(ordered.size, dtype=bool)
+        first[:1] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+        pattern = ordered[first]
+        destination = np.empty(keys.size, dtype=np.int64)
+        destination[order] = np.cumsum(first) - 1
+        self._destination = destination[: H.nnz + 2 * J.nnz]
+        self.indices = (pattern % size).astype(np.int32)
+        self.columns = pattern // size
+        self.indptr = np.searchsorted(self.columns, np.arange(size + 1)).astype(np.int32)
+        self.shape = (size, size)
+        self.values = np.zeros(pattern.size)
+        self._fill(H, J)
+        self.diagonal = np.flatnonzero(self.indices == self.columns)
         self.signs = np.concatenate([np.ones(self.n), -np.ones(self.m)])
         # The upper triangle (row <= column) in CSC order is what the LDL^T reads.
-        self._upper = np.flatnonzero(K.indices <= self.columns)
+        self._upper = np.flatnonzero(self.indices <= self.columns)
         counts = np.bincount(self.columns[self._upper], minlength=size)
         self._ldl = linalg.LDLPattern(
-            sp.csc_array((self.values[self._upper], K.indices[self._upper], np.concatenate([[0], np.cumsum(counts)])), shape=K.shape)
+            sp.csc_array((self.values[self._upper], self.indices[self._upper], np.concatenate([[0], np.cumsum(counts)])), shape=self.shape)
         )
         self._scale = None
         self._values_matrix = self.matrix(self.values.copy())
         self._magnitude_matrix = self.matrix(np.abs(self.values))
+
+    def _fill(self, H, J):
+        self.values[:] = np.bincount(self._destination, weights=np.concatenate([H.data, J.data, J.data]), minlength=self.values.size)
+
+    def refill(self, H, J) -> bool:
+        """Take ``H``'s and ``J``'s values if their sparsity patterns are this pattern's; say whether they were.
+
+        The comparison is of the coordinates of the stored entries, so a matrix
+        that dropped an entry which became zero counts as a new pattern. The
+        next :meth:`factor` then reuses the ordering, the elimination tree and the
+        last scaling.
+        """
+        H, J = sp.coo_array(H), sp.coo_array(J)
+        shape_H, shape_J, *coordinates = self._coordinates
+        if H.shape != shape_H or J.shape != shape_J or H.nnz != coordinates[0].size or J.nnz != coordinates[2].size:
+            return False
+        if not all(np.array_equal(a, b) for a, b in zip(coordinates, (H.row, H.col, J.row, J.col))):
+            return False
+        self._fill(H, J)
+        return True
 
     def matrix(self, values) -> sp.csc_array:
         return sp.csc_array((values, self.indices, self.indptr), shape=self.shape)
@@ -365,6 +395,13 @@ class InertiaCorrection:
     ``dq = 1e-8``, as QDLDL in OSQP: much smaller shifts let the element growth
     ``1/dq`` swamp the digits. A shifted factorization whose refinement fails is
     how a singular matrix (rank-deficient ``J``) shows itself.
+
+    One :class:`KKTPattern` serves every solve whose ``H`` and ``J`` keep the
+    sparsity pattern of the previous one, so the ordering and elimination tree
+    are computed once per run of a solver, not once per factorization. The
+    factorization returned in :class:`KKTFactorInfo` therefore solves only until
+    the next call of :meth:`solve` (after that it raises
+    :class:`~lagrangian.errors.SolverError`).
     """
 
     def __init__(
@@ -387,8 +424,20 @@ class InertiaCorrection:
         # None keeps linalg's 1e-10; the interior point uses IPOPT's residual_ratio_singular
         # (1e-5): its matrices near a solution reach condition numbers of 1e12.
         self.singular_residual = singular_residual
+        self._pattern = None
 
-    def _attempt(self, H, J, rhs, dw, dc):
+    def _pattern_for(self, H, J) -> KKTPattern:
+        """The last solve's pattern with ``H`` and ``J``'s values when their sparsity is unchanged, else a new one.
+
+        Successive Newton matrices usually keep their pattern: reusing it skips the
+        assembly, the AMD ordering, the elimination tree and four of the five Ruiz
+        sweeps, and every trial ``dw`` of one solve refactors the same pattern.
+        """
+        if self._pattern is None or not self._pattern.refill(H, J):
+            self._pattern = KKTPattern(H, J)
+        return self._pattern
+
+    def _attempt(self, pattern, rhs, dw, dc):
         """Factor and solve once; return (solution or None, inertia, zero_eigenvalue, factorization).
 
         When the inertia is right but refinement against the unshifted matrix
@@ -396,12 +445,9 @@ class InertiaCorrection:
         (interior-point matrices near the solution reach 1e12): one retry with a
         shift 1e6 times smaller tells that apart from a truly singular matrix.
         """
-        n, m = H.shape[0], J.shape[0]
+        n, m = pattern.n, pattern.m
         for shift in (self.quasidefinite, self.quasidefinite * 1e-6):
-            F = factorize_kkt(
-                H, J, primal_regularization=dw, dual_regularization=dc, quasidefinite=shift,
-                singular_residual=self.singular_residual,
-            )
+            F = pattern.factor(dw, dc, quasidefinite=shift, singular_residual=self.singular_residual)
             if F.singular or F.inertia is None or F.inertia[2] > 0:
                 return None, F.inertia, True, None
             if F.inertia != (n, m, 0):
@@ -435,16 +481,17 @@ class InertiaCorrection:
         """
         dw, dc, count = 0.0, dual_regularization, 0
         dual = self.dual if barrier is None else self.dual * barrier**0.25
-        solution, inertia, zero, factor = self._attempt(H, J, rhs, dw, dc)
+        pattern = self._pattern_for(H, J)
+        solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc)
         count += 1
         if solution is None and zero and dc < dual:
             dc = dual
-            solution, inertia, zero, factor = self._attempt(H, J, rhs, dw, dc)
+            solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc)
             count += 1
         if solution is None:
             dw = self.initial if self.last == 0 else max(self.minimum, self.decrease * self.last)
             while True:
-                solution, inertia, zero, factor = self._attempt(H, J, rhs, dw, dc)
+                solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc)
                 count += 1
                 if solution is not None:
                     break
