@@ -108,3 +108,53 @@ def test_assert_kkt_rejects_a_perturbed_solution():
     point.y = np.array([2.1])
     with pytest.raises(AssertionError, match=r"stationarity 1\.000e-01"):
         assert_kkt(p, point)
+
+
+def random_kkt_blocks(seed, n=12, m=5):
+    """A symmetric indefinite H with duplicate-free random sparsity and a full-rank J."""
+    rng = np.random.default_rng(seed)
+    B = sp.random_array((n, n), density=0.3, rng=rng)
+    H = sp.csr_array(B + B.T + sp.diags_array(rng.uniform(-1, 3, n)))
+    J = sp.csr_array(sp.random_array((m, n), density=0.4, rng=rng) + sp.eye_array(m, n))
+    return H, J
+
+
+def test_refilled_pattern_solves_like_a_fresh_one():
+    from lagrangian.kkt import KKTPattern
+
+    H, J = random_kkt_blocks(0)
+    pattern = KKTPattern(H, J)
+    pattern.factor(2.0, 1e-3)
+    # New values on the same pattern: the pattern is reused, and its solves match
+    # a dense solve of the new matrix.
+    H2, J2 = H.copy(), J.copy()
+    H2.data *= 1.7
+    J2.data += 0.5
+    assert pattern.refill(H2, J2)
+    b = np.arange(17.0)
+    K = np.block([[H2.toarray() + 2.0 * np.eye(12), J2.toarray().T], [J2.toarray(), -1e-3 * np.eye(5)]])
+    np.testing.assert_allclose(pattern.factor(2.0, 1e-3).solve(b), np.linalg.solve(K, b), rtol=1e-10, atol=1e-12)
+    # A different sparsity pattern is refused and leaves the pattern as it was.
+    i, j = np.argwhere(H2.toarray() == 0)[0]
+    H3 = H2.tolil()
+    H3[i, j] = H3[j, i] = 1.0
+    assert not pattern.refill(sp.csr_array(H3), J2)
+    assert not pattern.refill(H2, J2[:4])
+    np.testing.assert_allclose(pattern.factor(2.0, 1e-3).solve(b), np.linalg.solve(K, b), rtol=1e-10, atol=1e-12)
+
+
+def test_inertia_correction_reuses_its_pattern_and_retires_old_factorizations():
+    H, J = random_kkt_blocks(1)
+    correction = lg.InertiaCorrection()
+    rhs = np.ones(17)
+    first, info = correction.solve(H, J, rhs)
+    pattern = correction._pattern
+    H2 = H.copy()
+    H2.data *= -1.0  # negative curvature: the second solve needs dw > 0
+    second, info2 = correction.solve(H2, J, rhs)
+    assert correction._pattern is pattern
+    assert info2.primal_regularization > 0 and info2.inertia == (12, 5, 0)
+    K = np.block([[H2.toarray() + info2.primal_regularization * np.eye(12), J.toarray().T], [J.toarray(), np.zeros((5, 5))]])
+    np.testing.assert_allclose(K @ second, rhs, atol=1e-9)
+    with pytest.raises(lg.errors.SolverError):
+        info.factorization.solve(rhs)
