@@ -65,7 +65,7 @@ def test_sizes_names_and_slices():
         (dict(constraints=["x >= 0"]), r"constraints\[0\]: expected a Constraint, got str"),
         (dict(gradient=lambda x: np.zeros(3)), r"gradient: returned shape \(3,\), expected \(2,\)"),
         (dict(hessian=lambda x, y: np.eye(3)), r"hessian: returned shape \(3, 3\), expected \(2, 2\)"),
-        (dict(quasi_newton="dfp"), r"quasi_newton: expected 'bfgs' or 'sr1'"),
+        (dict(quasi_newton="dfp"), r"quasi_newton: expected 'auto', 'bfgs', 'sr1' or 'l-bfgs'"),
     ],
 )
 def test_bad_input_names_the_argument(kwargs, match):

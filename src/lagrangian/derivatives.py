@@ -13,9 +13,17 @@ scale-aware step, leaving about 10 correct digits on well-scaled functions
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import BFGS, SR1
 
-__all__ = ["central_difference_jacobian", "central_difference_step", "QuasiNewtonHessian"]
+__all__ = [
+    "central_difference_jacobian", "central_difference_step", "QuasiNewtonHessian", "LimitedMemoryBFGS",
+    "quasi_newton_model", "DENSE_QUASI_NEWTON_LIMIT",
+]
+
+#: ``quasi_newton="auto"`` keeps a dense model up to this many variables (8 MB), a
+#: limited-memory one above.
+DENSE_QUASI_NEWTON_LIMIT = 1000
 
 _CBRT_EPS = np.finfo(float).eps ** (1.0 / 3.0)
 
@@ -85,3 +93,103 @@ class QuasiNewtonHessian:
 
     def matrix(self) -> np.ndarray:
         return self._strategy.get_matrix()
+
+    def product(self, v: np.ndarray) -> np.ndarray:
+        return self.matrix() @ v
+
+    def hessian_parts(self):
+        """``(sparse part, low-rank part)`` for the KKT solver: the dense model, and None."""
+        return sp.csr_array(self.matrix()), None
+
+
+class LimitedMemoryBFGS:
+    r"""A limited-memory BFGS model of the Hessian in compact form, for large ``n``.
+
+    The last ``memory`` pairs ``s_i = x_{i+1} - x_i`` and ``y_i`` (the change of the
+    Lagrangian's gradient, as for :class:`QuasiNewtonHessian`) define the matrix
+    that ``k`` BFGS updates make of ``sigma I`` (Byrd, Nocedal & Schnabel 1994,
+    Theorem 2.3):
+
+    .. math::
+
+        B = \sigma I - W M W^T, \qquad W = [\sigma S \;\; Y], \qquad
+        M^{-1} = \begin{bmatrix} \sigma S^T S & L \\ L^T & -D \end{bmatrix},
+
+    with ``L`` the strictly lower triangle of ``S^T Y`` and ``D`` its diagonal.
+    ``B`` is never formed: the KKT solver factors the sparse matrix with
+    ``sigma I`` in place of ``B`` and adds the rank-``2k`` term by the
+    Sherman-Morrison-Woodbury formula, which needs ``W`` and ``M^{-1}``
+    (:meth:`low_rank`). Storage is ``2 k n`` numbers.
+
+    ``sigma = s^T y / s^T s`` of the newest pair (IPOPT's ``scalar1``). Each new
+    pair is damped as in Powell (1978): when ``s^T y < 0.2 s^T B s``, ``y`` is
+    replaced by ``theta y + (1 - theta) B s`` with ``s^T y = 0.2 s^T B s``, so every
+    stored pair has positive curvature and ``B`` stays positive definite; a
+    KKT matrix with this ``B`` needs no inertia correction for its Hessian block.
+
+    Parameters
+    ----------
+    n : int
+    memory : int
+        Pairs kept (IPOPT's ``limited_memory_max_history`` is 6).
+    """
+
+    method = "l-bfgs"
+
+    def __init__(self, n: int, memory: int = 6):
+        self.n, self.memory = n, memory
+        self.S = np.zeros((n, 0))
+        self.Y = np.zeros((n, 0))
+        self.sigma = 1.0
+
+    def _middle_inverse(self) -> np.ndarray:
+        """``M^{-1} = [[sigma S^T S, L], [L^T, -D]]``."""
+        SY = self.S.T @ self.Y
+        L = np.tril(SY, -1)
+        return np.block([[self.sigma * (self.S.T @ self.S), L], [L.T, -np.diag(np.diag(SY))]])
+
+    def low_rank(self):
+        """``(sigma, W, M^{-1})`` with ``B = sigma I - W M W^T``; ``W`` has ``2k`` columns (none before the first update)."""
+        return self.sigma, np.hstack([self.sigma * self.S, self.Y]), self._middle_inverse()
+
+    def product(self, v: np.ndarray) -> np.ndarray:
+        """``B v``."""
+        sigma, W, middle_inverse = self.low_rank()
+        if W.shape[1] == 0:
+            return sigma * v
+        return sigma * v - W @ np.linalg.solve(middle_inverse, W.T @ v)
+
+    def update(self, step: np.ndarray, gradient_change: np.ndarray) -> None:
+        s, y = np.asarray(step, dtype=float), np.asarray(gradient_change, dtype=float)
+        ss = s @ s
+        if not (ss > 0 and np.all(np.isfinite(y))):
+            return
+        sBs = s @ self.product(s)
+        sy = s @ y
+        if sy < 0.2 * sBs:
+            theta = 0.8 * sBs / (sBs - sy)
+            y = theta * y + (1 - theta) * self.product(s)
+            sy = s @ y
+        if not sy > np.finfo(float).eps * ss:
+            return
+        self.S = np.column_stack([self.S, s])[:, -self.memory :]
+        self.Y = np.column_stack([self.Y, y])[:, -self.memory :]
+        self.sigma = float(np.clip(sy / ss, 1e-8, 1e8))
+
+    def matrix(self) -> np.ndarray:
+        """``B`` as a dense array (for small ``n`` and for tests)."""
+        sigma, W, middle_inverse = self.low_rank()
+        B = sigma * np.eye(self.n)
+        if W.shape[1]:
+            B -= W @ np.linalg.solve(middle_inverse, W.T)
+        return B
+
+    def hessian_parts(self):
+        """``(sigma I, (W, M^{-1}))`` for the KKT solver (the low-rank part None before the first update)."""
+        sigma, W, middle_inverse = self.low_rank()
+        return sp.diags_array(np.full(self.n, sigma)).tocsr(), ((W, middle_inverse) if W.shape[1] else None)
+
+
+def quasi_newton_model(n: int, method: str):
+    """The Hessian model a solver keeps when it has no Hessian: ``method`` is ``"bfgs"``, ``"sr1"`` or ``"l-bfgs"``."""
+    return LimitedMemoryBFGS(n) if method == "l-bfgs" else QuasiNewtonHessian(n, method)

@@ -204,6 +204,78 @@ class ScaledFactorization:
         return x
 
 
+class LowRankCorrectedFactorization:
+    r"""Solves with ``K - U M U^T`` from a factorization of ``K`` (Sherman-Morrison-Woodbury).
+
+    .. math::
+
+        (K - U M U^T)^{-1} b = x_0 + Z \, C^{-1} U^T x_0, \qquad
+        x_0 = K^{-1} b, \quad Z = K^{-1} U, \quad C = M^{-1} - U^T Z .
+
+    A limited-memory BFGS Hessian ``B = sigma I - W M W^T``
+    (:class:`~lagrangian.derivatives.LimitedMemoryBFGS`) enters the KKT matrix this
+    way: ``K`` is factored sparse with ``sigma I`` in ``B``'s place and ``U`` is
+    ``W`` padded with zero rows. Forming ``Z`` costs ``r`` solves with ``K`` once
+    (``r = 2k`` columns); each solve then costs one more solve with ``K`` and
+    ``O(r N)``. Each answer is refined against the corrected matrix and checked by
+    its normwise backward error like :class:`ScaledFactorization`'s, raising
+    :class:`~lagrangian.errors.SingularMatrixError` when ``C`` or the corrected
+    matrix is singular. The inertia reported is ``K``'s: with ``B`` positive
+    definite it is also the corrected matrix's.
+    """
+
+    refinement_steps = 3
+
+    def __init__(self, base: ScaledFactorization, U: np.ndarray, middle_inverse: np.ndarray):
+        self.base, self.U, self.middle_inverse = base, U, middle_inverse
+        self.Z = base.solve(U)
+        try:
+            self._capacitance = np.linalg.inv(middle_inverse - U.T @ self.Z)
+            self._middle = np.linalg.inv(middle_inverse)
+        except np.linalg.LinAlgError:
+            raise SingularMatrixError("the low-rank corrected KKT matrix is singular (Sherman-Morrison-Woodbury capacitance)", pivot=None) from None
+        self._norm = float(abs(base.matrix).sum(axis=0).max(initial=0.0)) + float(
+            np.abs(U).sum(axis=1).max(initial=0.0) * np.abs(self._middle).sum(axis=1).max(initial=0.0) * np.abs(U).sum(axis=0).max(initial=0.0)
+        )
+
+    @property
+    def inertia(self):
+        return self.base.inertia
+
+    @property
+    def singular(self) -> bool:
+        return self.base.singular
+
+    def matvec(self, x):
+        """``(K - U M U^T) x``."""
+        return self.base.matrix @ x - self.U @ (self._middle @ (self.U.T @ x))
+
+    def _woodbury(self, b):
+        x = self.base.solve(b)
+        return x + self.Z @ (self._capacitance @ (self.U.T @ x))
+
+    def solve(self, b):
+        b = linalg.right_hand_side(b, self.U.shape[0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = self._woodbury(b)
+            r = b - self.matvec(x)
+            for _ in range(self.refinement_steps if np.all(np.isfinite(r)) else 0):
+                candidate = x + self._woodbury(r)
+                candidate_r = b - self.matvec(candidate)
+                # (a NaN residual compares False and stops here too)
+                if not np.abs(candidate_r).max(initial=0.0) < 0.5 * np.abs(r).max(initial=0.0):
+                    break
+                x, r = candidate, candidate_r
+        denominator = self._norm * np.abs(x).max(initial=0.0) + np.abs(b).max(initial=0.0)
+        error = np.abs(r).max(initial=0.0) / denominator if denominator > 0 else 0.0
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(r)) and error <= self.base.factorization.accept_residual):
+            raise SingularMatrixError(
+                f"low-rank corrected KKT solve left a relative residual of {error:.2e}: the matrix is numerically singular",
+                pivot=None,
+            )
+        return x
+
+
 class KKTPattern:
     r"""``K = [[H + diag(d_x), J^T], [J, -diag(d_c)]]`` assembled once, refactored for new diagonals.
 
@@ -437,7 +509,7 @@ class InertiaCorrection:
             self._pattern = KKTPattern(H, J)
         return self._pattern
 
-    def _attempt(self, pattern, rhs, dw, dc):
+    def _attempt(self, pattern, rhs, dw, dc, low_rank):
         """Factor and solve once; return (solution or None, inertia, zero_eigenvalue, factorization).
 
         When the inertia is right but refinement against the unshifted matrix
@@ -453,6 +525,8 @@ class InertiaCorrection:
             if F.inertia != (n, m, 0):
                 return None, F.inertia, False, None
             try:
+                if low_rank is not None:
+                    F = LowRankCorrectedFactorization(F, *low_rank)
                 return F.solve(rhs), F.inertia, False, F
             except SingularMatrixError:
                 continue
@@ -460,8 +534,15 @@ class InertiaCorrection:
         # J is rank-deficient.
         return None, F.inertia, True, None
 
-    def solve(self, H, J, rhs, *, dual_regularization: float = 0.0, barrier: float | None = None):
+    def solve(self, H, J, rhs, *, dual_regularization: float = 0.0, barrier: float | None = None, low_rank=None):
         """Solve the regularized KKT system for ``rhs``; see the class docstring.
+
+        ``low_rank = (W, M_inverse)`` stands for a Hessian ``H - W M W^T``
+        (``W`` with at most ``H``'s rows, its first ones; a limited-memory BFGS
+        model puts ``sigma I`` in ``H``): the sparse matrix is factored and the
+        low-rank term added by :class:`LowRankCorrectedFactorization`. The
+        inertia search then runs on the sparse matrix, which is right when
+        ``H - W M W^T`` is positive semidefinite wherever ``H`` is, as for BFGS.
 
         ``dual_regularization`` is a ``dc`` the system always carries (a
         least-squares problem's ``-I`` block, say); a zero eigenvalue raises it to
@@ -482,16 +563,22 @@ class InertiaCorrection:
         dw, dc, count = 0.0, dual_regularization, 0
         dual = self.dual if barrier is None else self.dual * barrier**0.25
         pattern = self._pattern_for(H, J)
-        solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc)
+        if low_rank is not None:
+            W, middle_inverse = low_rank
+            if W.shape[1] == 0:
+                low_rank = None
+            else:
+                low_rank = (np.vstack([W, np.zeros((H.shape[0] + J.shape[0] - W.shape[0], W.shape[1]))]), middle_inverse)
+        solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc, low_rank)
         count += 1
         if solution is None and zero and dc < dual:
             dc = dual
-            solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc)
+            solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc, low_rank)
             count += 1
         if solution is None:
             dw = self.initial if self.last == 0 else max(self.minimum, self.decrease * self.last)
             while True:
-                solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc)
+                solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc, low_rank)
                 count += 1
                 if solution is not None:
                     break

@@ -17,7 +17,7 @@ from types import MappingProxyType
 import numpy as np
 import scipy.sparse as sp
 
-from .derivatives import central_difference_jacobian
+from .derivatives import DENSE_QUASI_NEWTON_LIMIT, central_difference_jacobian
 from .errors import ApproximateDerivativeWarning, ProblemError
 
 __all__ = ["Constraint", "Equality", "Inequality", "Problem"]
@@ -134,8 +134,13 @@ class Problem:
     hessian_product : callable, optional
         ``hessian_product(x, y, v) -> (n,)``: the same Hessian applied to ``v``,
         for problems too large to form it. Steps then use MINRES.
-    quasi_newton : {"bfgs", "sr1"}
-        Hessian model used when neither ``hessian`` nor ``hessian_product`` is given.
+    quasi_newton : {"auto", "bfgs", "sr1", "l-bfgs"}
+        Hessian model used when neither ``hessian`` nor ``hessian_product`` is
+        given: a dense BFGS or SR1 matrix, or limited-memory BFGS (the last 6
+        steps in compact form, :class:`~lagrangian.derivatives.LimitedMemoryBFGS`:
+        ``O(n)`` memory, and the KKT matrix stays sparse). ``"auto"`` is dense
+        BFGS up to ``n = 1000`` variables and limited-memory BFGS above; the
+        choice is in ``derivative_sources["hessian"]`` and on every result.
     name : str, optional
 
     Raises
@@ -156,7 +161,7 @@ class Problem:
         bounds=None,
         hessian=None,
         hessian_product=None,
-        quasi_newton: str = "bfgs",
+        quasi_newton: str = "auto",
         name: str | None = None,
     ):
         if isinstance(hessian, str) and hessian != "finite-differences":
@@ -166,11 +171,13 @@ class Problem:
                 raise ProblemError(label, f"expected a callable, got {type(fn).__name__}")
         if objective is None:
             raise ProblemError("objective", "expected a callable, got None")
-        if quasi_newton not in ("bfgs", "sr1"):
-            raise ProblemError("quasi_newton", f"expected 'bfgs' or 'sr1', got {quasi_newton!r}")
+        if quasi_newton not in ("auto", "bfgs", "sr1", "l-bfgs"):
+            raise ProblemError("quasi_newton", f"expected 'auto', 'bfgs', 'sr1' or 'l-bfgs', got {quasi_newton!r}")
         self.name = name
         self.x0 = _vector(x0, "x0")
         self.n = n = self.x0.size
+        if quasi_newton == "auto":
+            quasi_newton = "bfgs" if n <= DENSE_QUASI_NEWTON_LIMIT else "l-bfgs"
         self._objective, self._gradient = objective, gradient
         self._hessian, self._hessian_product = hessian, hessian_product
         self.quasi_newton = quasi_newton

@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from scipy.optimize import SR1, Bounds, HessianUpdateStrategy, LinearConstraint, NonlinearConstraint, OptimizeResult
 
 from .. import graph as G
+from ..derivatives import DENSE_QUASI_NEWTON_LIMIT
 from ..errors import ProblemError
 from ..problem import Constraint, Problem
 from ..result import Status
@@ -206,7 +207,7 @@ def _constraints(constraints, x0):
     return blocks, hessians, sources
 
 
-def _hessian(hess, args, sizes, hessians, exact_first_derivatives):
+def _hessian(hess, args, sizes, hessians, exact_first_derivatives, n):
     """The Problem's ``(hessian=, quasi_newton=)`` from scipy's ``hess`` and the constraints' ``hess``.
 
     scipy's constraint ``hess(x, v)`` is ``sum_i v_i nabla^2 c_i``; with ``v`` our
@@ -228,11 +229,14 @@ def _hessian(hess, args, sizes, hessians, exact_first_derivatives):
                 H = H + (sp.csr_array(term) if sp.issparse(term) else term)
             return H
 
-        return lagrangian_hessian, "bfgs"
+        return lagrangian_hessian, "auto"
     if hess is None or callable(hess) or (isinstance(hess, str) and hess in _FINITE_DIFFERENCE_NAMES):
         # No exact Hessian of the Lagrangian: differences of exact gradients when the
-        # first derivatives are exact, else a quasi-Newton model.
-        return ("finite-differences" if exact_first_derivatives else None), "bfgs"
+        # first derivatives are exact and n is small (2n gradient calls and a dense
+        # n x n matrix per iteration), else a quasi-Newton model (limited-memory above
+        # DENSE_QUASI_NEWTON_LIMIT).
+        differences = exact_first_derivatives and n <= DENSE_QUASI_NEWTON_LIMIT
+        return ("finite-differences" if differences else None), "auto"
     raise ProblemError("hess", f"expected a callable, a HessianUpdateStrategy, None or one of {_FINITE_DIFFERENCE_NAMES}, got {hess!r}")
 
 
@@ -330,7 +334,7 @@ def minimize(
     blocks, hessians, jacobian_sources = _constraints(constraints, x0)
     exact_first = gradient is not None and "finite differences" not in jacobian_sources
     sizes = [np.atleast_1d(block.fun(x0)).size for block in blocks]  # rows per block, read once at x0
-    hessian, quasi_newton = _hessian(hess, args, sizes, hessians, exact_first)
+    hessian, quasi_newton = _hessian(hess, args, sizes, hessians, exact_first, np.size(x0))
     hessian_source = None
     if hess is None and gradient_source == "computation graph":
         traced = _traced_lagrangian_hessian(objective, gradient, blocks, sizes, x0)

@@ -61,7 +61,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..convention import bound_violation, lagrangian_gradient
-from ..derivatives import QuasiNewtonHessian
+from ..derivatives import quasi_newton_model
 from ..errors import ProblemError, SingularKKTError, SingularMatrixError
 from ..kkt import InertiaCorrection, factorize_kkt, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
@@ -208,12 +208,14 @@ class _SlackForm:
         return np.concatenate([self.f_scale * g, np.zeros(self.nw - self.n)])
 
     def hessian(self, x, y, model):
-        """``W = nabla^2_ww L`` in scaled units (zero on the slacks)."""
+        """``(W, low_rank)``: ``W = nabla^2_ww L`` in scaled units (zero on the slacks), and a
+        limited-memory model's low-rank part (``W`` then holds its ``sigma I``), else None."""
+        low_rank = None
         if model is not None:
-            Wx = sp.csr_array(model.matrix())
+            Wx, low_rank = model.hessian_parts()
         else:
             Wx = self.f_scale * self.problem.hessian(x, self.row_scale * y / self.f_scale)
-        return sp.block_diag([Wx, sp.csr_array((self.nw - self.n, self.nw - self.n))], format="csr")
+        return sp.block_diag([Wx, sp.csr_array((self.nw - self.n, self.nw - self.n))], format="csr"), low_rank
 
     def barrier(self, f, w, mu):
         """``phi_mu(w)``; ``inf`` outside the bounds or where ``f`` is not finite."""
@@ -386,7 +388,7 @@ def interior_point(
         y = _multiplier_estimate(form, point, zl, zu)
 
     correction = InertiaCorrection(singular_residual=_SINGULAR_RESIDUAL)
-    model = None if problem.has_hessian else QuasiNewtonHessian(n, problem.quasi_newton)
+    model = None if problem.has_hessian else quasi_newton_model(n, problem.quasi_newton)
     mu = mu_init
     d = form.residual(point.w, point.c)
     theta0 = np.abs(d).sum()
@@ -460,8 +462,8 @@ def interior_point(
         sigma = form.on_bounds(zl / dl, zu / du)
         grad_phi = form.gradient(point.g) + form.on_bounds(-mu / dl, mu / du)
         try:
-            H = form.hessian(w[:n], y, model) + sp.diags_array(sigma)
-            solution, info = correction.solve(H, A, -np.concatenate([grad_phi, d]), barrier=mu)
+            W, low_rank = form.hessian(w[:n], y, model)
+            solution, info = correction.solve(W + sp.diags_array(sigma), A, -np.concatenate([grad_phi, d]), barrier=mu, low_rank=low_rank)
         except SingularKKTError:
             status = Status.SINGULAR_KKT
             break

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, minres
 
 from ..convention import lagrangian_gradient
-from ..derivatives import QuasiNewtonHessian
+from ..derivatives import quasi_newton_model
 from ..errors import ProblemError, SingularKKTError
 from ..kkt import InertiaCorrection, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
@@ -149,7 +149,7 @@ def newton_kkt(
     stream = (sys.stdout if log is True else log) if log else None
     logger = _Log(stream)
     correction = InertiaCorrection()
-    model = None if (problem.has_hessian or problem.has_hessian_product) else QuasiNewtonHessian(n, problem.quasi_newton)
+    model = None if (problem.has_hessian or problem.has_hessian_product) else quasi_newton_model(n, problem.quasi_newton)
     have_matrix = model is not None or problem.has_hessian
 
     f = problem.objective(x)
@@ -188,11 +188,16 @@ def newton_kkt(
         # -- the Newton-KKT step ----------------------------------------------------
         try:
             if have_matrix:
-                H = sp.csr_array(model.matrix()) if model is not None else problem.hessian(x, y)
-                solution, info = correction.solve(H, J, -np.concatenate([g, r]))
+                if model is not None:
+                    H, low_rank = model.hessian_parts()
+                    hessian_times = model.product
+                else:
+                    H, low_rank = problem.hessian(x, y), None
+                    hessian_times = lambda v, H=H: H @ v  # noqa: E731
+                solution, info = correction.solve(H, J, -np.concatenate([g, r]), low_rank=low_rank)
                 regularization = info.primal_regularization
                 rank_deficient = info.dual_regularization > 0
-                Hdx = lambda v, H=H, reg=regularization: H @ v + reg * v  # noqa: E731
+                Hdx = lambda v, times=hessian_times, reg=regularization: times(v) + reg * v  # noqa: E731
             else:
                 solution, regularization = _matrix_free_step(problem, x, y, J, g, r, correction)
                 rank_deficient = False
@@ -218,11 +223,15 @@ def newton_kkt(
         alpha, accepted = 1.0, False
         x_trial = x + dx
         f_trial, c_trial, phi_trial = _trial(problem, x_trial, nu)
-        if phi_trial <= phi + _ARMIJO * slope:
+        # A full step whose predicted change of the merit is below its rounding error
+        # cannot be judged by the merit (the iterate is at the tolerance's edge):
+        # take it, as IPOPT takes tiny steps.
+        negligible = np.isfinite(phi_trial) and -slope <= 10 * np.finfo(float).eps * max(1.0, abs(phi))
+        if phi_trial <= phi + _ARMIJO * slope or negligible:
             accepted = True
         elif np.isfinite(phi_trial) and m and have_matrix:
             try:
-                soc, _ = correction.solve(H, J, -np.concatenate([zeros_n, c_trial - problem.cl]))
+                soc, _ = correction.solve(H, J, -np.concatenate([zeros_n, c_trial - problem.cl]), low_rank=low_rank)
             except SingularKKTError:
                 soc = None
             if soc is not None:
