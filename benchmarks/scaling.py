@@ -22,7 +22,8 @@ equality-only problem, the interior point for the bounded one.
 with t_i = sin(8 pi i / n), h = 20 / n and x0 = 0.
 
 Exact sparse derivatives are given to every solver: the gradient, the Jacobian and the
-Hessian of the Lagrangian. IPOPT (through CasADi, `bench` extra) gets the same problem
+Hessian of the Lagrangian (with ``--quasi-newton``, no Hessian: lagrangian and IPOPT
+keep limited-memory BFGS models, trust-constr scipy's dense BFGS). IPOPT (through CasADi, `bench` extra) gets the same problem
 as an MX expression graph with its own exact derivatives; its setup (building the
 expressions and ``nlpsol``) and its solve call are timed separately. scipy's
 trust-constr gets the same callables and runs up to ``--trust-constr-limit`` (at 1e4
@@ -33,6 +34,7 @@ linearly in n.
 
     python benchmarks/scaling.py                       # discs, n = 1e2 ... 1e5
     python benchmarks/scaling.py --problem chain --sizes 1000 10000 100000
+    python benchmarks/scaling.py --quasi-newton        # no Hessians: L-BFGS against IPOPT's L-BFGS
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, NonlinearConstraint, minimize
+from scipy.optimize import BFGS, Bounds, LinearConstraint, NonlinearConstraint, minimize
 
 from common import run_pinned, timed
 
@@ -97,23 +99,25 @@ class Discs:
     def hessian(self, x, y):
         return (2 * self.Q + self.c_hessian(y)).tocsr()
 
-    def problem(self):
+    def problem(self, exact_hessian=True):
         return lg.Problem(
             self.f,
             self.x0,
             gradient=self.grad,
             constraints=[lg.Equality(self.c, 1.0, jacobian=self.c_jacobian, name="discs")],
             bounds=(None, self.upper) if self.bounded else None,
-            hessian=self.hessian,
+            hessian=self.hessian if exact_hessian else None,
+            quasi_newton="l-bfgs",
         )
 
-    def scipy_arguments(self):
+    def scipy_arguments(self, exact_hessian=True):
+        hessians = dict(hess=lambda x, v: self.c_hessian(v)) if exact_hessian else {}
         return dict(
             fun=self.f,
             x0=self.x0,
             jac=self.grad,
-            hess=lambda x: 2 * self.Q,
-            constraints=[NonlinearConstraint(self.c, 1.0, 1.0, jac=self.c_jacobian, hess=lambda x, v: self.c_hessian(v))],
+            hess=(lambda x: 2 * self.Q) if exact_hessian else BFGS(),
+            constraints=[NonlinearConstraint(self.c, 1.0, 1.0, jac=self.c_jacobian, **hessians)],
             bounds=Bounds(np.full(self.n, -np.inf), self.upper) if self.bounded else None,
         )
 
@@ -165,7 +169,7 @@ class Chain:
         y_discs = y[self.n - 1 : 2 * (self.n - 1)]  # rows: slopes, discs, sum
         return sp.diags_array(2 + 1.2 * x**2 + self.discs_hessian(y_discs)).tocsr()
 
-    def problem(self):
+    def problem(self, exact_hessian=True):
         ones = sp.csr_array(np.ones((1, self.n)))
         return lg.Problem(
             self.f,
@@ -177,18 +181,20 @@ class Chain:
                 lg.Equality(lambda x: np.array([x.sum()]), 0.0, jacobian=lambda x: ones, name="sum"),
             ],
             bounds=(np.full(self.n, -0.9), np.full(self.n, 0.9)),
-            hessian=self.hessian,
+            hessian=self.hessian if exact_hessian else None,
+            quasi_newton="l-bfgs",
         )
 
-    def scipy_arguments(self):
+    def scipy_arguments(self, exact_hessian=True):
+        hessians = dict(hess=lambda x, v: sp.diags_array(self.discs_hessian(v))) if exact_hessian else {}
         return dict(
             fun=self.f,
             x0=self.x0,
             jac=self.grad,
-            hess=lambda x: sp.diags_array(2 + 1.2 * x**2),
+            hess=(lambda x: sp.diags_array(2 + 1.2 * x**2)) if exact_hessian else BFGS(),
             constraints=[
                 LinearConstraint(self.D, -self.h, self.h),
-                NonlinearConstraint(self.discs, -np.inf, 1.0, jac=self.discs_jacobian, hess=lambda x, v: sp.diags_array(self.discs_hessian(v))),
+                NonlinearConstraint(self.discs, -np.inf, 1.0, jac=self.discs_jacobian, **hessians),
                 LinearConstraint(sp.csr_array(np.ones((1, self.n))), 0.0, 0.0),
             ],
             bounds=Bounds(np.full(self.n, -0.9), np.full(self.n, 0.9)),
@@ -212,8 +218,8 @@ PROBLEMS = {
 }
 
 
-def ours(case):
-    problem = case.problem()
+def ours(case, exact_hessian):
+    problem = case.problem(exact_hessian)
 
     def run():
         s = lg.solve(problem)
@@ -222,8 +228,8 @@ def ours(case):
     return run, 0.0
 
 
-def trust_constr(case):
-    arguments = case.scipy_arguments()
+def trust_constr(case, exact_hessian):
+    arguments = case.scipy_arguments(exact_hessian)
 
     def run():
         with warnings.catch_warnings():
@@ -234,10 +240,13 @@ def trust_constr(case):
     return run, 0.0
 
 
-def ipopt(case):
+def ipopt(case, exact_hessian):
     start = time.perf_counter()
     nlp, limits = case.casadi_problem()
-    solver = casadi.nlpsol("scaling", "ipopt", nlp, {"print_time": False, "ipopt": {"print_level": 0, "sb": "yes"}})
+    options = {"print_level": 0, "sb": "yes"}
+    if not exact_hessian:
+        options["hessian_approximation"] = "limited-memory"
+    solver = casadi.nlpsol("scaling", "ipopt", nlp, {"print_time": False, "ipopt": options})
     setup = time.perf_counter() - start
 
     def run():
@@ -263,11 +272,15 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1_000, 10_000, 100_000])
     parser.add_argument("--trust-constr-limit", type=int, default=10_000)
     parser.add_argument("--memory", action="store_true", help="also report lagrangian's peak allocations (one more run)")
+    parser.add_argument(
+        "--quasi-newton", action="store_true",
+        help="no second derivatives: limited-memory BFGS for lagrangian and IPOPT, scipy's (dense) BFGS for trust-constr",
+    )
     args = parser.parse_args()
     solvers = {"lagrangian": ours, "trust-constr": trust_constr}
     if casadi is not None:
         solvers["IPOPT (casadi)"] = ipopt
-    print(f"problem: {args.problem}")
+    print(f"problem: {args.problem}, Hessian: {'quasi-Newton' if args.quasi_newton else 'exact'}")
     print("| n | solver | f | f - f* | iterations | converged | setup s | median solve s | solve / lagrangian | MB |")
     print("|---:|---|---:|---:|---:|---|---:|---:|---:|---:|")
     for n in args.sizes:
@@ -276,7 +289,7 @@ def main():
         for name, build in solvers.items():
             if name == "trust-constr" and n > args.trust_constr_limit:
                 continue
-            run, setup = build(case)
+            run, setup = build(case, not args.quasi_newton)
             median, (f, nit, ok) = timed(run, args.repeats)
             base = base or median
             gap = "" if case.optimum is None else f"{f - case.optimum:.1e}"
