@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from scipy.sparse.linalg import spsolve
 
 import lagrangian as lg
 from lagrangian import graph as G
@@ -188,6 +189,30 @@ def test_fixed_point_gradient_equals_implicit_unrolled_and_differences():
     check_derivative(lambda v: G.trace(loss, v).value, x, vjp=lambda v, u: u[0] * G.grad(loss)(v), rtol=1e-7)
 
 
+def test_a_cyclic_graph_is_a_program_whose_kkt_solve_is_the_implicit_backward_pass():
+    # The fixed-point layer's graph as min z_m s.t. F(z) - z = 0, with the cycle's inner
+    # nodes as variables: its constraint Jacobian is -(I - J) of the multiplier matrix,
+    # cycle included, and Newton-KKT returns the forward pass and the multipliers that a
+    # general sparse solve of (I - J)^T y = e_m gives (no triangular order exists).
+    W, U, b, target = fixed_point_layer.layer()
+    graph = G.trace(_deq_loss(W, U, b, target), np.array([0.3, -0.8, 0.5]))
+    problem = graph.as_problem()
+    M = graph.multiplier_matrix()
+    assert problem.n == M.shape[0] > graph.multipliers().size  # the cycle's nodes were added
+    z = problem.x0
+    np.testing.assert_allclose(problem.constraints[0].jacobian(z).toarray(), -M.toarray(), atol=1e-15)
+    assert np.abs(problem.constraint_values(z)).max() <= 1e-12  # the traced point is the fixed point
+    e_m = np.zeros(problem.n)
+    e_m[int(graph.tape.offsets()[graph.output])] = 1.0
+    reference = spsolve(M.T.tocsc(), e_m)
+    solution = lg.solve(problem, method="newton_kkt")
+    assert solution.status == lg.Status.SUCCESS
+    np.testing.assert_allclose(solution.x, z, atol=1e-12)
+    np.testing.assert_allclose(solution.multipliers["graph"], reference, rtol=1e-10, atol=1e-13)
+    outer = graph.multipliers()
+    np.testing.assert_allclose(solution.multipliers["graph"][: outer.size], outer, rtol=1e-10, atol=1e-13)
+
+
 def test_fixed_point_parameters_get_their_multipliers_too():
     W, U, b, target = fixed_point_layer.layer(seed=1)
     x = np.array([0.1, 0.2, -0.3])
@@ -235,3 +260,13 @@ def test_newton_kkt_on_the_graph_program_returns_the_forward_pass_and_backprop(n
     assert solution.status == lg.Status.SUCCESS
     np.testing.assert_allclose(solution.x, z, atol=1e-14)
     np.testing.assert_allclose(solution.multipliers["graph"], graph.multipliers(), rtol=1e-12, atol=1e-14)
+
+
+def test_as_problem_refuses_a_fixed_point_nested_in_another():
+    def loss(x):
+        inner = lambda z, x: G.fixed_point(lambda u, z, x: np.tanh(0.5 * u + 0.3 * z + x), np.zeros(2), z, x)  # noqa: E731
+        return np.sum(G.fixed_point(inner, np.zeros(2), x) ** 2)
+
+    graph = G.trace(loss, np.array([0.2, -0.1]))
+    with pytest.raises(lg.errors.ProblemError, match="nested"):
+        graph.as_problem()

@@ -8,6 +8,14 @@ the Jacobian of a scalar function). Each column ``j`` uses the central differenc
 whose truncation error O(h^2) and rounding error O(eps / h) balance at that
 scale-aware step, leaving about 10 correct digits on well-scaled functions
 (Nocedal & Wright 2006, section 8.1).
+
+Without a Hessian, the solvers keep a quasi-Newton model of the Hessian of the
+Lagrangian (``Problem(quasi_newton=...)``): :class:`QuasiNewtonHessian`, a dense
+BFGS or SR1 matrix, for up to :data:`DENSE_QUASI_NEWTON_LIMIT` variables, and
+:class:`LimitedMemoryBFGS` above, whose low-rank form the KKT solver adds to a
+sparse factorization (:class:`lagrangian.kkt.LowRankCorrectedFactorization`).
+Every model offers ``update(s, y)``, ``product(v)`` and ``hessian_parts()``, the
+``(sparse matrix, low-rank part or None)`` pair the solvers factor.
 """
 
 from __future__ import annotations

@@ -21,6 +21,12 @@ the multiplier system of :meth:`Graph.multipliers`. Solving this Problem with th
 package's Newton-KKT solver therefore returns the forward values as ``x`` and the
 backprop multipliers as ``y`` (one Newton step from the traced point: the step in
 ``z`` is zero and the step's multiplier block is the triangular solve).
+
+A fixed-point node ``z = F(z, p)`` (:func:`lagrangian.graph.fixed_point`) makes the
+graph cyclic. Its program has the nodes of ``F``'s trace as extra variables, each
+with its own equation, and the closing equation ``z = F``'s output. The Jacobian is
+then no longer triangular in any order, and the multiplier block is a general
+sparse solve.
 """
 
 from __future__ import annotations
@@ -123,49 +129,78 @@ class _ScalarProgram:
 
 
 class _ArrayProgram:
-    """Re-evaluation of an array tape: each node's rule on its parents' blocks of ``z``."""
+    """Re-evaluation of an array tape: each node's rule on its parents' blocks of ``z``.
+
+    A fixed-point node ``z = F(z, p)`` is expanded as :meth:`ArrayTape.multiplier_matrix`
+    expands it: the nodes of ``F``'s trace become variables after all the tape's
+    nodes, each with its own equation, and the node itself gets the closing
+    equation ``z_node = F``'s output. The constraint Jacobian is then exactly
+    ``-(I - J)`` of the multiplier matrix, cycles included.
+    """
 
     def __init__(self, tape):
-        if tape.cycles:
-            raise ProblemError(
-                "graph", "as_problem does not expand fixed-point nodes yet; multiplier_matrix() shows their cycles"
-            )
         self.tape = tape
-        self.offsets = tape.offsets()
-        self.size = int(self.offsets[-1])
-        self.point = np.concatenate([np.ravel(v).astype(float) for v in tape.values])
+        offsets = tape.offsets()
+        self.offsets = offsets
+        self.size = int(offsets[-1])
+        blocks = [(slice(int(a), int(b)), np.shape(v)) for a, b, v in zip(offsets[:-1], offsets[1:], tape.values)]
+        points = [np.ravel(v).astype(float) for v in tape.values]
+        #: (output block, replay or None for a copy, parent blocks): F[output] = rule(parents)
+        self.equations = []
+        for i, replay in enumerate(tape.replays):
+            if i in tape.cycles:
+                closing = self._expand(tape.cycles[i], blocks[i], [blocks[p] for p in tape.parents[i]], points)
+                self.equations.append((blocks[i][0], None, [closing]))
+            elif replay is not None:
+                self.equations.append((blocks[i][0], replay, [blocks[p] for p in tape.parents[i]]))
+        self.point = np.concatenate(points) if points else np.zeros(0)
+
+    def _expand(self, cycle, node_block, parent_blocks, points):
+        """Give the cycle's inner nodes blocks after the others and their equations; return the block of ``F``'s output."""
+        inner = cycle.tape
+        if inner.cycles:
+            raise ProblemError("graph", "as_problem does not expand a fixed-point node nested inside another one's F")
+        where = {cycle.z.index: node_block} | {p.index: block for p, block in zip(cycle.parameters, parent_blocks)}
+        for k, value in enumerate(inner.values):
+            if k not in where:
+                where[k] = (slice(self.size, self.size + value.size), np.shape(value))
+                self.size += value.size
+                points.append(np.ravel(value).astype(float))
+        for k, replay in enumerate(inner.replays):
+            if replay is not None:
+                self.equations.append((where[k][0], replay, [where[p] for p in inner.parents[k]]))
+        return where[cycle.output]
 
     def start(self, node):
         return int(self.offsets[node])
 
-    def _block(self, z, node):
-        return z[self.offsets[node] : self.offsets[node + 1]].reshape(np.shape(self.tape.values[node]))
-
-    def _evaluate(self, z, i):
-        rule, constants, parameters = self.tape.replays[i]
-        parents = iter(self.tape.parents[i])
-        values = [self._block(z, next(parents)) if c is None else c for c in constants]
+    @staticmethod
+    def _evaluate(z, replay, parents):
+        """``(value, Jacobians toward the parents)`` of one equation's right-hand side at ``z``."""
+        if replay is None:
+            (block, shape), = parents
+            return z[block], [sp.eye_array(block.stop - block.start)]
+        rule, constants, parameters = replay
+        values = iter(z[block].reshape(shape) for block, shape in parents)
+        operands = [next(values) if c is None else c for c in constants]
         wanted = tuple(c is None for c in constants)
-        out, jacobians = rule(*values, wanted, **parameters)
-        return out, [j for j, w in zip(jacobians, wanted) if w]
+        out, jacobians = rule(*operands, wanted, **parameters)
+        return out, [j.matrix() for j, w in zip(jacobians, wanted) if w]
 
     def residual(self, z):
-        F = self.point.copy()
-        for i, replay in enumerate(self.tape.replays):
-            if replay is not None:
-                F[self.offsets[i] : self.offsets[i + 1]] = np.ravel(self._evaluate(z, i)[0])
+        F = self.point.copy()  # inputs keep their traced values
+        for out, replay, parents in self.equations:
+            F[out] = np.ravel(self._evaluate(z, replay, parents)[0])
         return F - z
 
     def jacobian(self, z):
         rows, cols, data = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)], [np.zeros(0)]
-        for i, replay in enumerate(self.tape.replays):
-            if replay is None:
-                continue
-            _, jacobians = self._evaluate(z, i)
-            for parent, jacobian in zip(self.tape.parents[i], jacobians):
-                block = sp.coo_array(jacobian.matrix())
-                rows.append(block.row + self.offsets[i])
-                cols.append(block.col + self.offsets[parent])
-                data.append(block.data)
+        for out, replay, parents in self.equations:
+            _, jacobians = self._evaluate(z, replay, parents)
+            for (block, _), jacobian in zip(parents, jacobians):
+                jacobian = sp.coo_array(jacobian)
+                rows.append(jacobian.row + out.start)
+                cols.append(jacobian.col + block.start)
+                data.append(jacobian.data)
         J = sp.csr_array((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(self.size, self.size))
         return J - sp.eye_array(self.size, format="csr")
