@@ -70,11 +70,13 @@ def test_low_rank_corrected_kkt_solve_matches_a_dense_solve():
     assert W.shape == (n, r)
     D = sp.diags_array(rng.uniform(0.1, 5.0, n))
     F = LowRankCorrectedFactorization(
-        KKTPattern(sigma * sp.eye_array(n) + D, J).factor(), np.vstack([W, np.zeros((m, r))]), middle_inverse
+        KKTPattern(sigma * sp.eye_array(n) + D, J).factor(), W, middle_inverse
     )
     K = np.block([[model.matrix() + D.toarray(), J.toarray().T], [J.toarray(), np.zeros((m, m))]])
     b = rng.normal(size=n + m)
     np.testing.assert_allclose(F.solve(b), np.linalg.solve(K, b), rtol=1e-10, atol=1e-12)
+    B = rng.normal(size=(n + m, 3))  # several right-hand sides as columns
+    np.testing.assert_allclose(F.solve(B), np.linalg.solve(K, B), rtol=1e-10, atol=1e-12)
     assert F.inertia == (n, m, 0)
 
 

@@ -165,36 +165,52 @@ class ScaledFactorization:
     def _rows_accurate(self, b, x, r) -> bool:
         r"""Whether the componentwise backward error :math:`\max_i |r_i| / (|K| |x| + |b|)_i`
         (Oettli & Prager 1964) is at most ``rounding_componentwise``."""
-        return bool(np.all(np.abs(r) <= self.rounding_componentwise * (self.magnitude @ np.abs(x) + np.abs(b))))
+        return bool(np.all(np.abs(r) <= self.rounding_componentwise * (self._magnitude_times(np.abs(x)) + np.abs(b))))
+
+    # The three operations the refinement below is made of; LowRankCorrectedFactorization
+    # overrides them to refine against a low-rank corrected K with the same loop.
+    def _magnitude_times(self, v):
+        """``|K| v``."""
+        return self.magnitude @ v
+
+    def _times(self, x):
+        """``K x``."""
+        return self.matrix @ x
+
+    def _approximate_solve(self, r):
+        """``S F^{-1} S r``: one solve with the (shifted) factorization, not refined."""
+        s = self.scale if r.ndim == 1 else self.scale[:, None]
+        return s * self.factorization._solve(s * r, False)
 
     def solve(self, b):
         b = linalg.right_hand_side(b, self.scale.size)
         s = self.scale if b.ndim == 1 else self.scale[:, None]
         scaled_b = np.abs(s * b).max(initial=0.0)
         # b is checked once here; every later right-hand side is a residual of finite vectors.
-        direct = self.factorization._solve
 
         def measure(x):
             """``(r, ||S r||, ||r||)`` and the normwise backward error ``||S r|| / (||S K S|| ||S^{-1} x|| + ||S b||)``."""
-            r = b - self.matrix @ x
+            r = b - self._times(x)
             scaled = np.abs(s * r).max(initial=0.0)
             denominator = self.scaled_norm * np.abs(x / s).max(initial=0.0) + scaled_b
             return r, scaled, np.abs(r).max(initial=0.0), (scaled / denominator if denominator > 0 else 0.0)
 
-        x = s * direct(s * b, False)
-        residual, scaled, unscaled, error = measure(x)
-        for _ in range(self.refinement_steps):
-            # Normwise accuracy can hide a row solved only to 1e-9 of its own size
-            # (a linear constraint next to barrier terms of 1e8): stop only when every
-            # row is at rounding level too.
-            if unscaled == 0.0 or (error <= self.rounding and self._rows_accurate(b, x, residual)):
-                break
-            candidate = x + s * direct(s * residual, False)
-            candidate_residual, candidate_scaled, candidate_unscaled, candidate_error = measure(candidate)
-            progress = candidate_scaled < 0.5 * scaled or candidate_unscaled < 0.5 * unscaled
-            if not (progress and candidate_scaled <= scaled and candidate_unscaled <= unscaled):
-                break
-            x, residual, scaled, unscaled, error = candidate, candidate_residual, candidate_scaled, candidate_unscaled, candidate_error
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = self._approximate_solve(b)
+            residual, scaled, unscaled, error = measure(x)
+            for _ in range(self.refinement_steps):
+                # Normwise accuracy can hide a row solved only to 1e-9 of its own size
+                # (a linear constraint next to barrier terms of 1e8): stop only when every
+                # row is at rounding level too.
+                if unscaled == 0.0 or (error <= self.rounding and self._rows_accurate(b, x, residual)):
+                    break
+                candidate = x + self._approximate_solve(residual)
+                candidate_residual, candidate_scaled, candidate_unscaled, candidate_error = measure(candidate)
+                progress = candidate_scaled < 0.5 * scaled or candidate_unscaled < 0.5 * unscaled
+                # (NaN compares False: a solve that overflowed stops here)
+                if not (progress and candidate_scaled <= scaled and candidate_unscaled <= unscaled):
+                    break
+                x, residual, scaled, unscaled, error = candidate, candidate_residual, candidate_scaled, candidate_unscaled, candidate_error
         if not (np.all(np.isfinite(x)) and error <= self.factorization.accept_residual):
             raise SingularMatrixError(
                 f"KKT solve left a relative residual of {error:.2e} after refinement: the matrix is numerically "
@@ -204,7 +220,7 @@ class ScaledFactorization:
         return x
 
 
-class LowRankCorrectedFactorization:
+class LowRankCorrectedFactorization(ScaledFactorization):
     r"""Solves with ``K - U M U^T`` from a factorization of ``K`` (Sherman-Morrison-Woodbury).
 
     .. math::
@@ -215,65 +231,50 @@ class LowRankCorrectedFactorization:
     A limited-memory BFGS Hessian ``B = sigma I - W M W^T``
     (:class:`~lagrangian.derivatives.LimitedMemoryBFGS`) enters the KKT matrix this
     way: ``K`` is factored sparse with ``sigma I`` in ``B``'s place and ``U`` is
-    ``W`` padded with zero rows. Forming ``Z`` costs ``r`` solves with ``K`` once
-    (``r = 2k`` columns); each solve then costs one more solve with ``K`` and
-    ``O(r N)``. Each answer is refined against the corrected matrix and checked by
-    its normwise backward error like :class:`ScaledFactorization`'s, raising
-    :class:`~lagrangian.errors.SingularMatrixError` when ``C`` or the corrected
-    matrix is singular. The inertia reported is ``K``'s: with ``B`` positive
-    definite it is also the corrected matrix's.
+    ``W`` padded with zero rows. ``Z`` costs ``r`` solves with the factorization
+    (``r = 2k`` columns) once. The formula with the factorization's unrefined
+    solves is an approximate inverse of the corrected matrix; the refinement of
+    :class:`ScaledFactorization`, run against the corrected matrix, makes it exact
+    and checks the answer, so each solve costs what a solve with ``K`` costs plus
+    ``O(r N)``. A singular capacitance ``C`` or corrected matrix raises
+    :class:`~lagrangian.errors.SingularMatrixError`. The inertia reported is
+    ``K``'s: with ``B`` positive definite it is also the corrected matrix's.
     """
 
-    refinement_steps = 3
-
-    def __init__(self, base: ScaledFactorization, U: np.ndarray, middle_inverse: np.ndarray):
-        self.base, self.U, self.middle_inverse = base, U, middle_inverse
-        self.Z = base.solve(U)
+    def __init__(self, base: ScaledFactorization, W: np.ndarray, middle_inverse: np.ndarray):
+        # U = [W; 0]: only W's rows (the variables') are stored and multiplied.
+        self.base, self.W, self._rows = base, W, W.shape[0]
+        super().__init__(base.factorization, base.scale, base.matrix, base.magnitude, base.scaled_norm)
+        U = np.zeros((base.scale.size, W.shape[1]))
+        U[: self._rows] = W
+        self.Z = base._approximate_solve(U)
         try:
-            self._capacitance = np.linalg.inv(middle_inverse - U.T @ self.Z)
+            self._capacitance = np.linalg.inv(middle_inverse - W.T @ self.Z[: self._rows])
             self._middle = np.linalg.inv(middle_inverse)
         except np.linalg.LinAlgError:
             raise SingularMatrixError("the low-rank corrected KKT matrix is singular (Sherman-Morrison-Woodbury capacitance)", pivot=None) from None
-        self._norm = float(abs(base.matrix).sum(axis=0).max(initial=0.0)) + float(
-            np.abs(U).sum(axis=1).max(initial=0.0) * np.abs(self._middle).sum(axis=1).max(initial=0.0) * np.abs(U).sum(axis=0).max(initial=0.0)
+        self._absolute_W, self._absolute_middle = np.abs(W), np.abs(self._middle)
+        # ||S (K - U M U^T) S|| <= ||S K S|| + ||S U|| ||M|| ||U^T S||  (infinity norms)
+        SW = np.abs(base.scale[: self._rows, None] * W)
+        self.scaled_norm = base.scaled_norm + float(
+            SW.sum(axis=1).max(initial=0.0) * self._absolute_middle.sum(axis=1).max(initial=0.0) * SW.sum(axis=0).max(initial=0.0)
         )
 
-    @property
-    def inertia(self):
-        return self.base.inertia
+    def _low_rank_times(self, W, middle, x):
+        """``[W; 0] middle [W; 0]^T x``."""
+        y = np.zeros_like(x)
+        y[: self._rows] = W @ (middle @ (W.T @ x[: self._rows]))
+        return y
 
-    @property
-    def singular(self) -> bool:
-        return self.base.singular
+    def _times(self, x):
+        return self.base._times(x) - self._low_rank_times(self.W, self._middle, x)
 
-    def matvec(self, x):
-        """``(K - U M U^T) x``."""
-        return self.base.matrix @ x - self.U @ (self._middle @ (self.U.T @ x))
+    def _magnitude_times(self, v):
+        return self.base._magnitude_times(v) + self._low_rank_times(self._absolute_W, self._absolute_middle, v)
 
-    def _woodbury(self, b):
-        x = self.base.solve(b)
-        return x + self.Z @ (self._capacitance @ (self.U.T @ x))
-
-    def solve(self, b):
-        b = linalg.right_hand_side(b, self.U.shape[0])
-        with np.errstate(over="ignore", invalid="ignore"):
-            x = self._woodbury(b)
-            r = b - self.matvec(x)
-            for _ in range(self.refinement_steps if np.all(np.isfinite(r)) else 0):
-                candidate = x + self._woodbury(r)
-                candidate_r = b - self.matvec(candidate)
-                # (a NaN residual compares False and stops here too)
-                if not np.abs(candidate_r).max(initial=0.0) < 0.5 * np.abs(r).max(initial=0.0):
-                    break
-                x, r = candidate, candidate_r
-        denominator = self._norm * np.abs(x).max(initial=0.0) + np.abs(b).max(initial=0.0)
-        error = np.abs(r).max(initial=0.0) / denominator if denominator > 0 else 0.0
-        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(r)) and error <= self.base.factorization.accept_residual):
-            raise SingularMatrixError(
-                f"low-rank corrected KKT solve left a relative residual of {error:.2e}: the matrix is numerically singular",
-                pivot=None,
-            )
-        return x
+    def _approximate_solve(self, r):
+        x = self.base._approximate_solve(r)
+        return x + self.Z @ (self._capacitance @ (self.W.T @ x[: self._rows]))
 
 
 class KKTPattern:
@@ -563,12 +564,8 @@ class InertiaCorrection:
         dw, dc, count = 0.0, dual_regularization, 0
         dual = self.dual if barrier is None else self.dual * barrier**0.25
         pattern = self._pattern_for(H, J)
-        if low_rank is not None:
-            W, middle_inverse = low_rank
-            if W.shape[1] == 0:
-                low_rank = None
-            else:
-                low_rank = (np.vstack([W, np.zeros((H.shape[0] + J.shape[0] - W.shape[0], W.shape[1]))]), middle_inverse)
+        if low_rank is not None and low_rank[0].shape[1] == 0:
+            low_rank = None
         solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc, low_rank)
         count += 1
         if solution is None and zero and dc < dual:
