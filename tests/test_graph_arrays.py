@@ -270,3 +270,46 @@ def test_as_problem_refuses_a_fixed_point_nested_in_another():
     graph = G.trace(loss, np.array([0.2, -0.1]))
     with pytest.raises(lg.errors.ProblemError, match="nested"):
         graph.as_problem()
+
+
+def _wide_layer(width, seed=0, contraction=0.6):
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((width, width))
+    W *= contraction / np.linalg.norm(W, 2)  # tanh is 1-Lipschitz: F is a contraction
+    U = rng.standard_normal((width, 3)) / np.sqrt(3)
+    b = 0.1 * rng.standard_normal(width)
+    return W, U, b, rng.standard_normal(width)
+
+
+def test_wide_fixed_point_uses_anderson_and_gmres_and_agrees_with_newton_and_unrolling():
+    W, U, b, target = _wide_layer(300)
+    x = np.array([0.3, -0.8, 0.5])
+
+    def loss(x, method):
+        z = G.fixed_point(lambda z, x: np.tanh(W @ z + U @ x + b), np.zeros(len(b)), x, method=method)
+        return 0.5 * np.sum((z - target) ** 2)
+
+    graph = G.trace(lambda x: loss(x, "auto"), x)
+    assert all(cycle.iterative for cycle in graph.tape.cycles.values())  # 300 > NEWTON_SIZE_LIMIT (100)
+    value, gradient = G.value_and_grad(lambda x: loss(x, "auto"))(x)
+    newton_value, newton_gradient = G.value_and_grad(lambda x: loss(x, "newton"))(x)
+    assert value == pytest.approx(newton_value, rel=1e-12)
+    np.testing.assert_allclose(gradient, newton_gradient, rtol=1e-10, atol=1e-13)
+
+    def unrolled(x):
+        z = np.zeros(len(b))
+        for _ in range(80):  # 0.6^80 ~ 1e-18
+            z = np.tanh(W @ z + U @ x + b)
+        return 0.5 * np.sum((z - target) ** 2)
+
+    np.testing.assert_allclose(gradient, G.grad(unrolled)(x), rtol=1e-9, atol=1e-13)
+
+
+def test_anderson_reports_a_map_without_a_fixed_point_and_gmres_a_singular_block():
+    with pytest.raises(G.FixedPointError, match="Anderson acceleration did not converge"):
+        G.grad(lambda x: np.sum(G.fixed_point(lambda z, x: z + 1.0 + 0.0 * x, np.zeros(3), x, method="anderson", max_iterations=20)))(np.ones(3))
+    # z = 1 is a fixed point of F(z) = z - (z - 1)^3 where dF/dz = I: the block is zero.
+    with pytest.raises(G.FixedPointError, match="GMRES.*through nodes"):
+        G.grad(lambda x: np.sum(G.fixed_point(lambda z, x: z - (z - 1.0) ** 3 + 0.0 * x, np.ones(3), x, method="anderson")))(np.ones(3))
+    with pytest.raises(ValueError, match="method"):
+        G.fixed_point(lambda z: z, np.zeros(2), method="broyden")
