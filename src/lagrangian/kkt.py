@@ -293,11 +293,13 @@ class KKTPattern:
         # K's triplets straight from H's and J's (J once below the diagonal, once as J^T
         # beside it), plus explicit zeros that make every diagonal entry part of the
         # pattern (a sparse sum would drop them again).
-        H, J = sp.coo_array(H), sp.coo_array(J)
-        self._coordinates = (H.shape, J.shape, H.row, H.col, J.row, J.col)
+        H, J = linalg.as_csr(H), linalg.as_csr(J)
+        self._structure = (H.shape, J.shape, H.indptr, H.indices, J.indptr, J.indices)
+        H_rows = np.repeat(np.arange(self.n), np.diff(H.indptr))
+        J_rows = np.repeat(np.arange(self.m), np.diff(J.indptr))
         every = np.arange(size)
-        rows = np.concatenate([H.row, J.row + self.n, J.col, every]).astype(np.int64)
-        cols = np.concatenate([H.col, J.col, J.row + self.n, every]).astype(np.int64)
+        rows = np.concatenate([H_rows, J_rows + self.n, J.indices, every]).astype(np.int64)
+        cols = np.concatenate([H.indices, J.indices, J_rows + self.n, every]).astype(np.int64)
         # Column-major keys, unique and sorted, are the CSC pattern; each triplet's
         # position in it is where refill() adds that triplet's value.
         keys = cols * size + rows
@@ -339,11 +341,11 @@ class KKTPattern:
         next :meth:`factor` then reuses the ordering, the elimination tree and the
         last scaling.
         """
-        H, J = sp.coo_array(H), sp.coo_array(J)
-        shape_H, shape_J, *coordinates = self._coordinates
-        if H.shape != shape_H or J.shape != shape_J or H.nnz != coordinates[0].size or J.nnz != coordinates[2].size:
+        H, J = linalg.as_csr(H), linalg.as_csr(J)
+        shape_H, shape_J, *structure = self._structure
+        if H.shape != shape_H or J.shape != shape_J:
             return False
-        if not all(np.array_equal(a, b) for a, b in zip(coordinates, (H.row, H.col, J.row, J.col))):
+        if not all(np.array_equal(a, b) for a, b in zip(structure, (H.indptr, H.indices, J.indptr, J.indices))):
             return False
         self._fill(H, J)
         return True
@@ -510,7 +512,7 @@ class InertiaCorrection:
             self._pattern = KKTPattern(H, J)
         return self._pattern
 
-    def _attempt(self, pattern, rhs, dw, dc, low_rank):
+    def _attempt(self, pattern, rhs, dw, dc, low_rank, diagonal):
         """Factor and solve once; return (solution or None, inertia, zero_eigenvalue, factorization).
 
         When the inertia is right but refinement against the unshifted matrix
@@ -520,7 +522,7 @@ class InertiaCorrection:
         """
         n, m = pattern.n, pattern.m
         for shift in (self.quasidefinite, self.quasidefinite * 1e-6):
-            F = pattern.factor(dw, dc, quasidefinite=shift, singular_residual=self.singular_residual)
+            F = pattern.factor(dw if diagonal is None else diagonal + dw, dc, quasidefinite=shift, singular_residual=self.singular_residual)
             if F.singular or F.inertia is None or F.inertia[2] > 0:
                 return None, F.inertia, True, None
             if F.inertia != (n, m, 0):
@@ -535,8 +537,11 @@ class InertiaCorrection:
         # J is rank-deficient.
         return None, F.inertia, True, None
 
-    def solve(self, H, J, rhs, *, dual_regularization: float = 0.0, barrier: float | None = None, low_rank=None):
+    def solve(self, H, J, rhs, *, dual_regularization: float = 0.0, barrier: float | None = None, low_rank=None, diagonal=None):
         """Solve the regularized KKT system for ``rhs``; see the class docstring.
+
+        ``diagonal`` (an array) is added to ``H``'s diagonal, as if it were part of
+        ``H`` (an interior point's barrier terms ``Sigma``): no sparse sum is formed.
 
         ``low_rank = (W, M_inverse)`` stands for a Hessian ``H - W M W^T``
         (``W`` with at most ``H``'s rows, its first ones; a limited-memory BFGS
@@ -566,16 +571,16 @@ class InertiaCorrection:
         pattern = self._pattern_for(H, J)
         if low_rank is not None and low_rank[0].shape[1] == 0:
             low_rank = None
-        solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc, low_rank)
+        solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc, low_rank, diagonal)
         count += 1
         if solution is None and zero and dc < dual:
             dc = dual
-            solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc, low_rank)
+            solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc, low_rank, diagonal)
             count += 1
         if solution is None:
             dw = self.initial if self.last == 0 else max(self.minimum, self.decrease * self.last)
             while True:
-                solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc, low_rank)
+                solution, inertia, zero, factor = self._attempt(pattern, rhs, dw, dc, low_rank, diagonal)
                 count += 1
                 if solution is not None:
                     break

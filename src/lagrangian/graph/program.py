@@ -38,6 +38,7 @@ from ..errors import ProblemError
 from ..problem import Equality, Problem
 from .arrays import ArrayTape
 from .ops import BINARY, UNARY
+from .tape import second_derivative_entries
 
 __all__ = ["as_problem"]
 
@@ -113,18 +114,9 @@ class _ScalarProgram:
         for i in self.nodes:
             if y[i] == 0.0:
                 continue
-            _, _, second, _ = self._evaluate(z, i)
-            arguments = [index for index, _ in self.tape._arguments[i]]
-            if len(arguments) == 1:
-                pairs = [((arguments[0], arguments[0]), second)]
-            else:
-                (a, b), (aa, ab, bb) = arguments, second
-                pairs = [((a, a), aa), ((b, b), bb), ((a, b), ab), ((b, a), ab)]
-            for (r, c), value in pairs:
-                if r is not None and c is not None and value != 0.0:
-                    rows.append(r)
-                    cols.append(c)
-                    data.append(y[i] * value)
+            out, _, _, args = self._evaluate(z, i)
+            arguments = [(index, value) for (index, _), value in zip(self.tape._arguments[i], args)]
+            second_derivative_entries(self.tape.ops[i], arguments, out, y[i], rows, cols, data)
         return sp.csr_array((data, (rows, cols)), shape=(self.size, self.size))
 
 

@@ -48,6 +48,29 @@ class NonFiniteValueError(ProblemError, ArithmeticError):
 SUBSTITUTION_LIMIT = 200_000
 
 
+def second_derivative_entries(op, arguments, out, weight, rows, cols, data):
+    """Append ``weight * d^2 f / (d a d b)`` of one op, at its arguments, as node-space triplets.
+
+    ``arguments`` is ``((index or None, value), ...)`` (``None`` marks a constant,
+    which gets no entry); ``out`` is the op's value there.
+    """
+    if len(arguments) == 1:
+        (index, value), = arguments
+        second = UNARY[op][2](value, out)
+        if second != 0.0:
+            rows.append(index)
+            cols.append(index)
+            data.append(weight * second)
+        return
+    (a, va), (b, vb) = arguments
+    aa, ab, bb = BINARY[op][2](va, vb, out)
+    for r, c, value in ((a, a, aa), (b, b, bb), (a, b, ab), (b, a, ab)):
+        if r is not None and c is not None and value != 0.0:
+            rows.append(r)
+            cols.append(c)
+            data.append(weight * value)
+
+
 class Tape:
     """The record of one evaluation: values, parents and local partial derivatives.
 
@@ -123,17 +146,20 @@ class Tape:
         r"""The Hessian of node ``output`` with respect to the inputs, by forward-over-reverse.
 
         The backward pass is the multiplier solve ``(I - J)^T y = e_m``. Differentiating
-        it along each input direction ``e_k`` gives the second-order adjoints
-        ``ydot`` of the graph's Lagrangian: with tangents ``zdot = (I - J)^{-1} e_k``
-        (a forward substitution), walking the nodes backwards,
+        it along the input directions ``E`` (the columns of the identity at the
+        inputs) gives the tangents and second-order adjoints of the graph's Lagrangian,
 
         .. math::
 
-            \dot y_j \mathrel{+}= J_{ij} \dot y_i + y_i \sum_l
-            \frac{\partial^2 f_i}{\partial z_j \partial z_l} \dot z_l ,
+            (I - J) \dot Z = E, \qquad (I - J)^T \dot Y = S \dot Z, \qquad
+            S = \sum_i y_i \nabla^2 f_i ,
 
-        and the Hessian's rows are ``ydot`` at the inputs (Griewank & Walther 2008,
-        ch. 5). All ``n`` directions are carried at once as columns.
+        with ``S`` in node space (each op's second derivatives with respect to its
+        arguments, weighted by its multiplier), and the Hessian is
+        :math:`E^T \dot Y = \dot Z^T S \dot Z` (Griewank & Walther 2008, ch. 5):
+        the second-order adjoints need not be formed. The tangents come by forward
+        substitution in tape order, all ``n`` directions at once as rows of ``n``
+        numbers, and ``Z^T S Z`` is one product over the entries of ``S``.
 
         Returns
         -------
@@ -141,33 +167,19 @@ class Tape:
         """
         count, n = len(self.values), len(self.inputs)
         y = self.multipliers([output])[:, 0]
+        rows, cols, data = [], [], []
+        for i in np.flatnonzero(y).tolist():
+            if self._arguments[i]:
+                second_derivative_entries(self.ops[i], self._arguments[i], self.values[i], y[i], rows, cols, data)
+        if not data:
+            return np.zeros((n, n))
+        # (I - J) is unit lower triangular in tape order: substitution, one row per
+        # triplet (a sparse triangular solve costs more than this on small tapes).
         tangents = np.zeros((count, n))
         tangents[np.asarray(self.inputs, dtype=int), np.arange(n)] = 1.0
         for child, parent, partial in zip(self._child, self._parent, self._partial):
             tangents[child] += partial * tangents[parent]
-        adjoints = np.zeros((count, n))
-        child = np.asarray(self._child, dtype=np.int64)
-        ends = np.searchsorted(child, np.arange(count), side="right")
-        starts = np.searchsorted(child, np.arange(count), side="left")
-        for i in range(count - 1, -1, -1):
-            for t in range(starts[i], ends[i]):
-                adjoints[self._parent[t]] += self._partial[t] * adjoints[i]
-            if y[i] == 0.0 or not self._arguments[i]:
-                continue
-            arguments = self._arguments[i]
-            if len(arguments) == 1:
-                (index, value), = arguments
-                second = UNARY[self.ops[i]][2](value, self.values[i])
-                if second:
-                    adjoints[index] += y[i] * second * tangents[index]
-                continue
-            (ia, va), (ib, vb) = arguments
-            aa, ab, bb = BINARY[self.ops[i]][2](va, vb, self.values[i])
-            if ia is not None:
-                adjoints[ia] += y[i] * (aa * tangents[ia] + (ab * tangents[ib] if ib is not None else 0.0))
-            if ib is not None:
-                adjoints[ib] += y[i] * (bb * tangents[ib] + (ab * tangents[ia] if ia is not None else 0.0))
-        H = adjoints[np.asarray(self.inputs, dtype=int)]
+        H = (tangents[rows] * np.asarray(data)[:, None]).T @ tangents[cols]
         return 0.5 * (H + H.T)
 
     def _substitute(self, rhs):

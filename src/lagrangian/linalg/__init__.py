@@ -58,11 +58,21 @@ __all__ = [
     "LUFactorization",
     "IterativeSolver",
     "right_hand_side",
+    "as_csr",
 ]
 
 _STRUCTURES = ("auto", "triangular", "block_triangular", "symmetric", "general", "iterative")
 # A pivot this small next to the largest matrix entry makes a factorization singular.
 DEFAULT_PIVOT_TOL = 1e3 * np.finfo(float).eps
+
+
+def as_csr(A) -> sp.csr_array:
+    """``A`` as a CSR array; one that is already a ``csr_array`` is returned as is.
+
+    The solvers convert small matrices many times per iteration, and scipy's
+    constructor copies and checks even a CSR input (tens of microseconds each).
+    """
+    return A if type(A) is sp.csr_array else sp.csr_array(A)
 
 
 def _as_square_sparse(A, name="A"):

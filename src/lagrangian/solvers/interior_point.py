@@ -60,6 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .. import linalg
 from ..convention import bound_violation, lagrangian_gradient
 from ..derivatives import quasi_newton_model
 from ..errors import ProblemError, SingularKKTError, SingularMatrixError
@@ -123,9 +124,10 @@ def _fraction_to_boundary(values, steps, tau):
 class _SlackForm:
     """The problem as the interior-point method sees it: ``w = (x, s)``, ``d(w) = 0``, bounds on ``w``, scaled.
 
-    Holds the scaling (objective factor ``sf``, row factors ``D``), the slack
-    selector ``P`` (m x k, one column per inequality row) and the relaxed bounds
-    of ``w``. Raw (unscaled) values come from the user's functions; everything the
+    Holds the scaling (objective factor ``sf``, row factors ``D``), the
+    inequality rows (each with a slack, whose column in ``A = [D J, -P]`` is the
+    selector ``P``: one ``-1`` per inequality row) and the relaxed bounds of
+    ``w``. Raw (unscaled) values come from the user's functions; everything the
     iteration sees is scaled.
     """
 
@@ -137,7 +139,6 @@ class _SlackForm:
         self.inequality_rows = np.flatnonzero(~equality)
         k = self.inequality_rows.size
         self.nw = self.n + k
-        self.P = sp.csr_array((np.ones(k), (self.inequality_rows, np.arange(k))), shape=(self.m, k))
 
         g0, J0 = p.gradient(x0), p.jacobian(x0)
         self.f_scale = min(1.0, _GRADIENT_SCALE / max(np.abs(g0).max(initial=0.0), 1e-300))
@@ -195,8 +196,27 @@ class _SlackForm:
         return d
 
     def jacobian(self, J):
-        """``A = [D J, -P]`` from the raw Jacobian."""
-        return sp.hstack([sp.diags_array(self.row_scale) @ J, -self.P], format="csr")
+        """``A = [D J, -P]`` from the raw Jacobian, assembled as CSR arrays directly.
+
+        Row ``i`` is ``D_i`` times row ``i`` of ``J``, followed, for an inequality
+        row, by ``-1`` in its slack's column.
+        """
+        J = linalg.as_csr(J)
+        counts = np.diff(J.indptr)
+        rows = np.repeat(np.arange(self.m), counts)
+        extra = np.zeros(self.m, dtype=np.int64)
+        extra[self.inequality_rows] = 1
+        indptr = np.concatenate([[0], np.cumsum(counts + extra)])
+        data = np.empty(indptr[-1])
+        indices = np.empty(indptr[-1], dtype=np.int64)
+        # J's entries move right by the slack entries of the rows above them.
+        moved = np.arange(J.nnz) + (np.cumsum(extra) - extra)[rows]
+        data[moved] = self.row_scale[rows] * J.data
+        indices[moved] = J.indices
+        ends = indptr[1:][self.inequality_rows] - 1
+        data[ends] = -1.0
+        indices[ends] = self.n + np.arange(self.inequality_rows.size)
+        return sp.csr_array((data, indices, indptr), shape=(self.m, self.nw))
 
     def point_jacobian(self, point):
         """``A`` at an accepted point, built once and kept on the point."""
@@ -215,7 +235,10 @@ class _SlackForm:
             Wx, low_rank = model.hessian_parts()
         else:
             Wx = self.f_scale * self.problem.hessian(x, self.row_scale * y / self.f_scale)
-        return sp.block_diag([Wx, sp.csr_array((self.nw - self.n, self.nw - self.n))], format="csr"), low_rank
+        # [[Wx, 0], [0, 0]]: Wx's CSR arrays with empty rows appended (no block_diag).
+        Wx = linalg.as_csr(Wx)
+        indptr = np.concatenate([Wx.indptr, np.full(self.nw - self.n, Wx.indptr[-1])])
+        return sp.csr_array((Wx.data, Wx.indices, indptr), shape=(self.nw, self.nw)), low_rank
 
     def barrier(self, f, w, mu):
         """``phi_mu(w)``; ``inf`` outside the bounds or where ``f`` is not finite."""
@@ -463,7 +486,7 @@ def interior_point(
         grad_phi = form.gradient(point.g) + form.on_bounds(-mu / dl, mu / du)
         try:
             W, low_rank = form.hessian(w[:n], y, model)
-            solution, info = correction.solve(W + sp.diags_array(sigma), A, -np.concatenate([grad_phi, d]), barrier=mu, low_rank=low_rank)
+            solution, info = correction.solve(W, A, -np.concatenate([grad_phi, d]), barrier=mu, low_rank=low_rank, diagonal=sigma)
         except SingularKKTError:
             status = Status.SINGULAR_KKT
             break

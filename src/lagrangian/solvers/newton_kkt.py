@@ -20,7 +20,6 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, minres
 
 from ..convention import lagrangian_gradient
