@@ -126,3 +126,27 @@ def test_non_finite_values_name_the_op():
 
 def test_constant_functions_have_zero_gradient():
     assert G.grad(lambda x: 3.0)(1.0) == 0.0
+
+
+def test_traced_program_answers_gradient_jacobian_and_hessian_from_one_trace():
+    from lagrangian.derivatives import central_difference_jacobian
+
+    f = lambda x: G.exp(x[0] * x[1]) + x[2] ** 3 / (1.0 + x[0] ** 2)  # noqa: E731
+    c = lambda x: [G.sin(x[0]) * x[2], x[1] ** 2 - x[0] * x[2], 4.0]  # noqa: E731  (the last row is constant)
+    program = G.TracedProgram(f, [c])
+    x, y = np.array([0.3, -0.7, 1.1]), np.array([0.5, -2.0, 3.0])
+    gradient = program.gradient(x)
+    tape = program._tape
+    jacobian = program.jacobian(x)
+    hessian = program.hessian(x, y)
+    assert program._tape is tape  # one trace served all three at this point
+    plain_f = lambda v: float(np.exp(v[0] * v[1]) + v[2] ** 3 / (1.0 + v[0] ** 2))  # noqa: E731
+    plain_c = lambda v: np.array([np.sin(v[0]) * v[2], v[1] ** 2 - v[0] * v[2], 4.0])  # noqa: E731
+    np.testing.assert_allclose(gradient, central_difference_jacobian(plain_f, x)[0], rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(jacobian, central_difference_jacobian(plain_c, x), rtol=1e-8, atol=1e-9)
+    assert np.all(jacobian[2] == 0.0)
+    lagrangian_gradient = lambda v: program.gradient(v) + program.jacobian(v).T @ y  # noqa: E731
+    np.testing.assert_allclose(hessian, central_difference_jacobian(lagrangian_gradient, x), rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(hessian, hessian.T, atol=0)
+    program.gradient(x + 1.0)
+    assert program._tape is not tape  # a new point is traced anew

@@ -21,6 +21,7 @@ __all__ = [
     "value_and_grad",
     "value_and_jacobian",
     "lagrangian_hessian",
+    "TracedProgram",
     "Graph",
     "Tape",
     "Node",
@@ -160,31 +161,73 @@ def value_and_jacobian(fn):
     return wrapped
 
 
+class TracedProgram:
+    r"""``f`` and ``c_1, c_2, ...`` traced together at ``x``: value, gradient, Jacobian and Hessian of the Lagrangian from one tape.
+
+    A solver asks for the gradient and the Jacobian at a new point and, an
+    iteration later, for the Hessian of :math:`L = f + y^T c` at the same point.
+    One trace of the objective and every constraint, and one multiplier solve
+    with a right-hand side per output, ``(I - J)^T Y = [e_f, e_{c_1}, ...]``,
+    answer all three: the gradient is ``Y``'s first column at the inputs, the
+    Jacobian the others, and the Hessian is :meth:`Tape.hessian_from_multipliers`
+    for the node multipliers :math:`Y (1, y)` of the Lagrangian's output. The last
+    trace is kept and reused while ``x`` is the same point.
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective(x) -> scalar``, written with Python arithmetic, :mod:`math`-like
+        functions of this module, or numpy ufuncs on object arrays.
+    constraints : sequence of callable
+        Each ``c(x) -> array``; their outputs are stacked in order.
+    """
+
+    def __init__(self, objective, constraints=()):
+        self.objective, self.constraints = objective, list(constraints)
+        self._x, self._tape, self._Y, self._rows = None, None, None, None
+
+    def _at(self, x):
+        x = np.asarray(x, dtype=float)
+        if self._x is not None and self._x.shape == x.shape and np.array_equal(self._x, x):
+            return
+        tape = Tape()
+        nodes = tape.variables(x)
+        outputs = [self.objective(nodes)]
+        for constraint in self.constraints:
+            outputs.extend(np.atleast_1d(np.asarray(constraint(nodes), dtype=object)).ravel())
+        outputs = [o.item() if isinstance(o, np.ndarray) and o.shape == () else o for o in outputs]
+        # Outputs that do not depend on x (constants) have no node and zero derivatives.
+        self._rows = [k for k, o in enumerate(outputs) if isinstance(o, Node) and o.tape is tape]
+        self._Y = tape.multipliers([outputs[k].index for k in self._rows]) if self._rows else np.zeros((len(tape), 0))
+        self._tape, self._x, self._count = tape, x.copy(), len(outputs)
+
+    def _derivatives(self, x):
+        """``(d output_k / d x)`` for every output, rows in order: objective first."""
+        self._at(x)
+        D = np.zeros((self._count, self._x.size))
+        if self._rows:
+            D[self._rows] = self._Y[np.asarray(self._tape.inputs, dtype=int)].T
+        return D
+
+    def gradient(self, x) -> np.ndarray:
+        return self._derivatives(x)[0]
+
+    def jacobian(self, x) -> np.ndarray:
+        return self._derivatives(x)[1:]
+
+    def hessian(self, x, y) -> np.ndarray:
+        r""":math:`\nabla^2_x (f(x) + y^T c(x))`, exact, for the stacked multipliers ``y``."""
+        self._at(x)
+        weights = np.concatenate([[1.0], np.asarray(y, dtype=float)])[self._rows]
+        return self._tape.hessian_from_multipliers(self._Y @ weights)
+
+
 def lagrangian_hessian(objective, constraints=()):
     r"""``(x, y) -> nabla^2_x (f(x) + sum_k y_k^T c_k(x))``, exact, from one trace.
 
     ``objective(x)`` returns a scalar and each ``constraints[k](x)`` an array; ``y``
     is the stacked multiplier vector in the package convention (blocks in order).
-    The Lagrangian is traced once per call and differentiated twice by
-    forward-over-reverse on its tape (:meth:`Tape.hessian`).
+    The functions are traced once per point and differentiated twice by
+    forward-over-reverse on the tape (:class:`TracedProgram`).
     """
-
-    def hessian(x, y):
-        x = np.asarray(x, dtype=float)
-        y = np.asarray(y, dtype=float)
-        tape = Tape()
-        nodes = tape.variables(x)
-        total, start = objective(nodes), 0
-        for constraint in constraints:
-            values = np.atleast_1d(np.asarray(constraint(nodes), dtype=object)).ravel()
-            for weight, value in zip(y[start : start + values.size], values):
-                if weight != 0.0:
-                    total = total + float(weight) * value
-            start += values.size
-        if isinstance(total, np.ndarray) and total.shape == ():
-            total = total.item()
-        if not (isinstance(total, Node) and total.tape is tape):
-            return np.zeros((x.size, x.size))
-        return tape.hessian(total.index)
-
-    return hessian
+    return TracedProgram(objective, constraints).hessian

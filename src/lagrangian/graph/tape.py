@@ -165,8 +165,16 @@ class Tape:
         -------
         ndarray (n_inputs, n_inputs), symmetric
         """
+        return self.hessian_from_multipliers(self.multipliers([output])[:, 0])
+
+    def hessian_from_multipliers(self, y) -> np.ndarray:
+        """The Hessian with respect to the inputs of the output whose node multipliers are ``y``.
+
+        ``y`` is any column of :meth:`multipliers`, or a weighted sum of columns
+        (the Hessian of the same weighted sum of outputs: of a Lagrangian, say);
+        see :meth:`hessian` for the method.
+        """
         count, n = len(self.values), len(self.inputs)
-        y = self.multipliers([output])[:, 0]
         rows, cols, data = [], [], []
         for i in np.flatnonzero(y).tolist():
             if self._arguments[i]:

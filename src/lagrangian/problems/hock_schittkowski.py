@@ -60,6 +60,7 @@ class _Formulas:
         self.n = n
         self.objective = compile(objective, f"{name} objective", "eval")
         self.constraints = [compile(c, f"{name} constraint {i}", "eval") for i, c in enumerate(constraints)]
+        self._traced = None
 
     def _namespace(self, x):
         space = {"__builtins__": {}}
@@ -82,19 +83,26 @@ class _Formulas:
         except (ValueError, ZeroDivisionError, OverflowError):
             return np.full(len(self.constraints), math.nan)
 
+    @property
+    def traced(self) -> G.TracedProgram:
+        """The objective and constraints traced together: one tape per point serves the
+        gradient, the Jacobian and (an iteration later) the Hessian of the Lagrangian."""
+        if self._traced is None:
+            self._traced = G.TracedProgram(
+                lambda z: eval(self.objective, self._namespace(z)),
+                [lambda z: [eval(code, self._namespace(z)) for code in self.constraints]],
+            )
+        return self._traced
+
     def gradient(self, x) -> np.ndarray:
-        graph = G.trace(lambda z: eval(self.objective, self._namespace(z)), np.asarray(x, dtype=float), nodes="scalar")
-        return graph.gradients()[0]
+        return self.traced.gradient(x)
 
     def hessian(self, x, y) -> np.ndarray:
-        """The Hessian of ``L = f + y^T c``, exact: one trace of ``L``, forward-over-reverse on its tape."""
-        return G.lagrangian_hessian(
-            lambda z: eval(self.objective, self._namespace(z)),
-            [lambda z: [eval(code, self._namespace(z)) for code in self.constraints]],
-        )(x, y)
+        """The Hessian of ``L = f + y^T c``, exact: forward-over-reverse on the tape at ``x``."""
+        return self.traced.hessian(x, y)
 
     def jacobian(self, x) -> np.ndarray:
-        return G.value_and_jacobian(lambda z: [eval(code, self._namespace(z)) for code in self.constraints])(x)[1]
+        return self.traced.jacobian(x)
 
 
 @dataclass(frozen=True)
