@@ -17,6 +17,7 @@ from types import MappingProxyType
 import numpy as np
 import scipy.sparse as sp
 
+from . import linalg
 from .derivatives import DENSE_QUASI_NEWTON_LIMIT, central_difference_jacobian
 from .errors import ApproximateDerivativeWarning, ProblemError
 
@@ -356,7 +357,7 @@ class Problem:
                 block = central_difference_jacobian(lambda z, con=con: self._evaluate_constraint(con, z), x)
             else:
                 block = con.jacobian(x)
-            block = sp.csr_array(block) if sp.issparse(block) else sp.csr_array(np.atleast_2d(np.asarray(block, dtype=float)))
+            block = linalg.as_csr(block if sp.issparse(block) else np.atleast_2d(np.asarray(block, dtype=float)))
             if block.shape != (rows, self.n):
                 raise ProblemError(con._label("jacobian"), f"returned shape {block.shape}, expected ({rows}, {self.n})")
             blocks.append(block)
@@ -376,7 +377,7 @@ class Problem:
             H = central_difference_jacobian(lambda z: self.gradient(z) + self.jacobian(z).T @ y, x)
             return sp.csr_array(0.5 * (H + H.T))
         H = self._hessian(x, y)
-        H = sp.csr_array(H) if sp.issparse(H) else sp.csr_array(np.atleast_2d(np.asarray(H, dtype=float)))
+        H = linalg.as_csr(H if sp.issparse(H) else np.atleast_2d(np.asarray(H, dtype=float)))
         if H.shape != (self.n, self.n):
             raise ProblemError("hessian", f"returned shape {H.shape}, expected ({self.n}, {self.n})")
         return H
