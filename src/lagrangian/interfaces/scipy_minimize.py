@@ -123,16 +123,18 @@ def _objective(fun, jac, args, x0):
     raise ProblemError("jac", f"expected a callable, True, None or one of {_FINITE_DIFFERENCE_NAMES}, got {jac!r}")
 
 
-def _traced_lagrangian_hessian(objective, gradient, blocks, sizes, x0):
-    """The exact Hessian of ``f + y^T c`` through the graph, or None when it cannot be traced.
+def _traced_program(objective, gradient, blocks, sizes, x0):
+    """The objective and constraints traced together (:class:`lagrangian.graph.TracedProgram`), or None.
 
-    Accepted only if it passes a directional check against differences of the
-    (exact) Lagrangian gradient at ``x0`` with all multipliers 1.
+    Accepted only if its Hessian of ``f + y^T c`` passes a directional check
+    against differences of the (exact) Lagrangian gradient at ``x0`` with all
+    multipliers 1.
     """
     x0 = np.asarray(x0, dtype=float)
     if x0.size > _TRACE_LIMIT:
         return None
-    hessian = G.lagrangian_hessian(objective, [block.fun for block in blocks])
+    program = G.TracedProgram(objective, [block.fun for block in blocks])
+    hessian = program.hessian
     y = np.ones(sum(sizes))
     jacobians = [block.jacobian for block in blocks]
     if any(j is None for j in jacobians):
@@ -152,7 +154,25 @@ def _traced_lagrangian_hessian(objective, gradient, blocks, sizes, x0):
             check_derivative(lagrangian_gradient, x0, jacobian=lambda x: hessian(x, y), rtol=1e-5, atol=1e-8)
     except (AssertionError, ArithmeticError, ValueError, TypeError):
         return None
-    return hessian
+    return program
+
+
+def _share_trace(program, gradient_source, gradient, blocks, sources, sizes):
+    """The gradient and the traced blocks' Jacobians read from ``program``'s one trace per point.
+
+    Separately traced, the objective and each constraint block would be traced
+    again at every point, and once more for the Hessian.
+    """
+    if gradient_source == "computation graph":
+        gradient = program.gradient
+    starts = np.cumsum([0, *sizes])
+    shared = []
+    for block, source, start, stop in zip(blocks, sources, starts[:-1], starts[1:]):
+        if source == "computation graph":
+            jacobian = lambda x, rows=slice(int(start), int(stop)): program.jacobian(x)[rows]  # noqa: E731
+            block = Constraint(block.fun, block.lower, block.upper, jacobian=jacobian, name=block.name)
+        shared.append(block)
+    return gradient, shared
 
 
 def _bounds(bounds, n):
@@ -337,9 +357,10 @@ def minimize(
     hessian, quasi_newton = _hessian(hess, args, sizes, hessians, exact_first, np.size(x0))
     hessian_source = None
     if hess is None and gradient_source == "computation graph":
-        traced = _traced_lagrangian_hessian(objective, gradient, blocks, sizes, x0)
-        if traced is not None:
-            hessian, hessian_source = traced, "computation graph"
+        program = _traced_program(objective, gradient, blocks, sizes, x0)
+        if program is not None:
+            hessian, hessian_source = program.hessian, "computation graph"
+            gradient, blocks = _share_trace(program, gradient_source, gradient, blocks, jacobian_sources, sizes)
     problem = Problem(
         objective,
         x0,
