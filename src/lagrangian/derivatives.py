@@ -1,7 +1,7 @@
 """Derivatives the user did not give: central differences and quasi-Newton Hessians.
 
 One finite-difference routine serves gradients and Jacobians alike (a gradient is
-the Jacobian of a scalar function). Each column ``j`` uses the central difference
+the Jacobian of a scalar function). Each column ``j`` uses the central difference::
 
     J[:, j] ~ (F(x + h_j e_j) - F(x - h_j e_j)) / (2 h_j),   h_j = eps^(1/3) max(1, |x_j|),
 
