@@ -157,14 +157,12 @@ def _traced_program(objective, gradient, blocks, sizes, x0):
     return program
 
 
-def _share_trace(program, gradient_source, gradient, blocks, sources, sizes):
-    """The gradient and the traced blocks' Jacobians read from ``program``'s one trace per point.
+def _share_trace(program, blocks, sources, sizes):
+    """The traced blocks with their Jacobians read from ``program``'s one trace per point.
 
     Separately traced, the objective and each constraint block would be traced
     again at every point, and once more for the Hessian.
     """
-    if gradient_source == "computation graph":
-        gradient = program.gradient
     starts = np.cumsum([0, *sizes])
     shared = []
     for block, source, start, stop in zip(blocks, sources, starts[:-1], starts[1:]):
@@ -172,7 +170,7 @@ def _share_trace(program, gradient_source, gradient, blocks, sources, sizes):
             jacobian = lambda x, rows=slice(int(start), int(stop)): program.jacobian(x)[rows]  # noqa: E731
             block = Constraint(block.fun, block.lower, block.upper, jacobian=jacobian, name=block.name)
         shared.append(block)
-    return gradient, shared
+    return shared
 
 
 def _bounds(bounds, n):
@@ -360,7 +358,7 @@ def minimize(
         program = _traced_program(objective, gradient, blocks, sizes, x0)
         if program is not None:
             hessian, hessian_source = program.hessian, "computation graph"
-            gradient, blocks = _share_trace(program, gradient_source, gradient, blocks, jacobian_sources, sizes)
+            gradient, blocks = program.gradient, _share_trace(program, blocks, jacobian_sources, sizes)
     problem = Problem(
         objective,
         x0,
