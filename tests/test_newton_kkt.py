@@ -161,3 +161,15 @@ def test_inequalities_go_to_the_interior_point_solver_and_newton_kkt_refuses_the
         lg.solve(p, method="simplex")
     with pytest.raises(lg.ProblemError, match="tol: expected a positive number"):
         lg.newton_kkt(equality_least_squares(0)[0], tol=-1)
+
+
+@pytest.mark.parametrize("hessian", ["exact", None])
+def test_an_objective_unbounded_below_is_reported_as_such(hessian):
+    # HS255 as stated has no constraints and f = -99 x1^2 + ...: unbounded below.
+    # Newton-KKT stops once f < -1e20 at a feasible point, as the interior point does.
+    from lagrangian.problems import hock_schittkowski as hs
+
+    case = hs.load("HS255") if hessian == "exact" else hs.load("HS255", hessian=None)
+    s = lg.solve(case.problem)
+    assert s.solver == "newton_kkt"
+    assert s.status is lg.Status.UNBOUNDED and s.fun < -1e20

@@ -24,6 +24,10 @@ def check_option(name, value, *, integer=False, allow_none=False):
     return int(value) if integer else float(value)
 
 
+#: An objective below this at a feasible point means the problem is unbounded below.
+OBJECTIVE_FLOOR = -1e20
+
+
 def limit_status(iteration, max_iterations, started, max_time):
     """``MAX_ITERATIONS`` or ``TIME_LIMIT`` once the solve has reached that limit, else None."""
     if iteration == max_iterations:

@@ -66,7 +66,7 @@ from ..derivatives import quasi_newton_model
 from ..errors import ProblemError, SingularKKTError, SingularMatrixError
 from ..kkt import InertiaCorrection, factorize_kkt, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
-from .ending import callback_stops, check_option, finish, limit_status
+from .ending import OBJECTIVE_FLOOR, callback_stops, check_option, finish, limit_status
 
 __all__ = ["interior_point"]
 
@@ -87,7 +87,6 @@ _BOUND_PUSH = 1e-2  # kappa_1 = kappa_2: starting distance from the bounds
 _BOUND_RELAX = 1e-10  # fixed variables (lb == ub) get this relative interior
 _GRADIENT_SCALE = 100.0  # largest scaled gradient entry
 _MULTIPLIER_LIMIT = 1e3  # least-squares starting multipliers larger than this are discarded
-_OBJECTIVE_FLOOR = -1e20  # below this at a feasible point: unbounded
 _RESTORATION_ITERATIONS = 200
 _RESTORATION_MU_FLOOR = 1e-12
 _ACCEPTABLE = 1e-6  # a stalled solve whose best scaled KKT error is below this ends ACCEPTABLE
@@ -462,7 +461,7 @@ def interior_point(
         if error <= tol:
             status = Status.SUCCESS
             break
-        if point.f < _OBJECTIVE_FLOOR and np.abs(d).max(initial=0.0) <= tol:
+        if point.f < OBJECTIVE_FLOOR and np.abs(d).max(initial=0.0) <= tol:
             status = Status.UNBOUNDED
             break
         limit = limit_status(iteration, max_iterations, started, max_time)
@@ -641,11 +640,11 @@ def _unbounded_ray(problem, form, point, dw, tol):
     slope = float(point.g @ direction[:n])
     if slope >= 0:
         return None
-    length = (abs(point.f) - 10 * _OBJECTIVE_FLOOR) / -slope
+    length = (abs(point.f) - 10 * OBJECTIVE_FLOOR) / -slope
     ray = point.w + length * direction
     with np.errstate(all="ignore"):
         f, c = problem.objective(ray[:n]), problem.constraint_values(ray[:n])
-        if not (np.isfinite(f) and f < _OBJECTIVE_FLOOR and np.all(np.isfinite(c))):
+        if not (np.isfinite(f) and f < OBJECTIVE_FLOOR and np.all(np.isfinite(c))):
             return None
         # Rounding at this magnitude leaves residuals of about eps |A| |w| (terms of size
         # 1e20 cancel); allow that much.

@@ -27,7 +27,7 @@ from ..derivatives import quasi_newton_model
 from ..errors import ProblemError, SingularKKTError
 from ..kkt import InertiaCorrection, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
-from .ending import callback_stops, finish
+from .ending import OBJECTIVE_FLOOR, callback_stops, finish
 
 __all__ = ["newton_kkt"]
 
@@ -180,6 +180,9 @@ def newton_kkt(
             break
         if record.primal <= tol and record.dual <= tol:
             status = Status.SUCCESS
+            break
+        if f < OBJECTIVE_FLOOR and record.primal <= tol:
+            status = Status.UNBOUNDED
             break
         if iteration == max_iterations:
             break
