@@ -155,3 +155,23 @@ def test_the_traced_lagrangian_hessian_matches_differences():
 
     columns = [(lagrangian_gradient(x + 1e-6 * e) - lagrangian_gradient(x - 1e-6 * e)) / 2e-6 for e in np.eye(4)]
     np.testing.assert_allclose(H, np.column_stack(columns), rtol=1e-7, atol=1e-7)
+
+
+def test_bfgs_request_above_the_dense_limit_gets_the_limited_memory_model():
+    # scipy's BFGS() would store a dense 2,000 x 2,000 matrix; lagrangian answers the
+    # same request with limited-memory BFGS and says so.
+    from scipy.optimize import BFGS
+
+    n = 2000
+    target = np.linspace(-1.0, 1.0, n)
+    res = lg.minimize(lambda x: 0.5 * np.sum((x - target) ** 2) + 0.25 * np.sum(x**4), np.zeros(n),
+                      jac=lambda x: x - target + x**3, hess=BFGS(), bounds=[(-0.5, None)] * n)
+    assert res.success and res.derivatives["hessian"] == "quasi-Newton (l-bfgs)"
+    # Separable and convex: each x_i is the real root of x - t_i + x^3 = 0 (by Newton
+    # from t_i, monotone), projected onto x >= -0.5.
+    root = target.copy()
+    for _ in range(50):
+        root -= (root - target + root**3) / (1 + 3 * root**2)
+    # (1e-5: two coordinates sit where the root meets the bound, with no strict
+    # complementarity, and there an interior point is accurate to sqrt(mu) only)
+    np.testing.assert_allclose(res.x, np.maximum(root, -0.5), atol=1e-5)

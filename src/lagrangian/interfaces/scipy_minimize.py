@@ -233,7 +233,9 @@ def _hessian(hess, args, sizes, hessians, exact_first_derivatives, n):
     ``L = f + y^T c``.
     """
     if isinstance(hess, HessianUpdateStrategy):
-        return None, "sr1" if isinstance(hess, SR1) else "bfgs"
+        # scipy's BFGS() is dense; at a size where a dense model does not fit, the
+        # limited-memory one answers the same request ("auto").
+        return None, "sr1" if isinstance(hess, SR1) else "auto"
     if callable(hess) and all(h is not None for h in hessians):
         hess = _with_args(hess, args)
         bounds = np.cumsum([0, *sizes])
@@ -305,9 +307,12 @@ def minimize(
         "computation graph"``) and falls back to central differences.
     hess : callable, HessianUpdateStrategy, None or a difference scheme name
         The objective's Hessian ``hess(x, *args)``. The Lagrangian's Hessian is
-        exact when every nonlinear constraint has ``hess`` too; otherwise it is
-        formed by differences of exact gradients (when the first derivatives are
-        exact) or by a BFGS model (``SR1()`` selects SR1).
+        exact when every nonlinear constraint has ``hess`` too, or when ``fun``
+        and the constraints trace through :mod:`lagrangian.graph`; otherwise it
+        is formed by differences of exact gradients (when the first derivatives
+        are exact and n is at most 1,000) or by a BFGS model: dense up to 1,000
+        variables, limited-memory above (``BFGS()`` asks for the same; ``SR1()``
+        selects a dense SR1 model). ``result.derivatives["hessian"]`` says which.
     bounds : scipy.optimize.Bounds or sequence of (min, max) pairs, optional
     constraints : dict, LinearConstraint, NonlinearConstraint or a sequence of them
     tol : float, optional
