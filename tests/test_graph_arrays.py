@@ -313,3 +313,13 @@ def test_anderson_reports_a_map_without_a_fixed_point_and_gmres_a_singular_block
         G.grad(lambda x: np.sum(G.fixed_point(lambda z, x: z - (z - 1.0) ** 3 + 0.0 * x, np.ones(3), x, method="anderson")))(np.ones(3))
     with pytest.raises(ValueError, match="method"):
         G.fixed_point(lambda z: z, np.zeros(2), method="broyden")
+
+
+def test_finite_entries_whose_sum_overflows_are_not_reported_as_non_finite():
+    # x * 1e300 is finite entrywise (1e308) though its sum overflows: the finiteness
+    # check's sum prefilter must fall back to the entrywise test, not raise.
+    x = np.array([1e8, 1e8])
+    value, gradient = G.value_and_grad(lambda x: np.sum((x * 1e300) * 1e-300))(x)
+    assert value == pytest.approx(2e8) and np.allclose(gradient, 1.0)
+    with pytest.raises(G.NonFiniteValueError, match="mul"):
+        G.grad(lambda x: np.sum((x * 1e300) * 1e300))(x)

@@ -126,7 +126,9 @@ class ArrayTape:
         return Array(self, index, value)
 
     def record(self, op, value, parents, jacobians, replay=None) -> "Array":
-        if not np.isfinite(value).all():  # one pass over the output; cheaper than errstate per op
+        # A sum is finite exactly when every entry is, unless finite entries overflow it:
+        # one reduction without a boolean array, and the entrywise test only then.
+        if not np.isfinite(value.sum()) and not np.isfinite(value).all():
             raise NonFiniteValueError(op, f"produced non-finite values (first at entry {int(np.argmin(np.isfinite(value).ravel()))})")
         index = len(self.values)
         self.values.append(value)
@@ -255,7 +257,7 @@ def apply(op, rule, *operands, **parameters):
     derivative). The same ``rule`` re-evaluates the node at other parent values
     (:meth:`Graph.as_problem`).
     """
-    tape, values, parents, constants = None, [], [], []
+    tape, values, parents, constants, wanted = None, [], [], [], []
     for operand in operands:  # one pass, no per-operand calls: this runs once per traced op
         if type(operand) is Array:
             if tape is None:
@@ -265,13 +267,15 @@ def apply(op, rule, *operands, **parameters):
             values.append(operand.value)
             parents.append(operand.index)
             constants.append(None)
+            wanted.append(True)
         else:
             value = _constant(operand)
             values.append(value)
             constants.append(value)
+            wanted.append(False)
     if tape is None:
         raise TypeError(f"{op}: no traced array among the operands")
-    wanted = tuple(c is None for c in constants)
+    wanted = tuple(wanted)
     try:
         out, jacobians = rule(*values, wanted, **parameters)
     except (ValueError, FloatingPointError) as exc:
