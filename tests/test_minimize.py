@@ -175,3 +175,25 @@ def test_bfgs_request_above_the_dense_limit_gets_the_limited_memory_model():
     # (1e-5: two coordinates sit where the root meets the bound, with no strict
     # complementarity, and there an interior point is accurate to sqrt(mu) only)
     np.testing.assert_allclose(res.x, np.maximum(root, -0.5), atol=1e-5)
+
+
+def test_a_vectorized_objective_is_traced_at_any_size():
+    # n = 50,000 without jac: the objective traces on array nodes (a few nodes, whatever
+    # n), so the gradient is exact and costs no 2n evaluations; the Hessian is L-BFGS.
+    n = 50_000
+    target = np.sin(np.arange(n))
+    res = lg.minimize(lambda x: np.sum((x - target) ** 2) + 0.1 * np.sum(x**4), np.zeros(n), bounds=[(-0.5, 0.5)] * n)
+    assert res.success
+    assert res.derivatives["gradient"] == "computation graph"
+    assert res.derivatives["hessian"] == "quasi-Newton (l-bfgs)"
+    assert res.nfev < 200
+    # separable: x_i minimizes (x - t_i)^2 + 0.1 x^4 on [-0.5, 0.5]; 2 (x - t) + 0.4 x^3 = 0
+    root = target.copy()
+    for _ in range(50):
+        root -= (2 * (root - target) + 0.4 * root**3) / (2 + 1.2 * root**2)
+    expected = np.clip(root, -0.5, 0.5)
+    interior = np.abs(expected) < 0.49  # away from a bound, where the barrier costs no accuracy
+    np.testing.assert_allclose(res.x[interior], expected[interior], atol=1e-7)
+    # (where the root nearly meets a bound, complementarity is nearly degenerate and an
+    # interior point is accurate to about sqrt(mu) = 3e-5)
+    np.testing.assert_allclose(res.x, expected, atol=1e-4)

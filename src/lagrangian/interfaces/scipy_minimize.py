@@ -62,7 +62,12 @@ _OPTIONS = {
     "disp": "log",
     "verbose": "log",
 }
-_TRACE_LIMIT = 2000  # larger inputs are not traced element by element (too slow); differences are used
+# Jacobians and Hessians are traced on scalar tapes, one node per entry and one
+# multiplier solve per row: above this many variables they come by differences or a
+# quasi-Newton model instead. The objective's gradient is traced on array nodes, whose
+# cost follows the objective's own (a vectorized sum is a handful of nodes at any n),
+# so it is traced at every size.
+_TRACE_LIMIT = 2000
 
 
 def _with_args(fn, args):
@@ -77,7 +82,7 @@ def _traced(fn, x0, *, vector):
     finite differences.
     """
     x0 = np.asarray(x0, dtype=float)
-    if x0.size > _TRACE_LIMIT:
+    if vector and x0.size > _TRACE_LIMIT:
         return None
     derivative = G.value_and_jacobian(fn) if vector else G.value_and_grad(fn)
     try:
