@@ -323,3 +323,27 @@ def test_finite_entries_whose_sum_overflows_are_not_reported_as_non_finite():
     assert value == pytest.approx(2e8) and np.allclose(gradient, 1.0)
     with pytest.raises(G.NonFiniteValueError, match="mul"):
         G.grad(lambda x: np.sum((x * 1e300) * 1e300))(x)
+
+
+def test_sparse_jacobian_by_forward_accumulation_matches_differences():
+    from lagrangian.derivatives import central_difference_jacobian
+
+    A = np.random.default_rng(2).normal(size=(4, 12))
+
+    def c(x):
+        pairs = x[0::2] ** 2 + x[1::2] ** 2
+        slopes = np.tanh(x[1:] - x[:-1]) * np.exp(0.1 * x[:-1])
+        return np.concatenate([pairs, np.sum(x * x).reshape(1), slopes, A @ x])
+
+    x = np.random.default_rng(3).normal(size=12)
+    values, J = G.value_and_sparse_jacobian(c)(x)
+    assert sp.issparse(J) and J.shape == (6 + 1 + 11 + 4, 12)
+    np.testing.assert_allclose(values, c(x), rtol=1e-15)
+    np.testing.assert_allclose(J.toarray(), central_difference_jacobian(c, x), rtol=1e-7, atol=1e-8)
+    # the pairs' rows have exactly their two entries: the accumulation kept them sparse
+    assert np.all(np.diff(J.indptr)[:6] == 2)
+    # an output that does not depend on x has an empty Jacobian
+    values, J = G.value_and_sparse_jacobian(lambda x: np.ones(3))(x)
+    assert J.shape == (3, 12) and J.nnz == 0
+    with pytest.raises(ValueError, match="fixed-point"):
+        G.value_and_sparse_jacobian(lambda x: G.fixed_point(lambda z, x: 0.5 * np.tanh(z + x), np.zeros(12), x))(x)

@@ -197,3 +197,18 @@ def test_a_vectorized_objective_is_traced_at_any_size():
     # (where the root nearly meets a bound, complementarity is nearly degenerate and an
     # interior point is accurate to about sqrt(mu) = 3e-5)
     np.testing.assert_allclose(res.x, expected, atol=1e-4)
+
+
+def test_issue_5_scaling_problem_runs_from_plain_numpy_code_without_derivatives():
+    # n = 20,000, no jac and no hess: the objective's gradient and the constraint's
+    # sparse Jacobian are traced on array nodes, the Hessian is L-BFGS; f* = n/2.
+    n = 20_000
+    x0 = 1.0 + 0.2 * np.sin(np.arange(n))
+    res = lg.minimize(
+        lambda x: np.sum(x**2) + np.sum((x[1:] - x[:-1]) ** 2), x0,
+        constraints=[NonlinearConstraint(lambda x: x[0::2] ** 2 + x[1::2] ** 2, 1.0, 1.0)],
+    )
+    assert res.success
+    assert res.derivatives == {"gradient": "computation graph", "jacobian": ["computation graph"], "hessian": "quasi-Newton (l-bfgs)"}
+    assert res.fun == pytest.approx(n / 2, rel=1e-10)
+    np.testing.assert_allclose(np.abs(res.x), np.sqrt(0.5), atol=1e-6)

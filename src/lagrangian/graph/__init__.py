@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from .arrays import Array, ArrayTape, concatenate
 from .fixed_point import FixedPointError, fixed_point
@@ -20,6 +21,7 @@ __all__ = [
     "grad",
     "value_and_grad",
     "value_and_jacobian",
+    "value_and_sparse_jacobian",
     "lagrangian_hessian",
     "TracedProgram",
     "Graph",
@@ -157,6 +159,63 @@ def value_and_jacobian(fn):
             Y = tape.multipliers([out[i].index for i in rows])
             J[rows] = Y[np.asarray(tape.inputs, dtype=int)].T
         return values, J
+
+    return wrapped
+
+
+def value_and_sparse_jacobian(fn):
+    r"""``fn -> (lambda x: (fn(x), d fn / d x))`` for a vector function of one vector, the Jacobian sparse.
+
+    ``fn`` is traced on array nodes (one node per op, whatever the size of
+    ``x``), each op's local Jacobian is formed as a sparse matrix, as
+    :meth:`ArrayTape.multiplier_matrix` forms it, and the Jacobian of every node
+    with respect to the input is accumulated in tape order,
+
+    .. math::
+
+        D_{\mathrm{input}} = I, \qquad D_i = \sum_{p \in \mathrm{parents}(i)} J_{ip} D_p ,
+
+    the forward substitution of :math:`(I - J) D = E` block by block (``E`` the
+    input's columns). Vectorized constraint functions (elementwise ops, slices,
+    sums, products with sparse or small matrices) keep every ``D_i`` sparse, so
+    the cost follows the size of the answer, not ``m`` reverse sweeps as
+    :func:`value_and_jacobian` needs. A node that did not come from the input
+    (a constant) has no entry.
+
+    Returns
+    -------
+    callable
+        ``x -> (values (m,), J as a CSR array (m, n))``.
+
+    Raises
+    ------
+    ValueError
+        When ``fn`` contains a fixed-point node (its edges have no formed
+        Jacobian here; use :func:`value_and_jacobian`).
+    """
+
+    def wrapped(x):
+        x = np.asarray(x, dtype=float)
+        tape = ArrayTape()
+        node = tape.variable(x.ravel())
+        with np.errstate(all="ignore"):
+            out = fn(node.reshape(x.shape) if x.ndim != 1 else node)
+        if not (isinstance(out, Array) and out.tape is tape):
+            values = np.atleast_1d(np.asarray(out, dtype=float)).ravel()
+            return values, sp.csr_array((values.size, x.size))
+        if tape.cycles:
+            raise ValueError("value_and_sparse_jacobian: fixed-point nodes have no formed local Jacobian; use value_and_jacobian")
+        D = {node.index: sp.eye_array(x.size, format="csr")}
+        for i in range(node.index + 1, out.index + 1):
+            total = None
+            for parent, jacobian in zip(tape.parents[i], tape.jacobians[i]):
+                if parent in D:
+                    term = sp.csr_array(jacobian.matrix()) @ D[parent]
+                    total = term if total is None else total + term
+            if total is not None:
+                D[i] = total
+        values = np.atleast_1d(np.asarray(out.value, dtype=float)).ravel()
+        return values, sp.csr_array(D.get(out.index, sp.csr_array((values.size, x.size))))
 
     return wrapped
 

@@ -62,11 +62,12 @@ _OPTIONS = {
     "disp": "log",
     "verbose": "log",
 }
-# Jacobians and Hessians are traced on scalar tapes, one node per entry and one
-# multiplier solve per row: above this many variables they come by differences or a
-# quasi-Newton model instead. The objective's gradient is traced on array nodes, whose
-# cost follows the objective's own (a vectorized sum is a handful of nodes at any n),
-# so it is traced at every size.
+# Up to this many variables, constraint Jacobians and the Lagrangian's Hessian are
+# traced on scalar tapes (one node per entry, one multiplier solve per row, exact
+# Hessians). Above, a constraint's Jacobian is accumulated sparse on array nodes
+# (graph.value_and_sparse_jacobian) and the Hessian is a quasi-Newton model. The
+# objective's gradient is traced on array nodes at every size: its cost follows the
+# objective's own (a vectorized sum is a handful of nodes at any n).
 _TRACE_LIMIT = 2000
 
 
@@ -82,9 +83,10 @@ def _traced(fn, x0, *, vector):
     finite differences.
     """
     x0 = np.asarray(x0, dtype=float)
-    if vector and x0.size > _TRACE_LIMIT:
-        return None
-    derivative = G.value_and_jacobian(fn) if vector else G.value_and_grad(fn)
+    if vector:
+        derivative = G.value_and_jacobian(fn) if x0.size <= _TRACE_LIMIT else G.value_and_sparse_jacobian(fn)
+    else:
+        derivative = G.value_and_grad(fn)
     try:
         with np.errstate(all="ignore"):
             traced_value, _ = derivative(x0)
@@ -97,7 +99,7 @@ def _traced(fn, x0, *, vector):
     # One directional difference guards against a trace that ran but lost part of the
     # graph (a value taken out through a C routine and put back as a constant, say).
     try:
-        check_derivative(fn, x0, jacobian=lambda x: np.atleast_2d(np.asarray(derivative(x)[1], dtype=float)), rtol=1e-5, atol=1e-8)
+        check_derivative(fn, x0, jacobian=lambda x: derivative(x)[1], rtol=1e-5, atol=1e-8)
     except (AssertionError, ArithmeticError, ValueError, TypeError):
         return None
     if vector:
