@@ -230,7 +230,8 @@ class TracedProgram:
     answer all three: the gradient is ``Y``'s first column at the inputs, the
     Jacobian the others, and the Hessian is :meth:`Tape.hessian_from_multipliers`
     for the node multipliers :math:`Y (1, y)` of the Lagrangian's output. The last
-    trace is kept and reused while ``x`` is the same point.
+    trace is kept and reused while ``x`` is the same point, so the functions must
+    depend on ``x`` alone: data they close over must not change between calls.
 
     Parameters
     ----------
@@ -287,6 +288,7 @@ def lagrangian_hessian(objective, constraints=()):
     ``objective(x)`` returns a scalar and each ``constraints[k](x)`` an array; ``y``
     is the stacked multiplier vector in the package convention (blocks in order).
     The functions are traced once per point and differentiated twice by
-    forward-over-reverse on the tape (:class:`TracedProgram`).
+    forward-over-reverse on the tape (:class:`TracedProgram`, which reuses the
+    trace while ``x`` is unchanged: the functions must depend on ``x`` alone).
     """
     return TracedProgram(objective, constraints).hessian
