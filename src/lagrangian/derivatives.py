@@ -172,11 +172,12 @@ class LimitedMemoryBFGS:
         ss = s @ s
         if not (ss > 0 and np.all(np.isfinite(y))):
             return
-        sBs = s @ self.product(s)
+        Bs = self.product(s)
+        sBs = s @ Bs
         sy = s @ y
         if sy < 0.2 * sBs:
             theta = 0.8 * sBs / (sBs - sy)
-            y = theta * y + (1 - theta) * self.product(s)
+            y = theta * y + (1 - theta) * Bs
             sy = s @ y
         if not sy > np.finfo(float).eps * ss:
             return

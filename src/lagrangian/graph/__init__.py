@@ -150,17 +150,26 @@ def value_and_jacobian(fn):
     def wrapped(x):
         x = np.asarray(x, dtype=float)
         tape = Tape()
-        out = fn(tape.variables(x))
-        out = np.atleast_1d(np.asarray(out, dtype=object)).ravel()
+        out = np.atleast_1d(np.asarray(fn(tape.variables(x)), dtype=object)).ravel()
         values = np.array([o.value if isinstance(o, Node) else float(o) for o in out])
-        rows = [i for i, o in enumerate(out) if isinstance(o, Node) and o.tape is tape]
-        J = np.zeros((out.size, x.size))
-        if rows:
-            Y = tape.multipliers([out[i].index for i in rows])
-            J[rows] = Y[np.asarray(tape.inputs, dtype=int)].T
-        return values, J
+        return values, _output_derivatives(tape, list(out))[0]
 
     return wrapped
+
+
+def _output_derivatives(tape, outputs):
+    """``(D, rows, Y)``: ``D[k] = d outputs[k] / d inputs`` from one multiplier solve with a column per output.
+
+    ``rows`` are the outputs that are nodes of ``tape`` and ``Y`` their columns of
+    :meth:`Tape.multipliers`; an output that does not depend on the inputs (a
+    constant) has no node and a zero row.
+    """
+    rows = [k for k, o in enumerate(outputs) if isinstance(o, Node) and o.tape is tape]
+    Y = tape.multipliers([outputs[k].index for k in rows]) if rows else np.zeros((len(tape), 0))
+    D = np.zeros((len(outputs), len(tape.inputs)))
+    if rows:
+        D[rows] = Y[np.asarray(tape.inputs, dtype=int)].T
+    return D, rows, Y
 
 
 def value_and_sparse_jacobian(fn):
@@ -244,7 +253,7 @@ class TracedProgram:
 
     def __init__(self, objective, constraints=()):
         self.objective, self.constraints = objective, list(constraints)
-        self._x, self._tape, self._Y, self._rows = None, None, None, None
+        self._x = self._tape = self._D = self._rows = self._Y = None
 
     def _at(self, x):
         x = np.asarray(x, dtype=float)
@@ -256,24 +265,17 @@ class TracedProgram:
         for constraint in self.constraints:
             outputs.extend(np.atleast_1d(np.asarray(constraint(nodes), dtype=object)).ravel())
         outputs = [o.item() if isinstance(o, np.ndarray) and o.shape == () else o for o in outputs]
-        # Outputs that do not depend on x (constants) have no node and zero derivatives.
-        self._rows = [k for k, o in enumerate(outputs) if isinstance(o, Node) and o.tape is tape]
-        self._Y = tape.multipliers([outputs[k].index for k in self._rows]) if self._rows else np.zeros((len(tape), 0))
-        self._tape, self._x, self._count = tape, x.copy(), len(outputs)
-
-    def _derivatives(self, x):
-        """``(d output_k / d x)`` for every output, rows in order: objective first."""
-        self._at(x)
-        D = np.zeros((self._count, self._x.size))
-        if self._rows:
-            D[self._rows] = self._Y[np.asarray(self._tape.inputs, dtype=int)].T
-        return D
+        # Rows in output order, objective first: computed once per point.
+        self._D, self._rows, self._Y = _output_derivatives(tape, outputs)
+        self._tape, self._x = tape, x.copy()
 
     def gradient(self, x) -> np.ndarray:
-        return self._derivatives(x)[0]
+        self._at(x)
+        return self._D[0].copy()
 
     def jacobian(self, x) -> np.ndarray:
-        return self._derivatives(x)[1:]
+        self._at(x)
+        return self._D[1:].copy()
 
     def hessian(self, x, y) -> np.ndarray:
         r""":math:`\nabla^2_x (f(x) + y^T c(x))`, exact, for the stacked multipliers ``y``."""
