@@ -1,21 +1,29 @@
-"""Scalar operations: each one's forward map next to its local derivative.
+"""Scalar operations: each one's forward map next to its local derivatives, written once.
 
-A unary entry is ``name: (forward(a), derivative(a, out), second(a, out))`` with
-``derivative`` returning ``d out / d a`` and ``second`` returning ``d^2 out / d a^2``;
-a binary entry is ``name: (forward(a, b), derivatives(a, b, out), seconds(a, b,
-out))`` returning ``(d out/d a, d out/d b)`` and ``(d^2/da^2, d^2/da db, d^2/db^2)``.
-The output is passed in so that, for example, ``exp`` reuses its value as its
+Every op is a rule of expression templates in its arguments ``{a}`` (and ``{b}``)
+and its output ``{out}``:
+
+- a unary rule is ``name: (forward, d out/d a, d^2 out/d a^2)``;
+- a binary rule is ``name: (forward, (d out/d a, d out/d b), (d^2/da^2, d^2/da db, d^2/db^2))``.
+
+The output is an argument so that, for example, ``exp`` reuses its value as its
 derivative. The first derivatives are the entries of ``J = df/dz`` in the
 constraint ``f_i(z_parents(i)) - z_i = 0`` of a computation graph; the second
 derivatives weight the multipliers in the Hessian of the graph's Lagrangian
 (:meth:`lagrangian.graph.Tape.hessian`).
+
+The templates serve twice, so that an op's mathematics is never written out a
+second time: :data:`UNARY` and :data:`BINARY` are the same rules as Python
+functions, which a :class:`~lagrangian.graph.Tape` calls while it traces; and
+:mod:`lagrangian.graph.compiled` pastes them, with node names for the arguments,
+into the straight-line code of a compiled tape.
 """
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["UNARY", "BINARY"]
+__all__ = ["UNARY", "BINARY", "UNARY_RULES", "BINARY_RULES", "NAMESPACE"]
 
 
 def _sigmoid(a):
@@ -25,63 +33,90 @@ def _sigmoid(a):
     return e / (1.0 + e)
 
 
-def _power_exponent_derivative(a, b, out):
-    # d(a^b)/db = a^b log a, defined for a > 0; at a == 0 the limit is 0 for b > 0.
-    if a > 0:
-        return out * math.log(a)
-    return 0.0
-
-
-def _power_second(a, b, out):
-    # d2/da2 = b (b-1) a^(b-2); d2/da db = a^(b-1) (1 + b log a); d2/db2 = a^b (log a)^2.
-    if a > 0:
-        log_a = math.log(a)
-        return b * (b - 1) * a ** (b - 2), a ** (b - 1) * (1 + b * log_a), out * log_a * log_a
-    return (b * (b - 1) * a ** (b - 2) if b not in (0, 1) else 0.0), 0.0, 0.0
-
-
-def _sigmoid_second(a, out):
-    return out * (1.0 - out) * (1.0 - 2.0 * out)
-
-
 def _softplus(a):
     # log(1 + e^a) = max(a, 0) + log1p(e^-|a|): no overflow for large |a|
     return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
 
 
-UNARY = {
-    "neg": (lambda a: -a, lambda a, out: -1.0, lambda a, out: 0.0),
-    "exp": (math.exp, lambda a, out: out, lambda a, out: out),
-    "log": (math.log, lambda a, out: 1.0 / a, lambda a, out: -1.0 / (a * a)),
-    "sin": (math.sin, lambda a, out: math.cos(a), lambda a, out: -out),
-    "cos": (math.cos, lambda a, out: -math.sin(a), lambda a, out: -out),
-    "tan": (math.tan, lambda a, out: 1.0 + out * out, lambda a, out: 2.0 * out * (1.0 + out * out)),
-    "sqrt": (math.sqrt, lambda a, out: 0.5 / out, lambda a, out: -0.25 / (out * out * out)),
-    "tanh": (math.tanh, lambda a, out: 1.0 - out * out, lambda a, out: -2.0 * out * (1.0 - out * out)),
-    "sigmoid": (_sigmoid, lambda a, out: out * (1.0 - out), _sigmoid_second),
-    "relu": (lambda a: a if a > 0 else 0.0, lambda a, out: 1.0 if a > 0 else 0.0, lambda a, out: 0.0),
-    "abs": (abs, lambda a, out: 1.0 if a > 0 else (-1.0 if a < 0 else 0.0), lambda a, out: 0.0),
-    "softplus": (_softplus, lambda a, out: _sigmoid(a), lambda a, out: _sigmoid(a) * (1.0 - _sigmoid(a))),
-    "asin": (math.asin, lambda a, out: 1.0 / math.sqrt(1.0 - a * a), lambda a, out: a / (1.0 - a * a) ** 1.5),
-    "erf": (
-        math.erf,
-        lambda a, out: 2.0 / math.sqrt(math.pi) * math.exp(-a * a),
-        lambda a, out: -4.0 * a / math.sqrt(math.pi) * math.exp(-a * a),
+def _power_exponent(a, out):
+    # d(a^b)/db = a^b log a, defined for a > 0; at a == 0 the limit is 0 for b > 0.
+    return out * math.log(a) if a > 0 else 0.0
+
+
+def _power_base_exponent(a, b):
+    # d/db (b a^(b-1)) = a^(b-1) (1 + b log a)
+    return a ** (b - 1) * (1 + b * math.log(a)) if a > 0 else 0.0
+
+
+def _power_exponent_exponent(a, out):
+    return out * math.log(a) ** 2 if a > 0 else 0.0
+
+
+#: What the templates may call: :mod:`math`'s functions and the helpers above.
+NAMESPACE = {
+    "exp": math.exp, "log": math.log, "sin": math.sin, "cos": math.cos, "tan": math.tan,
+    "sqrt": math.sqrt, "tanh": math.tanh, "asin": math.asin, "erf": math.erf, "abs": abs,
+    "_sigmoid": _sigmoid, "_softplus": _softplus, "_power_exponent": _power_exponent,
+    "_power_base_exponent": _power_base_exponent, "_power_exponent_exponent": _power_exponent_exponent,
+    "_TWO_OVER_ROOT_PI": 2.0 / math.sqrt(math.pi),
+}  # fmt: skip
+
+UNARY_RULES = {
+    "neg": ("-{a}", "-1.0", "0.0"),
+    "exp": ("exp({a})", "{out}", "{out}"),
+    "log": ("log({a})", "1.0 / {a}", "-1.0 / ({a} * {a})"),
+    "sin": ("sin({a})", "cos({a})", "-{out}"),
+    "cos": ("cos({a})", "-sin({a})", "-{out}"),
+    "tan": ("tan({a})", "1.0 + {out} * {out}", "2.0 * {out} * (1.0 + {out} * {out})"),
+    "sqrt": ("sqrt({a})", "0.5 / {out}", "-0.25 / ({out} * {out} * {out})"),
+    "tanh": ("tanh({a})", "1.0 - {out} * {out}", "-2.0 * {out} * (1.0 - {out} * {out})"),
+    "sigmoid": ("_sigmoid({a})", "{out} * (1.0 - {out})", "{out} * (1.0 - {out}) * (1.0 - 2.0 * {out})"),
+    "relu": ("({a} if {a} > 0 else 0.0)", "(1.0 if {a} > 0 else 0.0)", "0.0"),
+    "abs": ("abs({a})", "(1.0 if {a} > 0 else (-1.0 if {a} < 0 else 0.0))", "0.0"),
+    "softplus": ("_softplus({a})", "_sigmoid({a})", "_sigmoid({a}) * (1.0 - _sigmoid({a}))"),
+    "asin": ("asin({a})", "1.0 / sqrt(1.0 - {a} * {a})", "{a} / (1.0 - {a} * {a}) ** 1.5"),
+    "erf": ("erf({a})", "_TWO_OVER_ROOT_PI * exp(-{a} * {a})", "-2.0 * _TWO_OVER_ROOT_PI * {a} * exp(-{a} * {a})"),
+}
+
+BINARY_RULES = {
+    "add": ("{a} + {b}", ("1.0", "1.0"), ("0.0", "0.0", "0.0")),
+    "sub": ("{a} - {b}", ("1.0", "-1.0"), ("0.0", "0.0", "0.0")),
+    "mul": ("{a} * {b}", ("{b}", "{a}"), ("0.0", "1.0", "0.0")),
+    "div": ("{a} / {b}", ("1.0 / {b}", "-{out} / {b}"), ("0.0", "-1.0 / ({b} * {b})", "2.0 * {out} / ({b} * {b})")),
+    "pow": (
+        "{a} ** {b}",
+        # written out rather than called: x ** 2 is the commonest op of the HS formulas.
+        # The conditions avoid 0 * a^-1 and 0 * a^-2 at a == 0.
+        ("({b} * {a} ** ({b} - 1) if {b} != 0 else 0.0)", "_power_exponent({a}, {out})"),
+        (
+            "({b} * ({b} - 1) * {a} ** ({b} - 2) if {b} != 0 and {b} != 1 else 0.0)",
+            "_power_base_exponent({a}, {b})",
+            "_power_exponent_exponent({a}, {out})",
+        ),
     ),
 }
 
+
+def _function(parameters: str, body: str):
+    """The rule ``body`` as a Python function of ``parameters``; a bare call of a
+    namespace function (``exp({a})``) is that function itself, without a wrapper."""
+    if body.endswith("({a})") and body[:-5] in NAMESPACE and parameters == "a":
+        return NAMESPACE[body[:-5]]
+    return eval(f"lambda {parameters}: {body.format(a='a', b='b', out='out')}", dict(NAMESPACE))
+
+
+#: ``name: (forward(a), derivative(a, out), second(a, out))``, the unary rules as functions.
+UNARY = {
+    name: (_function("a", forward), _function("a, out", first), _function("a, out", second))
+    for name, (forward, first, second) in UNARY_RULES.items()
+}
+
+#: ``name: (forward(a, b), derivatives(a, b, out) -> (da, db), seconds(a, b, out) -> (aa, ab, bb))``.
 BINARY = {
-    "add": (lambda a, b: a + b, lambda a, b, out: (1.0, 1.0), lambda a, b, out: (0.0, 0.0, 0.0)),
-    "sub": (lambda a, b: a - b, lambda a, b, out: (1.0, -1.0), lambda a, b, out: (0.0, 0.0, 0.0)),
-    "mul": (lambda a, b: a * b, lambda a, b, out: (b, a), lambda a, b, out: (0.0, 1.0, 0.0)),
-    "div": (
-        lambda a, b: a / b,
-        lambda a, b, out: (1.0 / b, -out / b),
-        lambda a, b, out: (0.0, -1.0 / (b * b), 2.0 * out / (b * b)),
-    ),
-    "pow": (
-        lambda a, b: a**b,
-        lambda a, b, out: (b * a ** (b - 1) if b != 0 else 0.0, _power_exponent_derivative(a, b, out)),
-        _power_second,
-    ),
+    name: (
+        _function("a, b", forward),
+        _function("a, b, out", "({}, {})".format(*first)),
+        _function("a, b, out", "({}, {}, {})".format(*second)),
+    )
+    for name, (forward, first, second) in BINARY_RULES.items()
 }

@@ -83,6 +83,8 @@ class Tape:
         self.values: list[float] = []
         self.ops: list[str] = []
         self.inputs: list[int] = []
+        #: Set when the traced code read a value (compared, branched on or printed it).
+        self.data_dependent = False
         # triplets of J: (child, parent, d child / d parent)
         self._child: list[int] = []
         self._parent: list[int] = []
@@ -218,14 +220,26 @@ class Node:
     arrays of Nodes trace too.
     """
 
-    __slots__ = ("tape", "index", "value")
+    __slots__ = ("tape", "index", "_value")
     __array_priority__ = 1000  # so that ndarray (op) Node defers to Node
 
     def __init__(self, tape: Tape, index: int, value: float):
-        self.tape, self.index, self.value = tape, index, value
+        self.tape, self.index, self._value = tape, index, value
 
     def __repr__(self):
-        return f"Node({self.value!r}, #{self.index} {self.tape.ops[self.index]})"
+        return f"Node({self._value!r}, #{self.index} {self.tape.ops[self.index]})"
+
+    @property
+    def value(self) -> float:
+        """The traced number. Reading it marks the tape as data-dependent (see :meth:`_looked`)."""
+        self._looked()
+        return self._value
+
+    def _looked(self):
+        # Code that reads a traced number (to compare it, branch on it, print it) may
+        # take another path at another point, so this trace must not stand for the
+        # function elsewhere: a compiled tape (lagrangian.graph.compiled) refuses it.
+        self.tape.data_dependent = True
 
     def __float__(self):
         # Converting would cut the graph here and silently zero every derivative upstream.
@@ -253,16 +267,24 @@ class Node:
     # Comparisons read the value: control flow may branch on traced values, and the
     # trace records the branch taken (as every tracing autodiff does).
     def __lt__(self, other):
-        return self.value < _number(other)
+        self._looked()
+        return self._value < _number(other)
 
     def __le__(self, other):
-        return self.value <= _number(other)
+        self._looked()
+        return self._value <= _number(other)
 
     def __gt__(self, other):
-        return self.value > _number(other)
+        self._looked()
+        return self._value > _number(other)
 
     def __ge__(self, other):
-        return self.value >= _number(other)
+        self._looked()
+        return self._value >= _number(other)
+
+    def __bool__(self):
+        self._looked()
+        return self._value != 0.0
 
 
 # The recording methods below run once per traced scalar op, so they are written for
@@ -272,7 +294,7 @@ def _unary_method(op: str):
     forward, derivative, _ = UNARY[op]
 
     def method(self):
-        a = self.value
+        a = self._value
         try:
             out = float(forward(a))
             partial = derivative(a, out)
@@ -301,15 +323,15 @@ def _binary_method(op: str, reverse: bool):
         if type(other) is Node:
             if other.tape is not tape:
                 raise ProblemError(op, "combines values from two different traces")
-            other_index, other_value = other.index, other.value
+            other_index, other_value = other.index, other._value
         elif isinstance(other, (int, float, np.integer, np.floating)):
             other_index, other_value = None, float(other)
         else:
             return NotImplemented
         if reverse:
-            (ia, va), (ib, vb) = (other_index, other_value), (self.index, self.value)
+            (ia, va), (ib, vb) = (other_index, other_value), (self.index, self._value)
         else:
-            (ia, va), (ib, vb) = (self.index, self.value), (other_index, other_value)
+            (ia, va), (ib, vb) = (self.index, self._value), (other_index, other_value)
         try:
             out = float(forward(va, vb))
             da, db = derivatives(va, vb, out)
@@ -353,7 +375,7 @@ for _numpy_name, _op in (
 
 
 def _number(value) -> float:
-    return value.value if isinstance(value, Node) else float(value)
+    return value._value if isinstance(value, Node) else float(value)
 
 
 def _failure(exc: Exception) -> str:
