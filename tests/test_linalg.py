@@ -287,6 +287,55 @@ def test_ldl_zero_pivot_raises_on_the_first_factorization_and_shows_later():
     assert later.singular
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_dense_ldl_reads_the_inertia_from_its_1x1_and_2x2_pivots(seed):
+    # Zero diagonal entries force Bunch-Kaufman into 2x2 pivots.
+    rng = np.random.default_rng(seed)
+    size = 9 + seed
+    A = rng.standard_normal((size, size))
+    A = A + A.T
+    A[np.diag_indices(size)[0][::2], np.diag_indices(size)[1][::2]] = 0.0
+    upper = sp.triu(sp.csc_array(A), format="csc")
+    pattern = linalg.DenseLDLPattern(upper)
+    F = pattern.factor(upper.data, pivot_tol=1e-14)
+    eigenvalues = np.linalg.eigvalsh(A)
+    assert F.inertia == (int((eigenvalues > 0).sum()), int((eigenvalues < 0).sum()), 0) and not F.singular
+    assert np.any(pattern._factors_now[1] < 0)  # some 2x2 pivot was met
+    b = rng.standard_normal(size)
+    np.testing.assert_allclose(F.solve(b), np.linalg.solve(A, b), rtol=1e-9, atol=1e-11)
+
+
+def test_dense_ldl_reports_a_singular_matrix_and_retires_old_factorizations():
+    A = np.array([[1.0, 2.0, 0.0], [2.0, 4.0, 0.0], [0.0, 0.0, -3.0]])  # rank 2
+    upper = sp.triu(sp.csc_array(A), format="csc")
+    pattern = linalg.DenseLDLPattern(upper)
+    singular = pattern.factor(upper.data, pivot_tol=1e-14)
+    assert singular.singular and singular.inertia == (1, 1, 1)
+    regular = pattern.factor(upper.data + np.array([0.0, 0.0, 1.0, 0.0]), pivot_tol=1e-14)  # A[1, 1] = 5
+    assert not regular.singular and regular.inertia == (2, 1, 0)
+    with pytest.raises(SolverError, match="overwritten"):
+        singular.solve(np.ones(3))
+
+
+@pytest.mark.parametrize("limit", [0, 10_000])
+def test_kkt_factorizations_agree_sparse_and_dense(limit, monkeypatch):
+    # The same nonconvex KKT system through QDLDL (limit 0) and through LAPACK
+    monkeypatch.setattr(lg_kkt, "DENSE_KKT_LIMIT", limit)
+    rng = np.random.default_rng(5)
+    n, m = 14, 5
+    H = sp.random_array((n, n), density=0.3, rng=rng)
+    H = sp.csr_array(H + H.T - 0.5 * sp.eye_array(n))
+    J = sp.csr_array(sp.random_array((m, n), density=0.4, rng=rng) + sp.eye_array(m, n))
+    pattern = lg_kkt.KKTPattern(H, J)
+    assert isinstance(pattern._ldl, linalg.DenseLDLPattern) == (limit > 0)
+    K = np.block([[H.toarray() + 3.0 * np.eye(n), J.toarray().T], [J.toarray(), -1e-3 * np.eye(m)]])
+    F = pattern.factor(3.0, 1e-3)
+    eigenvalues = np.linalg.eigvalsh(K)
+    assert F.inertia == (int((eigenvalues > 0).sum()), int((eigenvalues < 0).sum()), 0)
+    b = rng.standard_normal(n + m)
+    np.testing.assert_allclose(F.solve(b), np.linalg.solve(K, b), rtol=1e-10, atol=1e-12)
+
+
 def test_scaled_kkt_factorization_rejects_a_singular_matrix():
     # J has two equal rows: K is singular whatever the shift does to the factorization.
     H = sp.eye_array(3)

@@ -25,6 +25,8 @@ __all__ = [
     "SymmetricFactorization",
     "LDLPattern",
     "LDLFactorization",
+    "DenseLDLPattern",
+    "DenseLDLFactorization",
     "LUFactorization",
     "IterativeSolver",
 ]
@@ -484,20 +486,31 @@ class LDLFactorization(Factorization):
         self._data, self._pivot_tol = data, pivot_tol
         self._read = None
 
+    def _eigenvalues_of_d(self):
+        """``(eigenvalues of D, elimination order)``."""
+        pivots, order = self._pattern._factors(self._generation)
+        return pivots, np.asarray(order)
+
     def _pivots(self):
         if self._read is None:
-            pivots, order = self._pattern._factors(self._generation)
+            # Read once per factorization of every interior-point trial step, so written
+            # with few numpy calls: on small matrices each costs more than the arithmetic.
+            pivots, order = self._eigenvalues_of_d()
             scale = float(np.abs(self._data).max(initial=0.0))
-            small = np.abs(pivots) <= self._pivot_tol * scale
+            threshold = self._pivot_tol * scale
+            positive = int(np.count_nonzero(pivots > threshold))
+            negative = int(np.count_nonzero(pivots < -threshold))
             ratio = _pivot_ratio(pivots, scale)
-            inertia = (int(np.sum((pivots > 0) & ~small)), int(np.sum((pivots < 0) & ~small)), int(small.sum()))
-            self._read = (inertia, ratio <= self._pivot_tol or not np.all(np.isfinite(pivots)), ratio, np.asarray(order))
+            # NaN pivots are neither positive nor negative: they count as zero
+            inertia = (positive, negative, pivots.size - positive - negative)
+            finite = bool(np.isfinite(pivots.sum()))  # an inf or NaN pivot makes the sum non-finite
+            self._read = (inertia, not (ratio > self._pivot_tol and finite), ratio, order)
         return self._read
 
     inertia = property(lambda self: self._pivots()[0], doc="``(n_positive, n_negative, n_zero)`` from the signs of ``D``.")
     singular = property(lambda self: self._pivots()[1], doc="A pivot is negligible next to the largest entry.")
     pivot_ratio = property(lambda self: self._pivots()[2], doc="Smallest ``|D_i|`` over the largest matrix entry.")
-    ordering = property(lambda self: self._pivots()[3], doc="QDLDL's (AMD) elimination order.")
+    ordering = property(lambda self: self._pivots()[3], doc="The elimination order.")
 
     def _solve(self, b, transpose):
         # A is symmetric: transpose changes nothing.
@@ -510,6 +523,81 @@ class LDLFactorization(Factorization):
         if refine:
             raise ValueError("refine: an LDLFactorization has no reference matrix; refine in the caller")
         return super().solve(b, transpose=transpose, refine=False)
+
+
+class DenseLDLPattern:
+    r""":class:`LDLPattern`'s interface for small matrices: LAPACK's Bunch-Kaufman ``P A P^T = U D U^T``.
+
+    Below a few dozen rows a sparse factorization is all overhead: QDLDL's
+    symbolic analysis, and above all reading ``D`` back for the inertia, which
+    copies ``L`` into a scipy matrix (about 40 us, more than the whole dense
+    factorization). ``dsytrf`` (Bunch & Kaufman 1977) factors the dense matrix in
+    microseconds with symmetric pivoting, so it needs no quasidefinite shift to
+    exist, and ``D``'s 1x1 and 2x2 blocks are right there: by Sylvester's law the
+    signs of their eigenvalues are the inertia. Each 2x2 block
+    :math:`\begin{pmatrix} a & b \\ b & c \end{pmatrix}` has the eigenvalues
+    :math:`(a + c)/2 \pm \sqrt{((a - c)/2)^2 + b^2}`.
+
+    Parameters
+    ----------
+    upper : sparse matrix
+        The pattern, as for :class:`LDLPattern`.
+    """
+
+    def __init__(self, upper):
+        csc = sp.csc_array(upper)
+        self.shape = csc.shape
+        # The values arrive in the pattern's CSC order: these are their coordinates.
+        self._rows = csc.indices.astype(np.intp)
+        self._cols = np.repeat(np.arange(self.shape[1]), np.diff(csc.indptr))
+        self.generation = 0
+        self._factors_now = None
+
+    def factor(self, data, *, pivot_tol: float) -> "DenseLDLFactorization":
+        """Factor the matrix whose upper triangle has values ``data`` (in the pattern's CSC order)."""
+        from scipy.linalg.lapack import dsytrf
+
+        A = np.zeros(self.shape, order="F")
+        A[self._rows, self._cols] = data
+        self.generation += 1
+        factors, ipiv, info = dsytrf(A, lower=0, overwrite_a=1)
+        self._factors_now = (factors, ipiv)
+        return DenseLDLFactorization(self, data, pivot_tol=pivot_tol)
+
+    def _check(self, generation):
+        if generation != self.generation:
+            raise SolverError("this LDL^T factorization was overwritten by a later factorization of the same pattern")
+
+    def _solve(self, generation, b):
+        from scipy.linalg.lapack import dsytrs
+
+        self._check(generation)
+        factors, ipiv = self._factors_now
+        x, info = dsytrs(factors, ipiv, b, lower=0)
+        return x
+
+    def _factors(self, generation):
+        """``(eigenvalues of D, pivot order)``; ``ipiv`` in LAPACK's upper convention:
+        ``ipiv[k] = ipiv[k - 1] < 0`` marks the 2x2 block in rows ``k - 1, k``."""
+        self._check(generation)
+        factors, ipiv = self._factors_now
+        eigenvalues = np.diagonal(factors).copy()
+        paired = np.flatnonzero(ipiv < 0)
+        if paired.size:
+            first, second = paired[0::2], paired[1::2]
+            a, c, b = eigenvalues[first], eigenvalues[second], factors[first, second]
+            mean, radius = 0.5 * (a + c), np.hypot(0.5 * (a - c), b)
+            eigenvalues[first], eigenvalues[second] = mean + radius, mean - radius
+        return eigenvalues, np.abs(ipiv) - 1
+
+
+class DenseLDLFactorization(LDLFactorization):
+    """One numeric factorization of a :class:`DenseLDLPattern` (the same reading of ``D``)."""
+
+    kind = "dense-ldl"
+
+    def _solve(self, b, transpose):
+        return self._pattern._solve(self._generation, b)
 
 
 class LUFactorization(Factorization):
