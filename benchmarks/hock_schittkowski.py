@@ -79,6 +79,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--set", choices=("all", "equality"), default="all")
+    parser.add_argument("--solvers", nargs="+", help="a subset of: lagrangian SLSQP trust-constr IPOPT (lagrangian always runs)")
     args = parser.parse_args()
     names = hs.names()
     if args.set == "equality":
@@ -90,6 +91,8 @@ def main():
     }
     if casadi is not None:
         solvers["IPOPT (casadi)"] = CasadiIpopt
+    if args.solvers:
+        solvers = {k: v for k, v in solvers.items() if k == "lagrangian" or k.split()[0] in args.solvers}
     summary = {k: {"pass": 0, "nit": [], "time": [], "nfev": [], "failed": []} for k in solvers}
     print(f"{'problem':8}" + "".join(f"{k:>30}" for k in solvers))
     print(f"{'':8}" + "".join(f"{'pass  nit  nfev      ms':>30}" for _ in solvers))
