@@ -69,6 +69,18 @@ def part_one(repeats):
     print(f"  lagrangian trace              {traced * 1e3:8.2f} ms  {traced / unit:7.1f}x")
     print(f"  lagrangian trace + gradient   {gradient_time * 1e3:8.2f} ms  {gradient_time / unit:7.1f}x   "
           f"(gradient {gradient:.12f}, central difference {difference:.12f})")
+    # Compiled: the first call traces and writes the tape out as Python; later calls
+    # run that code at other points (here 0.3 + 1e-3 k, so nothing is cached).
+    compiled = G.value_and_grad(chain_traced, compile=True)
+    first = timed(lambda: G.value_and_grad(chain_traced, compile=True)(0.3), 3)[0]
+    compiled(0.3)
+    points = iter(0.3 + 1e-3 * k for k in range(1, 10 * repeats + 10))
+    later, (value_c, gradient_c) = timed(lambda: compiled(next(points)), repeats)
+    reference = G.value_and_grad(chain_traced)(0.3 + 1e-3)[1]
+    print(f"  compiled: first call (trace + writing + compile)  {first * 1e3:8.2f} ms  {first / unit:7.1f}x")
+    print(f"  compiled: each later call (forward + gradient)    {later * 1e3:8.2f} ms  {later / unit:7.1f}x   "
+          f"(gradient at 0.301 {compiled(0.301)[1]:.12f}, traced {reference:.12f}; break-even after "
+          f"{math.ceil((first - later) / (gradient_time - later))} calls)")
     if torch is not None:
         torch.set_num_threads(1)
         t = timed(lambda: torch_gradient(0.3), max(3, repeats // 3))[0]

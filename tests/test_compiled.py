@@ -212,3 +212,30 @@ def test_hock_schittkowski_derivatives_through_the_compiled_tape_match_the_refer
                 np.testing.assert_allclose(p.jacobian(x).toarray(), expected, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(expected).max()))
             compared += 1
     assert compared >= 83
+
+
+def test_compiled_value_and_grad_matches_the_trace_at_new_points_and_new_data():
+    def fn(w, b, data):
+        return G.tanh(w @ data + b) ** 2 + 0.5 * b * b
+
+    data = np.array([0.3, -1.2, 0.8])
+    compiled_gradient = G.value_and_grad(fn, argnums=(0, 1), compile=True)
+    plain = G.value_and_grad(fn, argnums=(0, 1))
+    rng = np.random.default_rng(4)
+    for k in range(3):
+        w, b = rng.normal(size=3), float(rng.normal())
+        value, (gw, gb) = compiled_gradient(w, b, data)
+        expected_value, (ew, eb) = plain(w, b, data)
+        assert value == pytest.approx(expected_value, rel=1e-15)
+        np.testing.assert_allclose(gw, ew, rtol=1e-13)
+        assert gb == pytest.approx(eb, rel=1e-13) and isinstance(gb, float)
+        assert gw.shape == (3,) and compiled_gradient.compiled is not None
+    # other data: the compiled code has the first call's data folded in, so this call is traced
+    other = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(compiled_gradient(w, b, other)[1][0], plain(w, b, other)[1][0], rtol=1e-13)
+
+
+def test_compiled_grad_of_a_branching_function_traces_every_call():
+    fn = lambda x: x * x if x > 0 else -3.0 * x  # noqa: E731
+    gradient = G.grad(fn, compile=True)
+    assert [gradient(2.0), gradient(-1.0), gradient(0.5)] == [4.0, -3.0, 1.0]

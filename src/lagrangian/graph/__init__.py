@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -115,7 +117,7 @@ def logistic_loss(scores, labels):
     return np.sum(softplus(-(labels * scores)))
 
 
-def value_and_grad(fn, argnums=0):
+def value_and_grad(fn, argnums=0, *, compile: bool = False):
     """``fn -> (lambda *args: (fn(*args), d fn / d args[argnums]))`` through the multiplier solve.
 
     The gradient is read off the multipliers of the traced graph's KKT system
@@ -123,7 +125,20 @@ def value_and_grad(fn, argnums=0):
     ``argnums`` may be an int or a tuple of ints; only those arguments are traced,
     the others (data) enter as constants. Array arguments make array nodes
     (see :func:`trace`).
+
+    With ``compile=True`` the first call traces on scalar nodes and compiles the
+    tape (:class:`~lagrangian.graph.compiled.CompiledTape`); later calls run
+    the compiled forward pass and back substitution, with no tape. This is for
+    scalar code called many times, such as a long loop of ``math``-like
+    operations. The compiled code stands for ``fn`` only while ``fn`` depends on
+    its arguments alone, so: the data arguments are compared with the first
+    call's (a call with other data is traced); a ``fn`` that compares or
+    branches on a traced value is never compiled (every call is traced); and a
+    call whose compiled evaluation meets a domain error or an infinite value is
+    traced, so that the error names its op.
     """
+    if compile:
+        return _CompiledGradient(fn, argnums)
 
     def wrapped(*args):
         graph = trace(fn, *args, argnums=argnums)
@@ -135,9 +150,52 @@ def value_and_grad(fn, argnums=0):
     return wrapped
 
 
-def grad(fn, argnums=0):
+class _CompiledGradient:
+    """``value_and_grad(fn, argnums, compile=True)``: one trace, then compiled calls."""
+
+    def __init__(self, fn, argnums):
+        self.fn, self.argnums = fn, argnums
+        self.traced = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        #: the CompiledTape, once the first call has made one (None if fn read a value)
+        self.compiled = None
+        self._key = None
+
+    def _answer(self, value, grads):
+        return (value, grads[0]) if isinstance(self.argnums, int) else (value, tuple(grads))
+
+    def __call__(self, *args):
+        shapes = [np.shape(args[i]) for i in self.traced]
+        data = [a for i, a in enumerate(args) if i not in self.traced]
+        if self.compiled is not None and self._matches(shapes, data):
+            x = np.concatenate([np.ravel(np.asarray(args[i], dtype=float)) for i in self.traced])
+            found = self.compiled.derivatives(x)
+            if found is not None:
+                values, D = found
+                grads, start = [], 0
+                for shape in shapes:
+                    size = math.prod(shape)
+                    grads.append(float(D[0, start]) if shape == () else D[0, start : start + size].reshape(shape))
+                    start += size
+                return self._answer(float(values[0]), grads)
+        graph = trace(self.fn, *args, argnums=self.traced, nodes="scalar")
+        grads = graph.gradients()
+        if self._key is None:
+            self._key = (shapes, [np.array(a, copy=True) for a in data])
+            output = graph.value if graph.output is None else Node(graph.tape, graph.output, graph.value)
+            try:
+                self.compiled = CompiledTape(graph.tape, [output], hessian=False)
+            except CompileError:
+                self.compiled = None
+        return self._answer(graph.value, [grads[i] for i in self.traced])
+
+    def _matches(self, shapes, data) -> bool:
+        known_shapes, known_data = self._key
+        return shapes == known_shapes and all(np.shape(a) == np.shape(b) and np.array_equal(a, b) for a, b in zip(data, known_data))
+
+
+def grad(fn, argnums=0, *, compile: bool = False):
     """The gradient of ``fn``; see :func:`value_and_grad`."""
-    inner = value_and_grad(fn, argnums)
+    inner = value_and_grad(fn, argnums, compile=compile)
     return lambda *args: inner(*args)[1]
 
 

@@ -82,9 +82,10 @@ class Graph:
         if isinstance(output, np.ndarray) and output.shape == () and output.dtype == object:
             output = output.item()
         if isinstance(output, (Node, Array)) and output.tape is tape:
-            if np.shape(output.value) != ():
-                raise TypeError(f"the traced function must return a scalar, got an array of shape {np.shape(output.value)}")
-            self.output, self.value = output.index, float(output.value)
+            value = output._value if isinstance(output, Node) else output.value  # Node.value would mark the tape read
+            if np.shape(value) != ():
+                raise TypeError(f"the traced function must return a scalar, got an array of shape {np.shape(value)}")
+            self.output, self.value = output.index, float(value)
         else:
             try:
                 self.output, self.value = None, float(output)
