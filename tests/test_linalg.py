@@ -343,3 +343,18 @@ def test_scaled_kkt_factorization_rejects_a_singular_matrix():
     F = lg_kkt.factorize_kkt(H, J)
     with pytest.raises(SingularMatrixError):
         F.solve(np.array([0.0, 0.0, 0.0, 1.0, 2.0]))
+
+
+@pytest.mark.parametrize("form", ["csr", "csr-int64", "csc", "dense"])
+def test_transpose_times_is_a_transposed_product(form):
+    rng = np.random.default_rng(7)
+    A = sp.random_array((7, 5), density=0.4, rng=rng, format="csr")
+    y = rng.standard_normal(7)
+    expected = A.toarray().T @ y
+    if form == "csr-int64":
+        A = sp.csr_array((A.data, A.indices.astype(np.int64), A.indptr.astype(np.int64)), shape=A.shape)
+    elif form == "csc":
+        A = sp.csc_array(A)
+    elif form == "dense":
+        A = A.toarray()
+    np.testing.assert_allclose(linalg.transpose_times(A, y), expected, rtol=1e-14, atol=1e-15)

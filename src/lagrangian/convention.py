@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import linalg
+
 __all__ = [
     "lagrangian_value",
     "lagrangian_gradient",
@@ -49,7 +51,7 @@ def lagrangian_value(f: float, c: np.ndarray, x: np.ndarray, y: np.ndarray, z: n
 
 def lagrangian_gradient(gradient: np.ndarray, jacobian, y: np.ndarray, z: np.ndarray) -> np.ndarray:
     """``grad_x L = grad f + J^T y + z``: the stationarity residual."""
-    return gradient + jacobian.T @ y + z
+    return gradient + linalg.transpose_times(jacobian, y) + z
 
 
 def bound_violation(values: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:

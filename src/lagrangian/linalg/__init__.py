@@ -63,7 +63,13 @@ __all__ = [
     "IterativeSolver",
     "right_hand_side",
     "as_csr",
+    "transpose_times",
 ]
+
+try:  # scipy's compiled sparse kernels; private, so there is a public fallback
+    from scipy.sparse._sparsetools import csc_matvec as _csc_matvec
+except ImportError:  # pragma: no cover
+    _csc_matvec = None
 
 _STRUCTURES = ("auto", "triangular", "block_triangular", "symmetric", "general", "iterative")
 # A pivot this small next to the largest matrix entry makes a factorization singular.
@@ -86,6 +92,22 @@ def as_csr(A) -> sp.csr_array:
         np.cumsum(np.bincount(rows, minlength=A.shape[0]), out=indptr[1:])
         return sp.csr_array((A[rows, cols].astype(float), cols, indptr), shape=A.shape)
     return sp.csr_array(A)
+
+
+def transpose_times(A, y) -> np.ndarray:
+    """``A^T y`` for a matrix ``A`` and a vector ``y``, without forming ``A^T`` when ``A`` is CSR.
+
+    A CSR matrix's arrays are the CSC arrays of its transpose, so scipy's own CSC
+    kernel multiplies by ``A^T`` directly; ``A.T @ y`` would first construct (and
+    check) a CSC object, which on the small Jacobians of an interior-point
+    iteration costs more than the product.
+    """
+    if _csc_matvec is not None and type(A) is sp.csr_array and A.indptr.dtype == A.indices.dtype and y.ndim == 1:
+        data = A.data if A.data.dtype == np.float64 else A.data.astype(float)
+        out = np.zeros(A.shape[1])
+        _csc_matvec(A.shape[1], A.shape[0], A.indptr, A.indices, data, np.ascontiguousarray(y, dtype=float), out)
+        return out
+    return A.T @ y
 
 
 def _as_square_sparse(A, name="A"):

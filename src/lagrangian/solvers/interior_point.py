@@ -422,7 +422,7 @@ def interior_point(
 
     def optimality_error(point, y, zl, zu, d):
         """``mu -> E_mu`` at this iterate (the paper's eq. 5); only the complementarity term depends on mu."""
-        dual = form.gradient(point.g) + form.point_jacobian(point).T @ y + form.on_bounds(-zl, zu)
+        dual = form.gradient(point.g) + linalg.transpose_times(form.point_jacobian(point), y) + form.on_bounds(-zl, zu)
         dl, du = form.distances(point.w)
         products = np.concatenate([dl * zl, du * zu])
         count = zl.size + zu.size
@@ -590,7 +590,7 @@ def interior_point(
             ys = form.row_scale * y
             model.update(
                 x_new - x_old,
-                form.f_scale * (point.g - g_old) + (point.J.T @ ys - J_old.T @ ys),
+                form.f_scale * (point.g - g_old) + (linalg.transpose_times(point.J, ys) - linalg.transpose_times(J_old, ys)),
             )
 
     if status in (Status.MAX_ITERATIONS, Status.TIME_LIMIT, Status.EVALUATION_LIMIT) and best is not None:

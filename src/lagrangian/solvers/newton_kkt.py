@@ -22,6 +22,7 @@ import sys
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, minres
 
+from .. import linalg
 from ..convention import lagrangian_gradient
 from ..derivatives import quasi_newton_model
 from ..errors import ProblemError, SingularKKTError
@@ -256,7 +257,7 @@ def newton_kkt(
         g_new, J_new = problem.gradient(x_trial), problem.jacobian(x_trial)
         y = least_squares_multipliers(J_new, g_new) if rank_deficient else y + alpha * (y_new - y)
         if model is not None:
-            model.update(x_trial - x, (g_new + J_new.T @ y) - (g + J.T @ y))
+            model.update(x_trial - x, (g_new + linalg.transpose_times(J_new, y)) - (g + linalg.transpose_times(J, y)))
         x, f, c, g, J = x_trial, f_trial, c_trial, g_new, J_new
 
     return finish(
