@@ -102,6 +102,10 @@ def kkt_matrix(H, J, *, primal_regularization: float = 0.0, dual_regularization:
     return sp.block_array([[top_left, J.T], [J, bottom_right]], format="csc")
 
 
+#: Up to this many entries (m x n) the least-squares multipliers come from a dense solve.
+DENSE_LEAST_SQUARES_LIMIT = 10_000
+
+
 def least_squares_multipliers(J, g) -> np.ndarray:
     r"""The multipliers that best explain a gradient: :math:`\arg\min_y \|g + J^T y\|_2`.
 
@@ -110,6 +114,12 @@ def least_squares_multipliers(J, g) -> np.ndarray:
     """
     if J.shape[0] == 0:
         return np.zeros(0)
+    if J.shape[0] * J.shape[1] <= DENSE_LEAST_SQUARES_LIMIT:
+        # Small: LAPACK's minimum-norm least squares (SVD based), exact and far cheaper
+        # than LSQR's Python iterations; it agrees with LSQR's answer from zero, which
+        # is also the minimum-norm one when J loses rank.
+        dense = J.toarray() if sp.issparse(J) else np.asarray(J, dtype=float)
+        return -np.linalg.lstsq(dense.T, g, rcond=None)[0]
     return -lsqr(sp.csr_array(J).T, g, atol=1e-14, btol=1e-14)[0]
 
 
