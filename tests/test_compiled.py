@@ -1,5 +1,7 @@
 """Compiled tapes: the same values, gradients and Hessians as the trace, at points other than the traced one."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -239,3 +241,13 @@ def test_compiled_grad_of_a_branching_function_traces_every_call():
     fn = lambda x: x * x if x > 0 else -3.0 * x  # noqa: E731
     gradient = G.grad(fn, compile=True)
     assert [gradient(2.0), gradient(-1.0), gradient(0.5)] == [4.0, -3.0, 1.0]
+
+
+def test_a_tape_compiled_without_its_hessian_answers_none_there():
+    def outputs_of(x):
+        return [x[0] * G.sin(x[1])]
+
+    tape = Tape()
+    compiled_tape = CompiledTape(tape, outputs_of(tape.variables([0.5, 0.2])), hessian=False)
+    assert compiled_tape.hessian(np.array([1.0, 2.0]), [1.0]) is None
+    assert compiled_tape.derivatives(np.array([1.0, 2.0]))[1][0, 0] == math.sin(2.0)

@@ -40,9 +40,10 @@ from .tape import Node, Tape
 
 __all__ = ["CompiledTape", "CompileError", "COMPILE_LIMIT"]
 
-#: Above this many generated statements a tape is not compiled (Python's compiler takes
-#: about 2 us per statement, and past here the source costs more memory than the tape).
-COMPILE_LIMIT = 500_000
+#: Above this many generated statements (or output-by-input entries of the gradients) a
+#: tape is not compiled. Writing and compiling cost about 20 us per statement (0.4 s for
+#: the 20,000 of a 10,000-op chain), so this caps the one-off cost near 4 s.
+COMPILE_LIMIT = 200_000
 
 # Ops whose result may be infinite or NaN without raising (Python float arithmetic);
 # math's functions raise instead, and neg, abs and relu keep finite numbers finite.
@@ -235,6 +236,8 @@ class CompiledTape:
         self._constants = [None if isinstance(o, Node) else float(o) for o in outputs]
         nodes = [o.index for o in outputs if isinstance(o, Node)]
         self._rows = [k for k, c in enumerate(self._constants) if c is None]
+        if len(nodes) * self.n > COMPILE_LIMIT:
+            raise CompileError(f"the gradients have {len(nodes) * self.n:,} entries (limit {COMPILE_LIMIT:,})")
 
         lines = list(writer.lines)
         for k, node in enumerate(nodes):
@@ -244,7 +247,10 @@ class CompiledTape:
 
         self._second = None
         if hessian:
-            self._second, self._entries = self._hessian(writer, nodes)
+            try:
+                self._second, self._entries = self._hessian(writer, nodes)
+            except CompileError:
+                pass  # too long: hessian() answers None and callers trace for it
 
     @staticmethod
     def _hessian(writer, nodes):
@@ -331,9 +337,13 @@ class CompiledTape:
         return all_values, D
 
     def hessian(self, x, weights):
-        r""":math:`\sum_k w_k \nabla^2 \mathrm{output}_k` at ``x``, dense and symmetric; ``None`` where not clean."""
+        r""":math:`\sum_k w_k \nabla^2 \mathrm{output}_k` at ``x``, dense and symmetric.
+
+        ``None`` where the evaluation is not clean, or when the Hessian was not
+        compiled (``hessian=False``, or its code would have exceeded :data:`COMPILE_LIMIT`).
+        """
         if self._second is None:
-            raise CompileError("compiled without the Hessian")
+            return None
         weights = np.asarray(weights, dtype=float)[self._rows].tolist()
         try:
             values = self._second(x.tolist() if isinstance(x, np.ndarray) else list(x), weights)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg.lapack import dsytrf, dsytrs
 from scipy.sparse.linalg import LinearOperator, gmres, minres, splu, spsolve_triangular
 
 from ..errors import SingularMatrixError, SolverError
@@ -486,16 +487,11 @@ class LDLFactorization(Factorization):
         self._data, self._pivot_tol = data, pivot_tol
         self._read = None
 
-    def _eigenvalues_of_d(self):
-        """``(eigenvalues of D, elimination order)``."""
-        pivots, order = self._pattern._factors(self._generation)
-        return pivots, np.asarray(order)
-
     def _pivots(self):
         if self._read is None:
             # Read once per factorization of every interior-point trial step, so written
             # with few numpy calls: on small matrices each costs more than the arithmetic.
-            pivots, order = self._eigenvalues_of_d()
+            pivots, order = self._pattern._factors(self._generation)  # (eigenvalues of D, order)
             scale = float(np.abs(self._data).max(initial=0.0))
             threshold = self._pivot_tol * scale
             positive = int(np.count_nonzero(pivots > threshold))
@@ -504,7 +500,7 @@ class LDLFactorization(Factorization):
             # NaN pivots are neither positive nor negative: they count as zero
             inertia = (positive, negative, pivots.size - positive - negative)
             finite = bool(np.isfinite(pivots.sum()))  # an inf or NaN pivot makes the sum non-finite
-            self._read = (inertia, not (ratio > self._pivot_tol and finite), ratio, order)
+            self._read = (inertia, not (ratio > self._pivot_tol and finite), ratio, np.asarray(order))
         return self._read
 
     inertia = property(lambda self: self._pivots()[0], doc="``(n_positive, n_negative, n_zero)`` from the signs of ``D``.")
@@ -525,7 +521,7 @@ class LDLFactorization(Factorization):
         return super().solve(b, transpose=transpose, refine=False)
 
 
-class DenseLDLPattern:
+class DenseLDLPattern(LDLPattern):
     r""":class:`LDLPattern`'s interface for small matrices: LAPACK's Bunch-Kaufman ``P A P^T = U D U^T``.
 
     Below a few dozen rows a sparse factorization is all overhead: QDLDL's
@@ -555,8 +551,6 @@ class DenseLDLPattern:
 
     def factor(self, data, *, pivot_tol: float) -> "DenseLDLFactorization":
         """Factor the matrix whose upper triangle has values ``data`` (in the pattern's CSC order)."""
-        from scipy.linalg.lapack import dsytrf
-
         A = np.zeros(self.shape, order="F")
         A[self._rows, self._cols] = data
         self.generation += 1
@@ -564,13 +558,7 @@ class DenseLDLPattern:
         self._factors_now = (factors, ipiv)
         return DenseLDLFactorization(self, data, pivot_tol=pivot_tol)
 
-    def _check(self, generation):
-        if generation != self.generation:
-            raise SolverError("this LDL^T factorization was overwritten by a later factorization of the same pattern")
-
     def _solve(self, generation, b):
-        from scipy.linalg.lapack import dsytrs
-
         self._check(generation)
         factors, ipiv = self._factors_now
         x, info = dsytrs(factors, ipiv, b, lower=0)
