@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from .arrays import Array, ArrayTape, concatenate
 from .compiled import CompiledTape, CompileError
 from .fixed_point import FixedPointError, fixed_point
-from .graph import Graph, trace
+from .graph import Graph, argument_positions, trace
 from .tape import _UNARY_METHODS, Node, NonFiniteValueError, Tape
 
 __all__ = [
@@ -143,11 +143,14 @@ def value_and_grad(fn, argnums=0, *, compile: bool = False):
     def wrapped(*args):
         graph = trace(fn, *args, argnums=argnums)
         grads = graph.gradients()
-        if isinstance(argnums, int):
-            return graph.value, grads[argnums]
-        return graph.value, tuple(grads[i] for i in argnums)
+        return _by_argnums(argnums, graph.value, [grads[i] for i in argument_positions(argnums)])
 
     return wrapped
+
+
+def _by_argnums(argnums, value, grads):
+    """``(value, gradient)`` for an int ``argnums``, ``(value, (gradients...))`` for a tuple."""
+    return (value, grads[0]) if isinstance(argnums, int) else (value, tuple(grads))
 
 
 class _CompiledGradient:
@@ -155,13 +158,10 @@ class _CompiledGradient:
 
     def __init__(self, fn, argnums):
         self.fn, self.argnums = fn, argnums
-        self.traced = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        self.traced = argument_positions(argnums)
         #: the CompiledTape, once the first call has made one (None if fn read a value)
         self.compiled = None
         self._key = None
-
-    def _answer(self, value, grads):
-        return (value, grads[0]) if isinstance(self.argnums, int) else (value, tuple(grads))
 
     def __call__(self, *args):
         shapes = [np.shape(args[i]) for i in self.traced]
@@ -176,7 +176,7 @@ class _CompiledGradient:
                     size = math.prod(shape)
                     grads.append(float(D[0, start]) if shape == () else D[0, start : start + size].reshape(shape))
                     start += size
-                return self._answer(float(values[0]), grads)
+                return _by_argnums(self.argnums, float(values[0]), grads)
         graph = trace(self.fn, *args, argnums=self.traced, nodes="scalar")
         grads = graph.gradients()
         if self._key is None:
@@ -186,7 +186,7 @@ class _CompiledGradient:
                 self.compiled = CompiledTape(graph.tape, [output], hessian=False)
             except CompileError:
                 self.compiled = None
-        return self._answer(graph.value, [grads[i] for i in self.traced])
+        return _by_argnums(self.argnums, graph.value, [grads[i] for i in self.traced])
 
     def _matches(self, shapes, data) -> bool:
         known_shapes, known_data = self._key

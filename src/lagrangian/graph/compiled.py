@@ -145,7 +145,7 @@ class _Writer:
                 checked.append(f"v{i}")
             for (index, _), first in zip(arguments, firsts):
                 if index is not None:
-                    self.edges.append((i, index, self.bind(f"d{len(self.edges)}", first.format(**fill))))
+                    self.edges.append((i, index, _bind(self.lines, f"d{len(self.edges)}", first.format(**fill))))
             if any(s != "0.0" for s in seconds):
                 self.nonlinear.append((i, [s.format(**fill) for s in seconds], [index for index, _ in arguments]))
         # One finiteness test for every result that could be inf or NaN without raising.
@@ -160,9 +160,6 @@ class _Writer:
         if not math.isfinite(value):
             raise CompileError(f"the constant {value} cannot be compiled")
         return repr(value) if value >= 0 else f"({value!r})"
-
-    def bind(self, name: str, expression: str) -> str:
-        return _bind(self.lines, name, expression)
 
     def reverse(self, seeds: dict, lines) -> dict:
         """Back substitution ``y_j += J_ij y_i`` in reverse tape order from ``seeds``
@@ -320,14 +317,10 @@ class CompiledTape:
     def derivatives(self, x):
         """``(values, D)`` of the outputs at ``x`` (flat, in the tape's input order),
         ``D[k] = d output_k / d x``; ``None`` where the evaluation is not clean."""
-        try:
-            result = self._first(x.tolist() if isinstance(x, np.ndarray) else list(x), None)
-            if result is None:
-                return None
-            values, rows = result
-            values, rows = np.array(values, dtype=float), np.array(rows, dtype=float).reshape(len(self._rows), self.n)
-        except (ValueError, ArithmeticError, TypeError):
+        result = _run(self._first, x, None)
+        if result is None:
             return None
+        values, rows = np.array(result[0], dtype=float), np.array(result[1], dtype=float).reshape(len(self._rows), self.n)
         if len(self._rows) == len(self._constants):
             return values, rows
         all_values = np.array([0.0 if c is None else c for c in self._constants])
@@ -344,17 +337,21 @@ class CompiledTape:
         """
         if self._second is None:
             return None
-        weights = np.asarray(weights, dtype=float)[self._rows].tolist()
-        try:
-            values = self._second(x.tolist() if isinstance(x, np.ndarray) else list(x), weights)
-            if values is None:
-                return None
-            values = np.array(values, dtype=float)
-        except (ValueError, ArithmeticError, TypeError):
+        values = _run(self._second, x, np.asarray(weights, dtype=float)[self._rows].tolist())
+        if values is None:
             return None
+        values = np.array(values, dtype=float)
         rows, cols = self._entries
         H = np.zeros((self.n, self.n))
         H[rows, cols] = values
         H[cols, rows] = values
         return H
 
+
+def _run(function, x, w):
+    """A compiled function's result at ``x``, or ``None`` where the evaluation is not clean:
+    it said so itself, math raised (a domain error, an overflow), or ``**`` made a complex."""
+    try:
+        return function(x.tolist() if isinstance(x, np.ndarray) else list(x), w)
+    except (ValueError, ArithmeticError, TypeError):
+        return None

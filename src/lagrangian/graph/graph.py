@@ -12,6 +12,11 @@ __all__ = ["Graph", "trace"]
 _NODE_KINDS = ("auto", "scalar", "array")
 
 
+def argument_positions(argnums) -> tuple:
+    """``argnums`` (an int or a sequence of ints) as a tuple of argument positions."""
+    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+
 def trace(fn, *args, argnums=None, nodes="auto"):
     """Evaluate ``fn(*args)`` on traced inputs and return its computation graph.
 
@@ -39,7 +44,7 @@ def trace(fn, *args, argnums=None, nodes="auto"):
     """
     if nodes not in _NODE_KINDS:
         raise ValueError(f"nodes must be one of {_NODE_KINDS}, got {nodes!r}")
-    traced = range(len(args)) if argnums is None else ((argnums,) if isinstance(argnums, int) else tuple(argnums))
+    traced = range(len(args)) if argnums is None else argument_positions(argnums)
     arrays = [np.asarray(args[i]) for i in traced]
     if nodes == "auto":
         nodes = "array" if any(a.ndim > 0 for a in arrays) else "scalar"
