@@ -21,6 +21,25 @@ def timed(fn, repeats: int):
     return statistics.median(times), result
 
 
+def timed_together(fns: dict, repeats: int, warmup: int = 3) -> dict:
+    """Median seconds of each ``fns[name]()``, the calls interleaved round by round.
+
+    On a shared, noisy machine the speed drifts by tens of percent over seconds;
+    timing the contenders in turn within every round lets each ratio see the same
+    drift, which timing one contender's repeats after another's does not.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def run_pinned(main) -> None:
     """Run ``main()`` with BLAS/OpenMP pinned to one thread for every library in the process.
 

@@ -4,13 +4,16 @@ The same loss, 0.5 ||W3 tanh(W2 tanh(W1 X)) - T||^2 (columns of X are samples), 
 differentiated with respect to W1, W2, W3 by
 
   lagrangian     lagrangian.graph.value_and_grad: array nodes, block substitution of
-                 (I - J)^T y = e_m with each op's vector-Jacobian product
+                 (I - J)^T y = e_m with each op's vector-Jacobian product, traced every call
+  compiled       the same with compile=True: the first call traces and writes the forward
+                 pass and the substitution out as one function, later calls run only that
   numpy          backprop written by hand (the floor: the same matrix products)
   torch          PyTorch CPU autograd (optional: the `bench` extra installs torch==2.13.0)
 
 Every library runs with one BLAS/OpenMP thread (threadpoolctl, torch.set_num_threads).
-Times are medians over repeats in one process; "grad/fwd" is the gradient time over
-the forward-only time of the same library.
+Times are medians over repeats in one process, the contenders timed in turn within
+each round; "grad/fwd" is the gradient time over the forward-only time of the same
+library.
 
     python benchmarks/mlp_gradient.py           # batch 1, 32, 256; float64 and float32
     python benchmarks/mlp_gradient.py --quick   # batch 32, float64
@@ -22,7 +25,7 @@ import argparse
 
 import numpy as np
 
-from common import run_pinned, timed
+from common import run_pinned, timed_together
 
 from lagrangian import graph as G
 
@@ -67,44 +70,50 @@ def case(batch, dtype, repeats):
     weights = [(rng.standard_normal((m, n)) / np.sqrt(n)).astype(dtype) for n, m in zip(SIZES[:-1], SIZES[1:])]
     X = rng.standard_normal((SIZES[0], batch)).astype(dtype)
     T = rng.standard_normal((SIZES[-1], batch)).astype(dtype)
-    ours = G.value_and_grad(loss, argnums=(0, 1, 2))
-    value, grads = ours(*weights, X, T)
+    traced = G.value_and_grad(loss, argnums=(0, 1, 2))
+    compiled = G.value_and_grad(loss, argnums=(0, 1, 2), compile=True)
     want_value, want = numpy_backprop(*weights, X, T)
-    error = max(float(np.abs(g - w).max() / np.abs(w).max()) for g, w in zip(grads, want))
-    row = {
-        "lagrangian": timed(lambda: ours(*weights, X, T), repeats)[0],
-        "lagrangian fwd": timed(lambda: loss(*weights, X, T), repeats)[0],
-        "numpy": timed(lambda: numpy_backprop(*weights, X, T), repeats)[0],
-        "error": error,
+    error = 0.0
+    for ours in (traced, compiled):
+        value, grads = ours(*weights, X, T)
+        error = max([error] + [float(np.abs(g - w).max() / np.abs(w).max()) for g, w in zip(grads, want)])
+    contenders = {
+        "lagrangian": lambda: traced(*weights, X, T),
+        "compiled": lambda: compiled(*weights, X, T),
+        "numpy": lambda: numpy_backprop(*weights, X, T),
+        "fwd": lambda: loss(*weights, X, T),
     }
-    row["numpy fwd"] = row["lagrangian fwd"]  # the same numpy forward: loss() on plain arrays
     if torch is not None:
         tw = [torch.tensor(w, requires_grad=True) for w in weights]
         tX, tT = torch.tensor(X), torch.tensor(T)
-        row["torch"] = timed(lambda: torch_gradient(tw, tX, tT), repeats)[0]
-        row["torch fwd"] = timed(lambda: torch_forward(tw, tX, tT), repeats)[0]
+        contenders["torch"] = lambda: torch_gradient(tw, tX, tT)
+        contenders["torch fwd"] = lambda: torch_forward(tw, tX, tT)
+    row = timed_together(contenders, repeats)
+    row["error"] = error
     return row
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--repeats", type=int, default=31)
+    parser.add_argument("--repeats", type=int, default=101)
     args = parser.parse_args()
     if torch is not None:
         torch.set_num_threads(1)
     cases = [(32, np.float64)] if args.quick else [(b, d) for d in (np.float64, np.float32) for b in (1, 32, 256)]
-    print(f"MLP {'-'.join(map(str, SIZES))}, tanh, squared loss; gradient wrt all weights; medians of {args.repeats}")
-    print(f"{'dtype':>7} {'batch':>5} | {'lagrangian':>10} {'numpy':>9} {'torch':>9} | {'lg/np':>6} {'lg/torch':>8} | "
-          f"{'grad/fwd lg':>11} {'np':>5} {'torch':>5} | {'max rel err':>11}")
+    print(f"MLP {'-'.join(map(str, SIZES))}, tanh, squared loss; gradient wrt all weights; medians of {args.repeats}, interleaved")
+    print("lagrangian: value_and_grad traced at every call; compiled: value_and_grad(..., compile=True) after its first call")
+    print(f"{'dtype':>7} {'batch':>5} | {'lagrangian':>10} {'compiled':>9} {'numpy':>9} {'torch':>9} | {'lg/np':>6} {'comp/np':>7} "
+          f"{'comp/torch':>10} | {'grad/fwd lg':>11} {'comp':>5} {'np':>5} {'torch':>5} | {'max rel err':>11}")
     for batch, dtype in cases:
         r = case(batch, dtype, args.repeats)
         t = r.get("torch", float("nan"))
         tf = r.get("torch fwd", float("nan"))
         print(
-            f"{np.dtype(dtype).name:>7} {batch:>5} | {r['lagrangian'] * 1e3:8.3f}ms {r['numpy'] * 1e3:7.3f}ms {t * 1e3:7.3f}ms | "
-            f"{r['lagrangian'] / r['numpy']:6.3f} {r['lagrangian'] / t:8.3f} | "
-            f"{r['lagrangian'] / r['lagrangian fwd']:11.2f} {r['numpy'] / r['numpy fwd']:5.2f} {t / tf:5.2f} | {r['error']:11.1e}"
+            f"{np.dtype(dtype).name:>7} {batch:>5} | {r['lagrangian'] * 1e3:8.3f}ms {r['compiled'] * 1e3:7.3f}ms "
+            f"{r['numpy'] * 1e3:7.3f}ms {t * 1e3:7.3f}ms | {r['lagrangian'] / r['numpy']:6.3f} {r['compiled'] / r['numpy']:7.3f} "
+            f"{r['compiled'] / t:10.3f} | {r['lagrangian'] / r['fwd']:11.2f} {r['compiled'] / r['fwd']:5.2f} "
+            f"{r['numpy'] / r['fwd']:5.2f} {t / tf:5.2f} | {r['error']:11.1e}"
         )
 
 

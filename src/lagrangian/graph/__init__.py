@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 from .arrays import Array, ArrayTape, concatenate
 from .compiled import CompiledTape, CompileError
+from .compiled_gradient import CompiledGradient, by_argnums
 from .fixed_point import FixedPointError, fixed_point
 from .graph import Graph, argument_positions, trace
 from .tape import _UNARY_METHODS, Node, NonFiniteValueError, Tape
@@ -138,59 +139,14 @@ def value_and_grad(fn, argnums=0, *, compile: bool = False):
     traced, so that the error names its op.
     """
     if compile:
-        return _CompiledGradient(fn, argnums)
+        return CompiledGradient(fn, argnums)
 
     def wrapped(*args):
         graph = trace(fn, *args, argnums=argnums)
         grads = graph.gradients()
-        return _by_argnums(argnums, graph.value, [grads[i] for i in argument_positions(argnums)])
+        return by_argnums(argnums, graph.value, [grads[i] for i in argument_positions(argnums)])
 
     return wrapped
-
-
-def _by_argnums(argnums, value, grads):
-    """``(value, gradient)`` for an int ``argnums``, ``(value, (gradients...))`` for a tuple."""
-    return (value, grads[0]) if isinstance(argnums, int) else (value, tuple(grads))
-
-
-class _CompiledGradient:
-    """``value_and_grad(fn, argnums, compile=True)``: one trace, then compiled calls."""
-
-    def __init__(self, fn, argnums):
-        self.fn, self.argnums = fn, argnums
-        self.traced = argument_positions(argnums)
-        #: the CompiledTape, once the first call has made one (None if fn read a value)
-        self.compiled = None
-        self._key = None
-
-    def __call__(self, *args):
-        shapes = [np.shape(args[i]) for i in self.traced]
-        data = [a for i, a in enumerate(args) if i not in self.traced]
-        if self.compiled is not None and self._matches(shapes, data):
-            x = np.concatenate([np.ravel(np.asarray(args[i], dtype=float)) for i in self.traced])
-            found = self.compiled.derivatives(x)
-            if found is not None:
-                values, D = found
-                grads, start = [], 0
-                for shape in shapes:
-                    size = math.prod(shape)
-                    grads.append(float(D[0, start]) if shape == () else D[0, start : start + size].reshape(shape))
-                    start += size
-                return _by_argnums(self.argnums, float(values[0]), grads)
-        graph = trace(self.fn, *args, argnums=self.traced, nodes="scalar")
-        grads = graph.gradients()
-        if self._key is None:
-            self._key = (shapes, [np.array(a, copy=True) for a in data])
-            output = graph.value if graph.output is None else Node(graph.tape, graph.output, graph.value)
-            try:
-                self.compiled = CompiledTape(graph.tape, [output], hessian=False)
-            except CompileError:
-                self.compiled = None
-        return _by_argnums(self.argnums, graph.value, [grads[i] for i in self.traced])
-
-    def _matches(self, shapes, data) -> bool:
-        known_shapes, known_data = self._key
-        return shapes == known_shapes and all(np.shape(a) == np.shape(b) and np.array_equal(a, b) for a, b in zip(data, known_data))
 
 
 def grad(fn, argnums=0, *, compile: bool = False):
@@ -284,7 +240,7 @@ def value_and_sparse_jacobian(fn):
                     total = term if total is None else total + term
             if total is not None:
                 D[i] = total
-        values = np.atleast_1d(np.asarray(out.value, dtype=float)).ravel()
+        values = np.atleast_1d(np.asarray(out._value, dtype=float)).ravel()
         return values, sp.csr_array(D.get(out.index, sp.csr_array((values.size, x.size))))
 
     return wrapped

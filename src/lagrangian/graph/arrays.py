@@ -105,6 +105,9 @@ class ArrayTape:
         self.jacobians: list[tuple] = []
         self.inputs: list[int] = []
         self.replays: list = []
+        #: Set when the traced code read a value (compared, branched on or printed it):
+        #: another evaluation may take another path, so the tape is not compiled.
+        self.data_dependent = False
         #: fixed-point nodes: index -> their cycle (lagrangian.graph.fixed_point)
         self.cycles: dict = {}
 
@@ -112,10 +115,7 @@ class ArrayTape:
         return len(self.values)
 
     def variable(self, value) -> "Array":
-        # float32 stays float32 (the benchmarks compare both precisions); anything else is
-        # float64. A float array is referenced, not copied (a 784 x 256 weight copy costs
-        # as much as a tenth of a gradient): do not modify it while its graph is in use.
-        value = np.asarray(value, dtype=None if _is_float(value) else float)
+        value = input_array(value)
         index = len(self.values)
         self.values.append(value)
         self.ops.append("input")
@@ -237,6 +237,16 @@ class _Blocks:
         return sp.csr_array((data, (rows, cols)), shape=(n, n))
 
 
+def input_array(value) -> np.ndarray:
+    """An input's array as a tape holds it: float32 stays float32 (the benchmarks compare
+    both precisions); anything else becomes float64.
+
+    A float array is referenced, not copied (a 784 x 256 weight copy costs as much as a
+    tenth of a gradient): do not modify it while its graph is in use.
+    """
+    return np.asarray(value, dtype=None if _is_float(value) else float)
+
+
 def _is_float(value) -> bool:
     return np.asarray(value).dtype.kind == "f"
 
@@ -264,7 +274,7 @@ def apply(op, rule, *operands, **parameters):
                 tape = operand.tape
             elif operand.tape is not tape:
                 raise ProblemError(op, "combines values from two different traces")
-            values.append(operand.value)
+            values.append(operand._value)
             parents.append(operand.index)
             constants.append(None)
             wanted.append(True)
@@ -335,9 +345,14 @@ def transpose_rule(a, wanted):
     return a.T, (Rearrange(a.shape, lambda v: v.T, lambda g: g.T),)
 
 
+def sum_forward(a, axis, scale):
+    """``scale * a.sum(axis)`` as an array (a sum or, with ``scale = 1/count``, a mean)."""
+    return np.asarray(a.sum(axis=axis) * scale if scale != 1.0 else a.sum(axis=axis))
+
+
 def sum_rule(a, wanted, axis, scale):
-    out = a.sum(axis=axis) * scale if scale != 1.0 else a.sum(axis=axis)
-    return np.asarray(out), (SumOver(a.shape, axis, scale, np.shape(out)),)
+    out = sum_forward(a, axis, scale)
+    return out, (SumOver(a.shape, axis, scale, out.shape),)
 
 
 def concatenate_rule(*parts, axis):
@@ -360,22 +375,29 @@ class Array:
     code written for ndarrays traces unchanged.
     """
 
-    __slots__ = ("tape", "index", "value")
+    __slots__ = ("tape", "index", "_value")
     __array_priority__ = 1000
 
     def __init__(self, tape, index, value):
-        self.tape, self.index, self.value = tape, index, value
+        self.tape, self.index, self._value = tape, index, value
 
     def __repr__(self):
-        return f"Array(shape={self.value.shape}, #{self.index} {self.tape.ops[self.index]})"
+        return f"Array(shape={self._value.shape}, #{self.index} {self.tape.ops[self.index]})"
 
-    shape = property(lambda self: self.value.shape)
-    ndim = property(lambda self: self.value.ndim)
-    size = property(lambda self: self.value.size)
-    dtype = property(lambda self: self.value.dtype)
+    @property
+    def value(self) -> np.ndarray:
+        """The traced numbers. Reading them marks the tape as data-dependent, as for scalar nodes."""
+        self.tape.data_dependent = True
+        return self._value
+
+    # Shapes and dtypes are part of what a compiled tape is specialized to, not data.
+    shape = property(lambda self: self._value.shape)
+    ndim = property(lambda self: self._value.ndim)
+    size = property(lambda self: self._value.size)
+    dtype = property(lambda self: self._value.dtype)
 
     def __len__(self):
-        return len(self.value)
+        return len(self._value)
 
     def __float__(self):
         raise TypeError(
@@ -432,7 +454,7 @@ class Array:
         return apply("sum", sum_rule, self, axis=axis, scale=1.0)
 
     def mean(self, axis=None):
-        count = self.value.size if axis is None else np.prod([self.value.shape[k] for k in np.atleast_1d(axis)])
+        count = self._value.size if axis is None else np.prod([self._value.shape[k] for k in np.atleast_1d(axis)])
         return apply("mean", sum_rule, self, axis=axis, scale=1.0 / float(count))
 
     def dot(self, other):
@@ -470,6 +492,7 @@ class Array:
 
 
 def _values(value):
+    """The numbers of ``value``; reading an array node's marks its tape (see :attr:`Array.value`)."""
     return value.value if isinstance(value, Array) else value
 
 

@@ -134,7 +134,7 @@ def _anderson(F, z, parameters, tol, max_iterations):
     and residuals, ``gamma = argmin ||g_k - dG gamma||`` and
     ``z_{k+1} = z_k + g_k - (dZ + dG) gamma``.
     """
-    values = [p.value if isinstance(p, Array) else p for p in parameters]
+    values = [p._value if isinstance(p, Array) else p for p in parameters]
     shape = z.shape
 
     def G(v):
@@ -177,7 +177,7 @@ class _Cycle:
         self.iterative = iterative
         self.tape = ArrayTape()
         self.z = self.tape.variable(z)
-        self.parameters = [self.tape.variable(p.value) for p in parameters if isinstance(p, Array)]
+        self.parameters = [self.tape.variable(p._value) for p in parameters if isinstance(p, Array)]
         # keep the parameter nodes in the order of the outer node's parents
         inner_iter = iter(self.parameters)
         inner = [next(inner_iter) if isinstance(p, Array) else p for p in parameters]
@@ -185,7 +185,7 @@ class _Cycle:
             out = F(self.z, *inner)
         if not (isinstance(out, Array) and out.tape is self.tape) or out.shape != self.z.shape:
             raise ValueError(f"fixed_point: F must return a traced array shaped like z {self.z.shape}, got {out!r}")
-        self.output, self.value = out.index, out.value
+        self.output, self.value = out.index, out._value
         self._factor, self._last = None, (None, None)
 
     def nodes(self):

@@ -87,7 +87,7 @@ class Graph:
         if isinstance(output, np.ndarray) and output.shape == () and output.dtype == object:
             output = output.item()
         if isinstance(output, (Node, Array)) and output.tape is tape:
-            value = output._value if isinstance(output, Node) else output.value  # Node.value would mark the tape read
+            value = output._value  # .value would mark the tape as read
             if np.shape(value) != ():
                 raise TypeError(f"the traced function must return a scalar, got an array of shape {np.shape(value)}")
             self.output, self.value = output.index, float(value)

@@ -21,10 +21,12 @@ same linear map).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["Elementwise", "MatmulLeft", "MatmulRight", "Gather", "Rearrange", "Scatter", "SumOver", "unbroadcast"]
+__all__ = ["Elementwise", "MATMUL_LEFT_VJP", "MATMUL_RIGHT_VJP", "MatmulLeft", "MatmulRight", "Gather", "Rearrange", "Scatter", "SumOver", "unbroadcast"]
 
 
 def unbroadcast(g, shape):
@@ -77,22 +79,41 @@ def _as_matrices(a, b):
     return (a[None, :] if a.ndim == 1 else a), (b[:, None] if b.ndim == 1 else b)
 
 
+#: ``J^T g`` of ``A @ B`` toward ``A`` (in ``{g}`` and ``{b}``, B's value) and toward ``B``
+#: (in ``{g}`` and ``{a}``), by ``(A.ndim, B.ndim)``: numpy's rules for 1-D operands. The
+#: classes below run these expressions; a compiled tape (lagrangian.graph.compiled_arrays)
+#: pastes them into its code.
+MATMUL_LEFT_VJP = {(1, 1): "{g} * {b}", (2, 1): "multiply.outer({g}, {b})", (1, 2): "{b} @ {g}", (2, 2): "{g} @ {b}.T"}
+MATMUL_RIGHT_VJP = {(1, 1): "{g} * {a}", (1, 2): "multiply.outer({a}, {g})", (2, 1): "{g} @ {a}", (2, 2): "{a}.T @ {g}"}
+
+
+def _vjp_functions(templates, operand):
+    """``(g, value) -> J^T g`` built from each template above."""
+    namespace = {"multiply": np.multiply}
+    return {
+        ndims: eval(f"lambda g, {operand}: " + template.format(g="g", **{operand: operand}), namespace)
+        for ndims, template in templates.items()
+    }
+
+
+_MATMUL_LEFT = _vjp_functions(MATMUL_LEFT_VJP, "b")
+_MATMUL_RIGHT = _vjp_functions(MATMUL_RIGHT_VJP, "a")
+
+
 class MatmulLeft:
-    """``d (A @ B) / d A = I kron B^T``; ``J^T g = g B^T``."""
+    """``d (A @ B) / d A = I kron B^T``; ``J^T g = g B^T`` (:data:`MATMUL_LEFT_VJP`)."""
 
     __slots__ = ("a_shape", "b")
 
     def __init__(self, a_shape, b):
         self.a_shape, self.b = a_shape, b
 
+    @property
+    def ndims(self):
+        return len(self.a_shape), self.b.ndim
+
     def vjp(self, g):
-        if len(self.a_shape) == 1 and self.b.ndim == 1:
-            return g * self.b
-        if self.b.ndim == 1:
-            return np.multiply.outer(g, self.b)
-        if len(self.a_shape) == 1:
-            return self.b @ g
-        return g @ self.b.T
+        return _MATMUL_LEFT[self.ndims](g, self.b)
 
     def matrix(self):
         a2, b2 = _as_matrices(np.empty(self.a_shape), self.b)
@@ -100,21 +121,19 @@ class MatmulLeft:
 
 
 class MatmulRight:
-    """``d (A @ B) / d B = A kron I``; ``J^T g = A^T g``."""
+    """``d (A @ B) / d B = A kron I``; ``J^T g = A^T g`` (:data:`MATMUL_RIGHT_VJP`)."""
 
     __slots__ = ("a", "b_shape")
 
     def __init__(self, a, b_shape):
         self.a, self.b_shape = a, b_shape
 
+    @property
+    def ndims(self):
+        return self.a.ndim, len(self.b_shape)
+
     def vjp(self, g):
-        if self.a.ndim == 1 and len(self.b_shape) == 1:
-            return g * self.a
-        if self.a.ndim == 1:
-            return np.multiply.outer(self.a, g)
-        if len(self.b_shape) == 1:
-            return g @ self.a
-        return self.a.T @ g
+        return _MATMUL_RIGHT[self.ndims](g, self.a)
 
     def matrix(self):
         a2, b2 = _as_matrices(self.a, np.empty(self.b_shape))
@@ -187,6 +206,10 @@ class Scatter:
         return sp.csr_array((np.ones(rows.size), (rows, np.arange(rows.size))), shape=(out_size, rows.size))
 
 
+#: Up to this many entries a sum's multiplier is a filled array rather than a broadcast view.
+_FILL_LIMIT = 1 << 16
+
+
 class SumOver:
     """``out = scale * a.sum(axis)``: every entry of ``a`` feeds one output entry."""
 
@@ -199,6 +222,9 @@ class SumOver:
         if self.axis is not None:
             g = np.expand_dims(g, self.axis)
         g = g if self.scale == 1.0 else self.scale * g
+        if math.prod(self.shape) <= _FILL_LIMIT:
+            # a filled array costs a third of a broadcast view's construction when small
+            return np.full(self.shape, g)
         return np.broadcast_to(g, self.shape)
 
     def matrix(self):
