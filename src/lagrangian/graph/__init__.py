@@ -84,8 +84,6 @@ def _sigmoid(x):
 
 
 def _erf(x):
-    import math
-
     return np.vectorize(math.erf)(x) if np.ndim(x) else math.erf(x)
 
 
@@ -127,16 +125,22 @@ def value_and_grad(fn, argnums=0, *, compile: bool = False):
     the others (data) enter as constants. Array arguments make array nodes
     (see :func:`trace`).
 
-    With ``compile=True`` the first call traces on scalar nodes and compiles the
-    tape (:class:`~lagrangian.graph.compiled.CompiledTape`); later calls run
-    the compiled forward pass and back substitution, with no tape. This is for
-    scalar code called many times, such as a long loop of ``math``-like
-    operations. The compiled code stands for ``fn`` only while ``fn`` depends on
-    its arguments alone, so: the data arguments are compared with the first
-    call's (a call with other data is traced); a ``fn`` that compares or
-    branches on a traced value is never compiled (every call is traced); and a
-    call whose compiled evaluation meets a domain error or an infinite value is
-    traced, so that the error names its op.
+    With ``compile=True`` the first call traces and compiles; later calls run the
+    compiled forward pass and back substitution, with no tape
+    (:mod:`lagrangian.graph.compiled_gradient`). The nodes are those :func:`trace`
+    picks: scalar arguments compile every scalar op
+    (:class:`~lagrangian.graph.compiled.CompiledTape`, for long loops of
+    ``math``-like code), array arguments compile the array ops
+    (:class:`~lagrangian.graph.compiled_arrays.CompiledArrayTape`, for networks;
+    float arrays among the data, such as a batch, are inputs of the code, and one
+    compilation is kept per combination of shapes and dtypes). The compiled code
+    stands for ``fn`` only while ``fn`` depends on its arguments alone, so: data
+    folded into the code is compared with the first call's (a call with other
+    data is traced); a ``fn`` that compares or branches on a traced value, or
+    reads ``.value``, is never compiled (every call is traced); and a call whose
+    compiled evaluation meets a domain error or a non-finite value is traced, so
+    that the error names its op. Array code gives the traced answers bit for bit;
+    scalar code agrees with them to rounding (the compiled sums are ordered differently).
     """
     if compile:
         return CompiledGradient(fn, argnums)
