@@ -126,7 +126,7 @@ def check_farkas(qp, certificate):
                 for v, lo, hi in ((y, np.nan_to_num(qp.l), np.nan_to_num(qp.u)), (z, np.nan_to_num(qp.lb), np.nan_to_num(qp.ub))))
     residual = np.abs(qp.A.T @ y + z).sum()
     assert sigma < 0 and np.isclose(sigma, certificate.value, rtol=1e-9)
-    assert abs(sigma) / residual >= 1e8  # no feasible point within that max-norm radius
+    assert abs(sigma) >= 1e8 * residual  # no feasible point within that max-norm radius (residual may be 0)
 
 
 @DETERMINISTIC
