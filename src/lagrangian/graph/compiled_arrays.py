@@ -98,7 +98,10 @@ class CompiledArrayTape:
     def __call__(self, *values):
         """``(value, [gradient per wanted input])`` at the inputs' ``values``, or None.
 
-        None means: a rule raised or a checked value is not finite; trace this call.
+        The values must have the shapes and dtypes of the trace: the code is written
+        for them (:class:`~lagrangian.graph.compiled_gradient.CompiledGradient` keeps one
+        compilation per combination). None means: a rule raised or a checked value is
+        not finite; trace this call.
         """
         with np.errstate(all="ignore"):
             try:

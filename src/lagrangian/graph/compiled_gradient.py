@@ -75,10 +75,10 @@ class CompiledGradient:
         #: the compiled code of the latest compilation (None before it, or when fn read a value)
         self.compiled = None
         self._key = None  # scalar path: (shapes, data) the CompiledTape was written for
-        self._arrays = {}  # array path: (shapes, dtypes) -> (positions, folded data, CompiledArrayTape or None)
+        self._arrays = {}  # array path: (input positions, shapes and dtypes) -> (folded data, CompiledArrayTape or None)
 
     def __call__(self, *args):
-        if any(type(args[i]) is np.ndarray and args[i].ndim > 0 or np.ndim(args[i]) > 0 for i in self.traced):
+        if any(np.ndim(args[i]) > 0 for i in self.traced):  # the nodes trace() would pick
             found = self._array_call(args)
         else:
             found = self._scalar_call(args)
@@ -93,7 +93,7 @@ class CompiledGradient:
         shapes = [np.shape(args[i]) for i in self.traced]
         data = [a for i, a in enumerate(args) if i not in self.traced]
         if self._key is None:
-            self._key = (shapes, [np.array(a, copy=True) for a in data])
+            self._key = (shapes, [_copy(a) for a in data])
             graph = trace(self.fn, *args, argnums=self.traced, nodes="scalar")
             output = graph.value if graph.output is None else Node(graph.tape, graph.output, graph.value)
             try:
@@ -116,7 +116,7 @@ class CompiledGradient:
 
     def _matches(self, shapes, data) -> bool:
         known_shapes, known_data = self._key
-        return shapes == known_shapes and all(np.shape(a) == np.shape(b) and np.array_equal(a, b) for a, b in zip(data, known_data))
+        return shapes == known_shapes and all(_same(a, b) for a, b in zip(data, known_data))
 
     # -- array nodes -------------------------------------------------------------------
     def _array_call(self, args):
