@@ -229,15 +229,17 @@ class _SlackForm:
     def hessian(self, x, y, model):
         """``(W, low_rank)``: ``W = nabla^2_ww L`` in scaled units (zero on the slacks), and a
         limited-memory model's low-rank part (``W`` then holds its ``sigma I``), else None."""
-        low_rank = None
+        low_rank, scale = None, 1.0
         if model is not None:
             Wx, low_rank = model.hessian_parts()
         else:
-            Wx = self.f_scale * self.problem.hessian(x, self.row_scale * y / self.f_scale)
-        # [[Wx, 0], [0, 0]]: Wx's CSR arrays with empty rows appended (no block_diag).
+            Wx, scale = self.problem.hessian(x, self.row_scale * y / self.f_scale), self.f_scale
+        # [[scale Wx, 0], [0, 0]]: Wx's CSR arrays with empty rows appended (no block_diag),
+        # scaled in the same construction (a sparse product would construct another matrix).
         Wx = linalg.as_csr(Wx)
         indptr = np.concatenate([Wx.indptr, np.full(self.nw - self.n, Wx.indptr[-1])])
-        return sp.csr_array((Wx.data, Wx.indices, indptr), shape=(self.nw, self.nw)), low_rank
+        data = Wx.data * scale if scale != 1.0 else Wx.data
+        return sp.csr_array((data, Wx.indices, indptr), shape=(self.nw, self.nw)), low_rank
 
     def barrier(self, f, w, mu):
         """``phi_mu(w)``; ``inf`` outside the bounds or where ``f`` is not finite."""
