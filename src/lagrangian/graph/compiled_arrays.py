@@ -208,7 +208,7 @@ def _inline(op, rule, i, arguments, parameters, jacobians, wanted, namespace):
         namespace[f"forward_{op}"], namespace[f"derivative_{op}"] = forward, derivative
         lines = [f"v{i} = forward_{op}({arguments[0]})"]
         if op in _CONSTANT_DERIVATIVES:
-            return lines, {0: _elementwise(repr(float(derivative(None, None))), jacobians[0], constant=True)}
+            return lines, {0: _elementwise(float(derivative(None, None)), jacobians[0])}
         if wanted:
             lines.append(f"d{i} = derivative_{op}({arguments[0]}, v{i})")
         return lines, {0: _elementwise(f"d{i}", jacobians[0])}
@@ -218,7 +218,7 @@ def _inline(op, rule, i, arguments, parameters, jacobians, wanted, namespace):
         lines = [f"v{i} = forward_{op}({arguments[0]}, {arguments[1]})"]
         if op in _CONSTANT_DERIVATIVES:
             constants = derivatives(None, None, None, (True, True))
-            return lines, {k: _elementwise(repr(float(constants[k])), J, constant=True) for k, J in jacobians.items()}
+            return lines, {k: _elementwise(float(constants[k]), J) for k, J in jacobians.items()}
         if wanted:
             lines.append(f"d{i} = derivatives_{op}({arguments[0]}, {arguments[1]}, v{i}, w{i})")
         return lines, {k: _elementwise(f"d{i}[{k}]", J) for k, J in jacobians.items()}
@@ -242,15 +242,17 @@ def _inline(op, rule, i, arguments, parameters, jacobians, wanted, namespace):
 _CONSTANT_DERIVATIVES = frozenset({"neg", "add", "sub"})
 
 
-def _elementwise(derivative: str, J, constant: bool = False) -> str:
+def _elementwise(derivative, J) -> str:
     """``Elementwise.vjp`` as a template in ``{g}``: ``unbroadcast(g * d, shape)``.
 
-    ``J`` is the recorded Jacobian, whose derivative's kind (an array, or a number
-    that ``Elementwise`` turns into a float) and shapes hold at every call. A number
-    multiplies as a Python float, as in ``Elementwise``, so float32 stays float32.
+    ``derivative`` is a float (a constant of the op, written in) or the expression
+    that holds it at run time. ``J`` is the recorded Jacobian, whose derivative's
+    kind (an array, or a number that ``Elementwise`` turns into a float) and shapes
+    hold at every call. A number multiplies as a Python float, as in
+    ``Elementwise``, so float32 stays float32.
     """
-    if constant:
-        product = "{g}" if float(derivative) == 1.0 else f"{derivative} * {{g}}"
+    if isinstance(derivative, float):
+        product = "{g}" if derivative == 1.0 else f"{derivative!r} * {{g}}"
     elif isinstance(J.derivative, float):
         product = f"float({derivative}) * {{g}}"
     else:

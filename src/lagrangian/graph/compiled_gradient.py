@@ -58,6 +58,16 @@ def _input(value) -> np.ndarray:
     return value if type(value) is np.ndarray and value.dtype.kind == "f" else input_array(value)
 
 
+def _fold(args, inputs) -> list:
+    """``(position, copy)`` of every argument not among ``inputs``: the data folded into compiled code."""
+    return [(i, _copy(a)) for i, a in enumerate(args) if i not in inputs]
+
+
+def _unchanged(args, folded) -> bool:
+    """Whether every folded-in data argument is as it was when the code was compiled."""
+    return all(_same(args[i], value) for i, value in folded)
+
+
 def _copy(value):
     """A copy of a folded-in data argument, so that changing it in place is seen as a change."""
     try:
@@ -74,7 +84,7 @@ class CompiledGradient:
         self.traced = argument_positions(argnums)
         #: the compiled code of the latest compilation (None before it, or when fn read a value)
         self.compiled = None
-        self._key = None  # scalar path: (shapes, data) the CompiledTape was written for
+        self._key = None  # scalar path: (shapes, folded data) the CompiledTape was written for
         self._arrays = {}  # array path: (input positions, shapes and dtypes) -> (folded data, CompiledArrayTape or None)
 
     def __call__(self, *args):
@@ -91,16 +101,15 @@ class CompiledGradient:
     # -- scalar nodes ------------------------------------------------------------------
     def _scalar_call(self, args):
         shapes = [np.shape(args[i]) for i in self.traced]
-        data = [a for i, a in enumerate(args) if i not in self.traced]
         if self._key is None:
-            self._key = (shapes, [_copy(a) for a in data])
+            self._key = (shapes, _fold(args, self.traced))
             graph = trace(self.fn, *args, argnums=self.traced, nodes="scalar")
             output = graph.value if graph.output is None else Node(graph.tape, graph.output, graph.value)
             try:
                 self.compiled = CompiledTape(graph.tape, [output], hessian=False)
             except CompileError:
                 self.compiled = None
-        if self.compiled is None or not self._matches(shapes, data):
+        if self.compiled is None or shapes != self._key[0] or not _unchanged(args, self._key[1]):
             return None
         x = np.concatenate([np.ravel(np.asarray(args[i], dtype=float)) for i in self.traced])
         found = self.compiled.derivatives(x)
@@ -113,10 +122,6 @@ class CompiledGradient:
             grads.append(float(D[0, start]) if shape == () else D[0, start : start + size].reshape(shape))
             start += size
         return float(values[0]), grads
-
-    def _matches(self, shapes, data) -> bool:
-        known_shapes, known_data = self._key
-        return shapes == known_shapes and all(_same(a, b) for a, b in zip(data, known_data))
 
     # -- array nodes -------------------------------------------------------------------
     def _array_call(self, args):
@@ -132,13 +137,13 @@ class CompiledGradient:
             self._arrays[key] = entry
         folded, compiled = entry
         self.compiled = compiled
-        if compiled is None or (folded and not all(_same(args[i], value) for i, value in folded)):
+        if compiled is None or not _unchanged(args, folded):
             return None
         return compiled(*inputs)
 
     def _compile_arrays(self, args, positions):
         """``(folded data, CompiledArrayTape or None)`` from one trace with every input a node."""
-        folded = [(i, _copy(a)) for i, a in enumerate(args) if i not in positions]
+        folded = _fold(args, positions)
         try:
             graph = trace(self.fn, *args, argnums=positions, nodes="array")
         except Exception:

@@ -26,6 +26,8 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from .ops import template_function
+
 __all__ = ["Elementwise", "MATMUL_LEFT_VJP", "MATMUL_RIGHT_VJP", "MatmulLeft", "MatmulRight", "Gather", "Rearrange", "Scatter", "SumOver", "unbroadcast"]
 
 
@@ -87,17 +89,8 @@ MATMUL_LEFT_VJP = {(1, 1): "{g} * {b}", (2, 1): "multiply.outer({g}, {b})", (1, 
 MATMUL_RIGHT_VJP = {(1, 1): "{g} * {a}", (1, 2): "multiply.outer({a}, {g})", (2, 1): "{g} @ {a}", (2, 2): "{a}.T @ {g}"}
 
 
-def _vjp_functions(templates, operand):
-    """``(g, value) -> J^T g`` built from each template above."""
-    namespace = {"multiply": np.multiply}
-    return {
-        ndims: eval(f"lambda g, {operand}: " + template.format(g="g", **{operand: operand}), namespace)
-        for ndims, template in templates.items()
-    }
-
-
-_MATMUL_LEFT = _vjp_functions(MATMUL_LEFT_VJP, "b")
-_MATMUL_RIGHT = _vjp_functions(MATMUL_RIGHT_VJP, "a")
+_MATMUL_LEFT = {ndims: template_function("g, b", t, {"multiply": np.multiply}) for ndims, t in MATMUL_LEFT_VJP.items()}
+_MATMUL_RIGHT = {ndims: template_function("g, a", t, {"multiply": np.multiply}) for ndims, t in MATMUL_RIGHT_VJP.items()}
 
 
 class MatmulLeft:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["UNARY", "BINARY", "UNARY_RULES", "BINARY_RULES", "NAMESPACE"]
+__all__ = ["UNARY", "BINARY", "UNARY_RULES", "BINARY_RULES", "NAMESPACE", "template_function"]
 
 
 def _sigmoid(a):
@@ -97,12 +97,28 @@ BINARY_RULES = {
 }
 
 
+class _OwnNames(dict):
+    """Formats every ``{name}`` of a template as the plain name ``name``."""
+
+    def __missing__(self, key):
+        return key
+
+
+def template_function(parameters: str, template: str, namespace: dict):
+    """The template as ``lambda parameters: ...``, each ``{name}`` standing for the parameter ``name``.
+
+    One template then serves twice: as this function, and pasted with other names
+    into compiled code (:mod:`lagrangian.graph.compiled`, :mod:`lagrangian.graph.compiled_arrays`).
+    """
+    return eval(f"lambda {parameters}: {template.format_map(_OwnNames())}", dict(namespace))
+
+
 def _function(parameters: str, body: str):
     """The rule ``body`` as a Python function of ``parameters``; a bare call of a
     namespace function (``exp({a})``) is that function itself, without a wrapper."""
     if body.endswith("({a})") and body[:-5] in NAMESPACE and parameters == "a":
         return NAMESPACE[body[:-5]]
-    return eval(f"lambda {parameters}: {body.format(a='a', b='b', out='out')}", dict(NAMESPACE))
+    return template_function(parameters, body, NAMESPACE)
 
 
 #: ``name: (forward(a), derivative(a, out), second(a, out))``, the unary rules as functions.
