@@ -30,7 +30,7 @@ from .convention import bound_violation, complementarity_violation, lagrangian_g
 from .errors import ProblemError, SingularKKTError, SingularMatrixError
 from .result import KKTResiduals
 
-__all__ = ["kkt_residuals", "kkt_residuals_from_values", "kkt_matrix", "factorize_kkt", "KKTPattern", "least_squares_multipliers", "InertiaCorrection", "KKTSystem", "NewtonStep"]
+__all__ = ["kkt_residuals", "kkt_residuals_from_values", "kkt_matrix", "factorize_kkt", "KKTPattern", "DenseKKT", "kkt_pattern", "least_squares_multipliers", "InertiaCorrection", "KKTSystem", "NewtonStep"]
 
 
 def kkt_residuals(problem, x, y, z=None) -> KKTResiduals:
@@ -287,10 +287,20 @@ class LowRankCorrectedFactorization(ScaledFactorization):
         return x + self.Z @ (self._capacitance @ (self.W.T @ x[: self._rows]))
 
 
-#: Up to this order a KKT matrix is factored dense (LAPACK's Bunch-Kaufman) rather than by
-#: QDLDL: at order 10 a factorization, its inertia and a solve take 46 us against 74 us,
-#: at order 60 72 us against 95 us, and at order 100 the two are level.
+#: Up to this order a KKT matrix is assembled and factored dense (:class:`DenseKKT`, LAPACK's
+#: Bunch-Kaufman) rather than sparse (:class:`KKTPattern`, QDLDL): at order 10 a
+#: factorization, its inertia and a solve take 46 us against 74 us, at order 60 72 us
+#: against 95 us, and at order 100 the two are level.
 DENSE_KKT_LIMIT = 80
+
+
+def kkt_pattern(H, J):
+    """The assembly for ``K = [[H, J^T], [J, 0]]`` plus diagonals: :class:`DenseKKT` up to
+    order :data:`DENSE_KKT_LIMIT`, else :class:`KKTPattern`. ``H`` and ``J`` may be
+    sparse or dense either way."""
+    if H.shape[0] + J.shape[0] <= DENSE_KKT_LIMIT:
+        return DenseKKT(H, J)
+    return KKTPattern(H, J)
 
 
 class KKTPattern:
@@ -300,7 +310,8 @@ class KKTPattern:
     terms, eliminated inequality rows, regularization). The pattern, with every
     diagonal entry present, is built once; :meth:`factor` then writes the new
     diagonal into a copy of the values and equilibrates and factors that, without
-    assembling sparse matrices again.
+    assembling sparse matrices again. :class:`DenseKKT` is the same for small
+    matrices, stored dense.
     """
 
     def __init__(self, H, J):
@@ -339,8 +350,7 @@ class KKTPattern:
         # The upper triangle (row <= column) in CSC order is what the LDL^T reads.
         self._upper = np.flatnonzero(self.indices <= self.columns)
         counts = np.bincount(self.columns[self._upper], minlength=size)
-        LDL = linalg.DenseLDLPattern if size <= DENSE_KKT_LIMIT else linalg.LDLPattern
-        self._ldl = LDL(
+        self._ldl = linalg.LDLPattern(
             sp.csc_array((self.values[self._upper], self.indices[self._upper], np.concatenate([[0], np.cumsum(counts)])), shape=self.shape)
         )
         self._scale = None
@@ -370,19 +380,44 @@ class KKTPattern:
     def matrix(self, values) -> sp.csc_array:
         return sp.csc_array((values, self.indices, self.indptr), shape=self.shape)
 
+    # -- the four operations factor() needs, for the sparse storage (DenseKKT overrides them)
+    def _column_maxima(self, magnitude, scale):
+        """``max_i |K_ij| s_i`` for every column ``j`` (one ``reduceat`` over the CSC columns, none empty)."""
+        return np.maximum.reduceat(magnitude * scale[self.indices], self.indptr[:-1])
+
+    def _column_sums(self, magnitude):
+        return np.add.reduceat(magnitude, self.indptr[:-1])
+
+    def _congruence(self, values, scale):
+        """The values of ``S K S``."""
+        return values * scale[self.indices] * scale[self.columns]
+
+    def _factor_values(self, shifted, values, magnitude):
+        """``(factorization of the shifted values, K, |K|)``."""
+        try:
+            F = self._ldl.factor(shifted[self._upper], pivot_tol=linalg.DEFAULT_PIVOT_TOL)
+        except SingularMatrixError:
+            F = linalg.SymmetricFactorization(self.matrix(shifted), pivot_tol=linalg.DEFAULT_PIVOT_TOL, raise_singular=False)
+            return F, self.matrix(values), self.matrix(magnitude)
+        # The L D L^T of the last call can no longer solve, so neither can the
+        # ScaledFactorization that refined with this matrix: reuse its storage.
+        self._values_matrix.data[:] = values
+        self._magnitude_matrix.data[:] = magnitude
+        return F, self._values_matrix, self._magnitude_matrix
+
     def equilibration(self, values, iterations: int = 5, start=None) -> np.ndarray:
         r"""Ruiz scaling: ``s`` with every row of ``diag(s) K diag(s)`` near unit max-norm.
 
         Each sweep divides by the square root of the current row maxima (Ruiz 2001);
-        ``K`` is symmetric, so its column maxima (one ``reduceat`` over the CSC
-        columns, none empty) are its row maxima. ``start`` continues from an
-        earlier scaling (of a matrix that differs only on its diagonal, say).
+        ``K`` is symmetric, so its column maxima are its row maxima. ``start``
+        continues from an earlier scaling (of a matrix that differs only on its
+        diagonal, say).
         """
         magnitude = np.abs(values)
         scale = np.ones(self.shape[0]) if start is None else start.copy()
         for _ in range(iterations if self.shape[0] else 0):
             # max_i |K_ij| s_i s_j = s_j max_i |K_ij| s_i: one gather per sweep, not two.
-            largest = scale * np.maximum.reduceat(magnitude * scale[self.indices], self.indptr[:-1])
+            largest = scale * self._column_maxima(magnitude, scale)
             largest[largest == 0] = 1.0
             scale /= np.sqrt(largest)
         return scale
@@ -403,7 +438,7 @@ class KKTPattern:
 
         The factorization is :class:`lagrangian.linalg.LDLPattern`'s (QDLDL),
         whose ordering and elimination tree are computed in the first call and
-        reused by every later one, or up to order :data:`DENSE_KKT_LIMIT`
+        reused by every later one, or for a :class:`DenseKKT`
         :class:`lagrangian.linalg.DenseLDLPattern`'s (LAPACK, dense); either is
         overwritten by the next call. Where QDLDL
         meets an exactly zero pivot (possible only when ``K`` is not
@@ -423,26 +458,71 @@ class KKTPattern:
         magnitude = np.abs(values)
         scale = self.equilibration(magnitude) if self._scale is None else self.equilibration(magnitude, 1, self._scale)
         self._scale = scale
-        scaled = values * scale[self.indices] * scale[self.columns]
+        scaled = self._congruence(values, scale)
         scaled_magnitude = np.abs(scaled)
         shift = quasidefinite * max(scaled_magnitude.max(initial=0.0), 1.0)
         shifted = scaled.copy()
         shifted[self.diagonal] += shift * self.signs
-        try:
-            F = self._ldl.factor(shifted[self._upper], pivot_tol=linalg.DEFAULT_PIVOT_TOL)
-            # The LDL^T of the last call can no longer solve, so neither can the
-            # ScaledFactorization that refined with this matrix: reuse its storage.
-            self._values_matrix.data[:] = values
-            self._magnitude_matrix.data[:] = magnitude
-            matrix, absolute = self._values_matrix, self._magnitude_matrix
-        except SingularMatrixError:
-            F = linalg.SymmetricFactorization(self.matrix(shifted), pivot_tol=linalg.DEFAULT_PIVOT_TOL, raise_singular=False)
-            matrix, absolute = self.matrix(values), self.matrix(magnitude)
+        F, matrix, absolute = self._factor_values(shifted, values, magnitude)
         if singular_residual is not None:
             F.accept_residual = singular_residual
         # ||S K S||_inf: K is symmetric, so its row sums are its column sums.
-        scaled_norm = float(np.add.reduceat(scaled_magnitude, self.indptr[:-1]).max(initial=0.0)) if self.shape[0] else 0.0
+        scaled_norm = float(self._column_sums(scaled_magnitude).max(initial=0.0)) if self.shape[0] else 0.0
         return ScaledFactorization(F, scale, matrix, absolute, scaled_norm)
+
+
+class DenseKKT(KKTPattern):
+    r""":class:`KKTPattern` for small matrices: ``K`` held as a dense array, factored by LAPACK.
+
+    Below :data:`DENSE_KKT_LIMIT` rows the sparse bookkeeping (scipy constructors,
+    the pattern comparison of :meth:`KKTPattern.refill`, ``reduceat`` over columns)
+    costs more than the arithmetic. Here ``values`` is ``K`` row by row (``K`` is
+    symmetric, so that is also column by column), ``diagonal`` the flat positions of
+    its diagonal, and :meth:`refill` accepts any ``H`` and ``J`` of the same shapes:
+    :meth:`KKTPattern.factor` runs unchanged on this storage, with the same Ruiz
+    scaling and quasidefinite shift, and
+    :meth:`lagrangian.linalg.DenseLDLPattern.factor_matrix` (Bunch-Kaufman) factors.
+    """
+
+    def __init__(self, H, J):
+        self.n, self.m = H.shape[0], J.shape[0]
+        size = self.n + self.m
+        self.shape = (size, size)
+        self._K = np.zeros(self.shape)
+        self.values = self._K.ravel()
+        self.diagonal = np.arange(size) * (size + 1)
+        self.signs = np.concatenate([np.ones(self.n), -np.ones(self.m)])
+        self._ldl = linalg.DenseLDLPattern()
+        self._scale = None
+        self.refill(H, J)
+
+    def refill(self, H, J) -> bool:
+        """Take ``H``'s and ``J``'s values (dense or sparse); False only when a shape changed."""
+        if H.shape != (self.n, self.n) or J.shape != (self.m, self.n):
+            return False
+        n, K = self.n, self._K
+        K[:n, :n] = H.toarray() if sp.issparse(H) else H
+        K[n:, :n] = J.toarray() if sp.issparse(J) else J
+        K[:n, n:] = K[n:, :n].T
+        return True
+
+    def matrix(self, values) -> np.ndarray:
+        return values.reshape(self.shape)
+
+    def _column_maxima(self, magnitude, scale):
+        return (magnitude.reshape(self.shape) * scale[:, None]).max(axis=0)
+
+    def _column_sums(self, magnitude):
+        return magnitude.reshape(self.shape).sum(axis=0)
+
+    def _congruence(self, values, scale):
+        return (scale[:, None] * values.reshape(self.shape) * scale).ravel()
+
+    def _factor_values(self, shifted, values, magnitude):
+        # The transpose of the C-ordered symmetric matrix is itself, Fortran-ordered:
+        # LAPACK factors it in place, without a copy.
+        F = self._ldl.factor_matrix(shifted.reshape(self.shape).T, pivot_tol=linalg.DEFAULT_PIVOT_TOL)
+        return F, self.matrix(values), self.matrix(magnitude)
 
 
 def factorize_kkt(
@@ -453,7 +533,7 @@ def factorize_kkt(
     One-off spelling of :meth:`KKTPattern.factor` (see there for the scaling, the
     quasidefinite shift and the refinement); ``dc`` may be an array.
     """
-    return KKTPattern(H, J).factor(
+    return kkt_pattern(H, J).factor(
         primal_regularization, dual_regularization, quasidefinite=quasidefinite, singular_residual=singular_residual
     )
 
@@ -528,7 +608,7 @@ class InertiaCorrection:
         sweeps, and every trial ``dw`` of one solve refactors the same pattern.
         """
         if self._pattern is None or not self._pattern.refill(H, J):
-            self._pattern = KKTPattern(H, J)
+            self._pattern = kkt_pattern(H, J)
         return self._pattern
 
     def _attempt(self, pattern, rhs, dw, dc, low_rank, diagonal):

@@ -109,6 +109,13 @@ def Inequality(fun, *, lower=-np.inf, upper=np.inf, jacobian=None, name: str | N
     return Constraint(fun, lower, upper, jacobian=jacobian, name=name)
 
 
+
+def _as_matrix(block, dense: bool):
+    """A user's derivative matrix (sparse, dense or a scalar) as a 2-D ndarray or as CSR."""
+    if dense:
+        return block.toarray() if sp.issparse(block) else np.atleast_2d(np.asarray(block, dtype=float))
+    return linalg.as_csr(block if sp.issparse(block) else np.atleast_2d(np.asarray(block, dtype=float)))
+
 class Problem:
     r"""``minimize f(x)  subject to  c_l <= c(x) <= c_u,  l <= x <= u``.
 
@@ -347,8 +354,10 @@ class Problem:
             values.append(value)
         return np.concatenate(values) if values else np.zeros(0)
 
-    def jacobian(self, x) -> sp.csr_array:
-        """All constraint Jacobians stacked, ``J(x) = dc/dx`` as a CSR array of shape (m, n)."""
+    def jacobian(self, x, *, dense: bool = False):
+        """All constraint Jacobians stacked, ``J(x) = dc/dx``: a CSR array of shape (m, n), or
+        with ``dense=True`` a 2-D ndarray (what the solvers ask for on small problems,
+        whose KKT matrices they assemble dense)."""
         self.counts["jacobian"] += 1
         blocks = []
         for con in self.constraints:
@@ -357,27 +366,26 @@ class Problem:
                 block = central_difference_jacobian(lambda z, con=con: self._evaluate_constraint(con, z), x)
             else:
                 block = con.jacobian(x)
-            block = linalg.as_csr(block if sp.issparse(block) else np.atleast_2d(np.asarray(block, dtype=float)))
+            block = _as_matrix(block, dense)
             if block.shape != (rows, self.n):
                 raise ProblemError(con._label("jacobian"), f"returned shape {block.shape}, expected ({rows}, {self.n})")
             blocks.append(block)
-        if not blocks:
-            return sp.csr_array((0, self.n))
         if len(blocks) == 1:
             return blocks[0]
-        return sp.csr_array(sp.vstack(blocks, format="csr"))
+        if dense:
+            return np.vstack(blocks) if blocks else np.zeros((0, self.n))
+        return sp.csr_array(sp.vstack(blocks, format="csr")) if blocks else sp.csr_array((0, self.n))
 
-    def hessian(self, x, y) -> sp.csr_array:
-        """The user's Hessian of the Lagrangian at ``(x, y)`` as CSR (n, n)."""
+    def hessian(self, x, y, *, dense: bool = False):
+        """The user's Hessian of the Lagrangian at ``(x, y)``: CSR (n, n), or a 2-D ndarray with ``dense=True``."""
         if self._hessian is None:
             raise ProblemError("hessian", "this problem has no Hessian; solvers use a quasi-Newton model instead")
         self.counts["hessian"] += 1
         if isinstance(self._hessian, str):
             y = np.asarray(y, dtype=float)
             H = central_difference_jacobian(lambda z: self.gradient(z) + self.jacobian(z).T @ y, x)
-            return sp.csr_array(0.5 * (H + H.T))
-        H = self._hessian(x, y)
-        H = linalg.as_csr(H if sp.issparse(H) else np.atleast_2d(np.asarray(H, dtype=float)))
+            return _as_matrix(0.5 * (H + H.T), dense)
+        H = _as_matrix(self._hessian(x, y), dense)
         if H.shape != (self.n, self.n):
             raise ProblemError("hessian", f"returned shape {H.shape}, expected ({self.n}, {self.n})")
         return H

@@ -480,11 +480,11 @@ class LDLFactorization(Factorization):
 
     kind = "ldl"
 
-    def __init__(self, pattern, data, *, pivot_tol: float):
+    def __init__(self, pattern, data, *, pivot_tol: float, entry_max: float | None = None):
         self.shape = pattern.shape
         self.matrix = self.reference = None
         self._pattern, self._generation = pattern, pattern.generation
-        self._data, self._pivot_tol = data, pivot_tol
+        self._data, self._pivot_tol, self._entry_max = data, pivot_tol, entry_max
         self._read = None
 
     def _pivots(self):
@@ -492,7 +492,7 @@ class LDLFactorization(Factorization):
             # Read once per factorization of every interior-point trial step, so written
             # with few numpy calls: on small matrices each costs more than the arithmetic.
             pivots, order = self._pattern._factors(self._generation)  # (eigenvalues of D, order)
-            scale = float(np.abs(self._data).max(initial=0.0))
+            scale = float(np.abs(self._data).max(initial=0.0)) if self._entry_max is None else self._entry_max
             threshold = self._pivot_tol * scale
             positive = int(np.count_nonzero(pivots > threshold))
             negative = int(np.count_nonzero(pivots < -threshold))
@@ -536,16 +536,19 @@ class DenseLDLPattern(LDLPattern):
 
     Parameters
     ----------
-    upper : sparse matrix
-        The pattern, as for :class:`LDLPattern`.
+    upper : sparse matrix, optional
+        The pattern, as for :class:`LDLPattern`, for :meth:`factor`. Without it
+        only :meth:`factor_matrix` (a dense matrix of any order) can be called.
     """
 
-    def __init__(self, upper):
-        csc = sp.csc_array(upper)
-        self.shape = csc.shape
-        # The values arrive in the pattern's CSC order: these are their coordinates.
-        self._rows = csc.indices.astype(np.intp)
-        self._cols = np.repeat(np.arange(self.shape[1]), np.diff(csc.indptr))
+    def __init__(self, upper=None):
+        self.shape = None
+        if upper is not None:
+            csc = sp.csc_array(upper)
+            self.shape = csc.shape
+            # The values arrive in the pattern's CSC order: these are their coordinates.
+            self._rows = csc.indices.astype(np.intp)
+            self._cols = np.repeat(np.arange(self.shape[1]), np.diff(csc.indptr))
         self.generation = 0
         self._factors_now = None
 
@@ -553,10 +556,20 @@ class DenseLDLPattern(LDLPattern):
         """Factor the matrix whose upper triangle has values ``data`` (in the pattern's CSC order)."""
         A = np.zeros(self.shape, order="F")
         A[self._rows, self._cols] = data
+        return self.factor_matrix(A, pivot_tol=pivot_tol)
+
+    def factor_matrix(self, A, *, pivot_tol: float) -> "DenseLDLFactorization":
+        """Factor the square array ``A``, of which only the upper triangle is read; ``A`` is overwritten.
+
+        ``A`` should be Fortran-ordered (the transpose of a C-ordered symmetric
+        array is), or LAPACK works on a copy.
+        """
+        self.shape = A.shape
+        entry_max = float(np.abs(A).max(initial=0.0))
         self.generation += 1
         factors, ipiv, info = dsytrf(A, lower=0, overwrite_a=1)
         self._factors_now = (factors, ipiv)
-        return DenseLDLFactorization(self, data, pivot_tol=pivot_tol)
+        return DenseLDLFactorization(self, None, pivot_tol=pivot_tol, entry_max=entry_max)
 
     def _solve(self, generation, b):
         self._check(generation)

@@ -62,7 +62,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import SingularMatrixError
-from ..kkt import KKTPattern
+from ..kkt import kkt_pattern
 from ..result import Certificate, IterationRecord, Status
 from .ending import callback_stops, check_option, finish, limit_status
 
@@ -227,7 +227,7 @@ class _Form:
         self.rows = _Sides(qp.A[self.ineq], qp.l[self.ineq], qp.u[self.ineq])
         self.bounds = _BoundSides(n, self.bounded, qp.lb[self.bounded], qp.ub[self.bounded])
         self.J = sp.csr_array(sp.vstack([self.AE, self.rows.M]))
-        self.pattern = KKTPattern(self.P, self.J)
+        self.pattern = kkt_pattern(self.P, self.J)
 
     @property
     def sides(self):

@@ -64,7 +64,7 @@ from .. import linalg
 from ..convention import bound_violation, lagrangian_gradient
 from ..derivatives import quasi_newton_model
 from ..errors import ProblemError, SingularKKTError, SingularMatrixError
-from ..kkt import InertiaCorrection, factorize_kkt, least_squares_multipliers
+from ..kkt import DENSE_KKT_LIMIT, InertiaCorrection, factorize_kkt, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
 from .ending import OBJECTIVE_FLOOR, callback_stops, check_option, finish, limit_status
 
@@ -128,6 +128,11 @@ class _SlackForm:
     selector ``P``: one ``-1`` per inequality row) and the relaxed bounds of
     ``w``. Raw (unscaled) values come from the user's functions; everything the
     iteration sees is scaled.
+
+    A problem whose KKT matrix has at most :data:`~lagrangian.kkt.DENSE_KKT_LIMIT`
+    rows is ``dense``: its Jacobians and Hessians are asked for, built and factored
+    as dense arrays (:class:`~lagrangian.kkt.DenseKKT`); on a handful of variables
+    every scipy.sparse construction costs more than the arithmetic.
     """
 
     def __init__(self, problem, x0):
@@ -138,6 +143,7 @@ class _SlackForm:
         self.inequality_rows = np.flatnonzero(~equality)
         k = self.inequality_rows.size
         self.nw = self.n + k
+        self.dense = self.nw + self.m <= DENSE_KKT_LIMIT
 
         g0, J0 = p.gradient(x0), p.jacobian(x0)
         self.f_scale = min(1.0, _GRADIENT_SCALE / max(np.abs(g0).max(initial=0.0), 1e-300))
@@ -195,11 +201,18 @@ class _SlackForm:
         return d
 
     def jacobian(self, J):
-        """``A = [D J, -P]`` from the raw Jacobian, assembled as CSR arrays directly.
+        """``A = [D J, -P]`` from the raw Jacobian (dense when the form is, else CSR).
 
         Row ``i`` is ``D_i`` times row ``i`` of ``J``, followed, for an inequality
         row, by ``-1`` in its slack's column.
         """
+        slack_columns = self.n + np.arange(self.inequality_rows.size)
+        if self.dense:
+            A = np.zeros((self.m, self.nw))
+            A[:, : self.n] = self.row_scale[:, None] * J
+            A[self.inequality_rows, slack_columns] = -1.0
+            return A
+        # Assembled as CSR arrays directly.
         J = linalg.as_csr(J)
         counts = np.diff(J.indptr)
         rows = np.repeat(np.arange(self.m), counts)
@@ -214,8 +227,13 @@ class _SlackForm:
         indices[moved] = J.indices
         ends = indptr[1:][self.inequality_rows] - 1
         data[ends] = -1.0
-        indices[ends] = self.n + np.arange(self.inequality_rows.size)
+        indices[ends] = slack_columns
         return sp.csr_array((data, indices, indptr), shape=(self.m, self.nw))
+
+    def point(self, w, f, c):
+        """The accepted iterate at ``w`` (with raw ``f`` and ``c`` already evaluated): its gradient and Jacobian."""
+        x = w[: self.n]
+        return _Point(w, f, c, self.problem.gradient(x), self.problem.jacobian(x, dense=self.dense))
 
     def point_jacobian(self, point):
         """``A`` at an accepted point, built once and kept on the point."""
@@ -233,7 +251,11 @@ class _SlackForm:
         if model is not None:
             Wx, low_rank = model.hessian_parts()
         else:
-            Wx, scale = self.problem.hessian(x, self.row_scale * y / self.f_scale), self.f_scale
+            Wx, scale = self.problem.hessian(x, self.row_scale * y / self.f_scale, dense=self.dense), self.f_scale
+        if self.dense:
+            W = np.zeros((self.nw, self.nw))
+            W[: self.n, : self.n] = scale * (Wx.toarray() if sp.issparse(Wx) else Wx)
+            return W, low_rank
         # [[scale Wx, 0], [0, 0]]: Wx's CSR arrays with empty rows appended (no block_diag),
         # scaled in the same construction (a sparse product would construct another matrix).
         Wx = linalg.as_csr(Wx)
@@ -391,8 +413,7 @@ def interior_point(
     if not (np.isfinite(f) and np.all(np.isfinite(c))):
         raise ProblemError("x0", "the objective or constraints are not finite at the starting point (after moving it inside the bounds)")
     w[n:] = form.row_scale[form.inequality_rows] * c[form.inequality_rows]
-    w = form.push_inside(w)
-    point = _Point(w, f, c, problem.gradient(x), problem.jacobian(x))
+    point = form.point(form.push_inside(w), f, c)
 
     zl, zu = np.ones(form.L.size), np.ones(form.U.size)
     if z0 is not None:
@@ -575,8 +596,7 @@ def interior_point(
                 point, status = ray, Status.UNBOUNDED
                 break
         x_old, g_old, J_old = w[:n], point.g, point.J
-        x_new = trial_w[:n]
-        point = _Point(trial_w, trial_f, trial_c, problem.gradient(x_new), problem.jacobian(x_new))
+        point = form.point(trial_w, trial_f, trial_c)
         if info.dual_regularization > 0:
             # With J rank-deficient the regularized multipliers scale like ||d|| / dc
             # and mean nothing: estimate them afresh at the new point.
@@ -591,7 +611,7 @@ def interior_point(
         if model is not None:
             ys = form.row_scale * y
             model.update(
-                x_new - x_old,
+                point.w[:n] - x_old,
                 form.f_scale * (point.g - g_old) + (linalg.transpose_times(point.J, ys) - linalg.transpose_times(J_old, ys)),
             )
 
@@ -653,7 +673,7 @@ def _unbounded_ray(problem, form, point, dw, tol):
         rounding = 1e-12 * (abs(A) @ np.abs(ray)).max(initial=0.0) if A.shape[0] else 0.0
         if np.abs(form.residual(ray, c)).max(initial=0.0) > max(tol, rounding):
             return None
-    return _Point(ray, f, c, problem.gradient(ray[:n]), problem.jacobian(ray[:n]))
+    return form.point(ray, f, c)
 
 
 def _multiplier_estimate(form, point, zl, zu):
@@ -780,9 +800,8 @@ def _restore(problem, form, point, mu, filt, tau, tol):
                 mu_r = max(_RESTORATION_MU_FLOOR, 0.1 * mu_r)
                 continue
             return (Status.INFEASIBLE if violation > _INFEASIBLE_VIOLATION and stationary else Status.RESTORATION_FAILED), current
-        x_new = trial_w[:n]
-        trial_f = problem.objective(x_new)
-        current = _Point(trial_w, trial_f, trial_c, problem.gradient(x_new), problem.jacobian(x_new))
+        trial_f = problem.objective(trial_w[:n])
+        current = form.point(trial_w, trial_f, trial_c)
         theta_new = np.abs(trial_d).sum()
         phi_new = form.barrier(trial_f, trial_w, mu)
         if theta_new <= 0.9 * theta_start and np.isfinite(phi_new) and not filt.rejects(theta_new, phi_new):

@@ -26,7 +26,7 @@ from .. import linalg
 from ..convention import lagrangian_gradient
 from ..derivatives import quasi_newton_model
 from ..errors import ProblemError, SingularKKTError
-from ..kkt import InertiaCorrection, least_squares_multipliers
+from ..kkt import DENSE_KKT_LIMIT, InertiaCorrection, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
 from .ending import OBJECTIVE_FLOOR, callback_stops, finish
 
@@ -156,8 +156,10 @@ def newton_kkt(
     c = problem.constraint_values(x)
     if not (np.isfinite(f) and np.all(np.isfinite(c))):
         raise ProblemError("x0", "the objective or constraints are not finite at the starting point")
+    # A small problem's derivatives stay dense arrays: its KKT matrix is assembled dense.
+    dense = n + m <= DENSE_KKT_LIMIT
     g = problem.gradient(x)
-    J = problem.jacobian(x)
+    J = problem.jacobian(x, dense=dense)
     if y0 is not None:
         y = np.asarray(y0, dtype=float).copy()
         if y.shape != (m,):
@@ -195,7 +197,7 @@ def newton_kkt(
                     H, low_rank = model.hessian_parts()
                     hessian_times = model.product
                 else:
-                    H, low_rank = problem.hessian(x, y), None
+                    H, low_rank = problem.hessian(x, y, dense=dense), None
                     hessian_times = lambda v, H=H: H @ v  # noqa: E731
                 solution, info = correction.solve(H, J, -np.concatenate([g, r]), low_rank=low_rank)
                 regularization = info.primal_regularization
@@ -254,7 +256,7 @@ def newton_kkt(
             break
 
         # -- accept -----------------------------------------------------------------
-        g_new, J_new = problem.gradient(x_trial), problem.jacobian(x_trial)
+        g_new, J_new = problem.gradient(x_trial), problem.jacobian(x_trial, dense=dense)
         y = least_squares_multipliers(J_new, g_new) if rank_deficient else y + alpha * (y_new - y)
         if model is not None:
             model.update(x_trial - x, (g_new + linalg.transpose_times(J_new, y)) - (g + linalg.transpose_times(J, y)))
