@@ -115,9 +115,9 @@ def _push_inside(values, lower, upper):
 def _fraction_to_boundary(values, steps, tau):
     """Largest ``alpha`` in (0, 1] with ``values + alpha steps >= (1 - tau) values`` (values > 0)."""
     shrinking = steps < 0
-    if not np.any(shrinking):
+    if not shrinking.any():
         return 1.0
-    return float(min(1.0, np.min(-tau * values[shrinking] / steps[shrinking])))
+    return min(1.0, tau * float((values[shrinking] / -steps[shrinking]).min()))
 
 
 class _SlackForm:
@@ -126,7 +126,10 @@ class _SlackForm:
     Holds the scaling (objective factor ``sf``, row factors ``D``), the
     inequality rows (each with a slack, whose column in ``A = [D J, -P]`` is the
     selector ``P``: one ``-1`` per inequality row) and the relaxed bounds of
-    ``w``. Raw (unscaled) values come from the user's functions; everything the
+    ``w``. The finite bounds are one list, lower bounds first: entry ``b`` bounds
+    ``w[bounded[b]]`` from below (``sign[b] = 1``) or above (``sign[b] = -1``) by
+    ``bound[b]``, so that its distance is ``sign (w[bounded] - bound) > 0`` and its
+    multiplier ``z[b] >= 0`` (``z_L`` and ``z_U`` of the paper, one vector). Raw (unscaled) values come from the user's functions; everything the
     iteration sees is scaled.
 
     A problem whose KKT matrix has at most :data:`~lagrangian.kkt.DENSE_KKT_LIMIT`
@@ -161,38 +164,37 @@ class _SlackForm:
             upper = np.where(fixed, upper + _BOUND_RELAX * np.maximum(1.0, np.abs(upper)), upper)
         units = np.concatenate([np.ones(self.n), D[self.inequality_rows]])
         lower, upper = units * lower, units * upper
-        self.L = np.flatnonzero(np.isfinite(lower))
-        self.U = np.flatnonzero(np.isfinite(upper))
-        self.lower, self.upper = lower[self.L], upper[self.U]
+        self.lower, self.upper = lower, upper
+        below, above = np.flatnonzero(np.isfinite(lower)), np.flatnonzero(np.isfinite(upper))
+        self.bounded = np.concatenate([below, above])
+        self.sign = np.concatenate([np.ones(below.size), -np.ones(above.size)])
+        self.bound = np.concatenate([lower[below], upper[above]])
 
     # -- the pieces of the method -------------------------------------------------
     def push_inside(self, w):
         """Move ``w`` strictly inside its bounds (IPOPT's bound_push / bound_frac)."""
-        lower = np.full(self.nw, -np.inf)
-        upper = np.full(self.nw, np.inf)
-        lower[self.L], upper[self.U] = self.lower, self.upper
-        return _push_inside(w, lower, upper)
+        return _push_inside(w, self.lower, self.upper)
 
-    def distances(self, w):
-        return w[self.L] - self.lower, self.upper - w[self.U]
+    def distance(self, w):
+        """``w - l`` and ``u - w`` for every finite bound, one vector."""
+        return self.sign * (w[self.bounded] - self.bound)
 
-    def on_bounds(self, at_lower, at_upper):
-        """The ``w``-vector with ``at_lower`` placed on the lower-bounded entries and
-        ``at_upper`` added on the upper-bounded ones (zero elsewhere).
+    def toward(self, dw):
+        """How fast each distance changes along ``dw``: ``distance(w + a dw) = distance(w) + a toward(dw)``."""
+        return self.sign * dw[self.bounded]
+
+    def scatter(self, values):
+        """The ``w``-vector with each bound's value added on the entry it bounds (zero elsewhere).
 
         Bound multipliers, barrier gradients and the ``Sigma`` diagonal are all built
-        this way, e.g. ``z = on_bounds(-z_L, z_U)`` and ``Sigma = on_bounds(z_L / (w - l),
-        z_U / (u - w))``.
+        this way, e.g. ``z = scatter(-sign z)`` (``z_U - z_L``) and
+        ``Sigma = scatter(z / distance)``.
         """
-        v = np.zeros(self.nw)
-        v[self.L] += at_lower
-        v[self.U] += at_upper
-        return v
+        return np.bincount(self.bounded, weights=values, minlength=self.nw)
 
     def max_step(self, w, dw, tau):
         """The fraction-to-the-boundary step length for ``w + alpha dw`` (the paper's eq. 15)."""
-        dl, du = self.distances(w)
-        return min(_fraction_to_boundary(dl, dw[self.L], tau), _fraction_to_boundary(du, -dw[self.U], tau))
+        return _fraction_to_boundary(self.distance(w), self.toward(dw), tau)
 
     def residual(self, w, c):
         """``d(w)`` from the raw constraint values ``c``."""
@@ -265,14 +267,14 @@ class _SlackForm:
 
     def barrier(self, f, w, mu):
         """``phi_mu(w)``; ``inf`` outside the bounds or where ``f`` is not finite."""
-        dl, du = self.distances(w)
-        if not np.isfinite(f) or np.any(dl <= 0) or np.any(du <= 0):
+        distance = self.distance(w)
+        if not (np.isfinite(f) and distance.min(initial=np.inf) > 0):
             return np.inf
-        return self.f_scale * f - mu * (np.log(dl).sum() + np.log(du).sum())
+        return self.f_scale * f - mu * np.log(distance).sum()
 
-    def unscale(self, y, zl, zu):
-        """Multipliers in the package convention and original units: ``(y, z)``."""
-        return self.row_scale * y / self.f_scale, self.on_bounds(-zl, zu)[: self.n] / self.f_scale
+    def unscale(self, y, z):
+        """Multipliers in the package convention and original units: ``(y, z_U - z_L)``."""
+        return self.row_scale * y / self.f_scale, self.scatter(-self.sign * z)[: self.n] / self.f_scale
 
 
 @dataclass
@@ -415,22 +417,21 @@ def interior_point(
     w[n:] = form.row_scale[form.inequality_rows] * c[form.inequality_rows]
     point = form.point(form.push_inside(w), f, c)
 
-    zl, zu = np.ones(form.L.size), np.ones(form.U.size)
+    z = np.ones(form.bounded.size)
     if z0 is not None:
         z_start = np.asarray(z0, dtype=float)
         if z_start.shape != (n,) or not np.all(np.isfinite(z_start)):
             raise ProblemError("z0", f"expected {n} finite values, got shape {z_start.shape}")
         scaled = np.zeros(form.nw)
         scaled[:n] = z_start * form.f_scale
-        zl = np.maximum(-scaled[form.L], mu_init)
-        zu = np.maximum(scaled[form.U], mu_init)
+        z = np.maximum(-form.sign * scaled[form.bounded], mu_init)
     if y0 is not None:
         y = np.asarray(y0, dtype=float).copy()
         if y.shape != (m,) or not np.all(np.isfinite(y)):
             raise ProblemError("y0", f"expected {m} finite values, got shape {y.shape}")
         y = y * form.f_scale / form.row_scale
     else:
-        y = _multiplier_estimate(form, point, zl, zu)
+        y = _multiplier_estimate(form, point, z)
 
     correction = InertiaCorrection(singular_residual=_SINGULAR_RESIDUAL)
     model = None if problem.has_hessian else quasi_newton_model(n, problem.quasi_newton)
@@ -443,24 +444,23 @@ def interior_point(
     status = Status.MAX_ITERATIONS
     alpha, alpha_z, regularization, step_norm, trials, tag = 0.0, 0.0, 0.0, 0.0, 0, ""
 
-    def optimality_error(point, y, zl, zu, d):
+    def optimality_error(point, y, z, d):
         """``mu -> E_mu`` at this iterate (the paper's eq. 5); only the complementarity term depends on mu."""
-        dual = form.gradient(point.g) + linalg.transpose_times(form.point_jacobian(point), y) + form.on_bounds(-zl, zu)
-        dl, du = form.distances(point.w)
-        products = np.concatenate([dl * zl, du * zu])
-        count = zl.size + zu.size
+        dual = form.gradient(point.g) + linalg.transpose_times(form.point_jacobian(point), y) + form.scatter(-form.sign * z)
+        products = form.distance(point.w) * z
+        count, z_sum = z.size, z.sum()
         # IPOPT's scaling of the dual and complementarity errors by the multipliers' size,
         # capped: with multipliers run away to 1e40 it would otherwise call any point optimal.
-        s_d = min(_S_CAP, max(_S_MAX, (np.abs(y).sum() + zl.sum() + zu.sum()) / max(m + count, 1)) / _S_MAX)
-        s_c = min(_S_CAP, max(_S_MAX, (zl.sum() + zu.sum()) / max(count, 1)) / _S_MAX)
+        s_d = min(_S_CAP, max(_S_MAX, (np.abs(y).sum() + z_sum) / max(m + count, 1)) / _S_MAX)
+        s_c = min(_S_CAP, max(_S_MAX, z_sum / max(count, 1)) / _S_MAX)
         rest = max(np.abs(dual).max(initial=0.0) / s_d, np.abs(d).max(initial=0.0))
         return lambda mu: max(rest, np.abs(products - mu).max(initial=0.0) / s_c)
 
     for iteration in range(max_iterations + 1):
         d = form.residual(point.w, point.c)
-        error_at = optimality_error(point, y, zl, zu, d)
+        error_at = optimality_error(point, y, z, d)
         error = error_at(0.0)
-        y_out, z_out = form.unscale(y, zl, zu)
+        y_out, z_out = form.unscale(y, z)
         x = point.w[:n]
         record = IterationRecord(
             iteration,
@@ -480,7 +480,7 @@ def interior_point(
             status = Status.STOPPED
             break
         if best is None or error < best[0]:
-            best = (error, point, y.copy(), zl.copy(), zu.copy())
+            best = (error, point, y.copy(), z.copy())
         if error <= tol:
             status = Status.SUCCESS
             break
@@ -503,9 +503,9 @@ def interior_point(
 
         # -- the Newton step on the barrier problem -----------------------------------
         w, A = point.w, form.point_jacobian(point)
-        dl, du = form.distances(w)
-        sigma = form.on_bounds(zl / dl, zu / du)
-        grad_phi = form.gradient(point.g) + form.on_bounds(-mu / dl, mu / du)
+        distance = form.distance(w)
+        sigma = form.scatter(z / distance)
+        grad_phi = form.gradient(point.g) + form.scatter(-form.sign * mu / distance)
         try:
             W, low_rank = form.hessian(w[:n], y, model)
             solution, info = correction.solve(W, A, -np.concatenate([grad_phi, d]), barrier=mu, low_rank=low_rank, diagonal=sigma)
@@ -514,10 +514,10 @@ def interior_point(
             break
         regularization = info.primal_regularization
         dw, dy = solution[: form.nw], solution[form.nw :] - y
-        dzl = mu / dl - zl - zl / dl * dw[form.L]
-        dzu = mu / du - zu + zu / du * dw[form.U]
-        alpha_max = form.max_step(w, dw, tau)
-        alpha_z = min(_fraction_to_boundary(zl, dzl, tau), _fraction_to_boundary(zu, dzu, tau))
+        toward = form.toward(dw)
+        dz = mu / distance - z - z / distance * toward
+        alpha_max = _fraction_to_boundary(distance, toward, tau)
+        alpha_z = _fraction_to_boundary(z, dz, tau)
         step_norm = float(np.abs(dw[:n]).max(initial=0.0))
 
         # -- filter line search ---------------------------------------------------------
@@ -581,9 +581,8 @@ def interior_point(
                 break
             point, tag = restored, "r"
             # Restart the bound multipliers on the central path and re-estimate y.
-            dl, du = form.distances(point.w)
-            zl, zu = mu / dl, mu / du
-            y = _multiplier_estimate(form, point, zl, zu)
+            z = mu / form.distance(point.w)
+            y = _multiplier_estimate(form, point, z)
             alpha, alpha_z = 0.0, 0.0
             continue
 
@@ -600,14 +599,12 @@ def interior_point(
         if info.dual_regularization > 0:
             # With J rank-deficient the regularized multipliers scale like ||d|| / dc
             # and mean nothing: estimate them afresh at the new point.
-            y = _multiplier_estimate(form, point, zl, zu)
+            y = _multiplier_estimate(form, point, z)
         else:
             y = y + alpha * dy
-        zl, zu = zl + alpha_z * dzl, zu + alpha_z * dzu
         # Keep each bound multiplier within a factor kappa_sigma of mu / distance (eq. 16).
-        dl, du = form.distances(point.w)
-        zl = np.clip(zl, mu / (_KAPPA_SIGMA * dl), _KAPPA_SIGMA * mu / dl)
-        zu = np.clip(zu, mu / (_KAPPA_SIGMA * du), _KAPPA_SIGMA * mu / du)
+        central = mu / form.distance(point.w)
+        z = np.clip(z + alpha_z * dz, central / _KAPPA_SIGMA, _KAPPA_SIGMA * central)
         if model is not None:
             ys = form.row_scale * y
             model.update(
@@ -616,11 +613,11 @@ def interior_point(
             )
 
     if status in (Status.MAX_ITERATIONS, Status.TIME_LIMIT, Status.EVALUATION_LIMIT) and best is not None:
-        _, point, y, zl, zu = best
+        _, point, y, z = best
     elif status in (Status.LINE_SEARCH_FAILED, Status.RESTORATION_FAILED, Status.SINGULAR_KKT) and best[0] <= _ACCEPTABLE:
-        _, point, y, zl, zu = best
+        _, point, y, z = best
         status = Status.ACCEPTABLE
-    y_out, z_out = form.unscale(y, zl, zu)
+    y_out, z_out = form.unscale(y, z)
     return finish(
         problem, solver="interior_point", x=point.w[:n], f=point.f, y=y_out, z=z_out, c=point.c, g=point.g, J=point.J,
         status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=raise_on_failure,
@@ -645,8 +642,7 @@ def _unbounded_ray(problem, form, point, dw, tol):
     # carries small such components), and what is left is projected onto the null
     # space of A, so that the ray keeps linear constraints exactly.
     blocked = np.zeros(form.nw, bool)
-    blocked[form.L[dw[form.L] < 0]] = True
-    blocked[form.U[dw[form.U] > 0]] = True
+    blocked[form.bounded[form.toward(dw) < 0]] = True
     direction[blocked] = 0.0
     A = form.point_jacobian(point)
     if A.shape[0]:
@@ -657,7 +653,7 @@ def _unbounded_ray(problem, form, point, dw, tol):
         except SingularMatrixError:
             return None
         direction[blocked] = 0.0
-    if np.any(direction[form.L] < 0) or np.any(direction[form.U] > 0):
+    if (form.toward(direction) < 0).any():
         return None
     slope = float(point.g @ direction[:n])
     if slope >= 0:
@@ -676,9 +672,9 @@ def _unbounded_ray(problem, form, point, dw, tol):
     return form.point(ray, f, c)
 
 
-def _multiplier_estimate(form, point, zl, zu):
+def _multiplier_estimate(form, point, z):
     """Least-squares ``y`` from ``grad f + A^T y - z_L + z_U = 0``, or zero when it exceeds 1e3 (IPOPT)."""
-    gz = form.gradient(point.g) + form.on_bounds(-zl, zu)
+    gz = form.gradient(point.g) + form.scatter(-form.sign * z)
     y = least_squares_multipliers(form.point_jacobian(point), gz)
     return np.zeros_like(y) if np.abs(y).max(initial=0.0) > _MULTIPLIER_LIMIT else y
 
@@ -752,19 +748,18 @@ def _restore(problem, form, point, mu, filt, tau, tol):
         w = current.w
         d = form.residual(w, current.c)
         A = form.point_jacobian(current)
-        dl, du = form.distances(w)
+        distance = form.distance(w)
         zeta = np.sqrt(mu_r) * 1e-2
-        sigma = zeta + form.on_bounds(mu_r / dl**2, mu_r / du**2)
-        gb = form.on_bounds(-mu_r / dl, mu_r / du)
+        sigma = zeta + form.scatter(mu_r / distance**2)
+        gb = form.scatter(-form.sign * mu_r / distance)
         # Stationary for the violation while still infeasible: a local minimizer of
         # 1/2 ||d||^2 over the bounds, not of the problem. The test is the projected
         # gradient: components pushing into a bound the point (nearly) sits on drop out.
         violation = np.abs(d).max(initial=0.0)
         gradient = A.T @ d
-        near_lower, near_upper = np.zeros(form.nw, bool), np.zeros(form.nw, bool)
-        near_lower[form.L] = dl <= 1e-6 * np.maximum(1.0, np.abs(form.lower))
-        near_upper[form.U] = du <= 1e-6 * np.maximum(1.0, np.abs(form.upper))
-        projected = np.where((near_lower & (gradient > 0)) | (near_upper & (gradient < 0)), 0.0, gradient)
+        near = distance <= 1e-6 * np.maximum(1.0, np.abs(form.bound))
+        projected = gradient.copy()
+        projected[form.bounded[near & (form.toward(gradient) > 0)]] = 0.0
         stationary = np.abs(projected).max(initial=0.0) <= 1e-6 * max(1.0, violation)
         if violation > _INFEASIBLE_VIOLATION and mu_r <= 1e-8 and stationary:
             return Status.INFEASIBLE, current
