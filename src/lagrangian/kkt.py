@@ -357,6 +357,10 @@ class KKTPattern:
         self._values_matrix = self.matrix(self.values.copy())
         self._magnitude_matrix = self.matrix(np.abs(self.values))
 
+    #: Whether the factorization pivots (and so exists for any nonsingular ``K``
+    #: without the quasidefinite shift).
+    pivoting = False
+
     def _fill(self, H, J):
         self.values[:] = np.bincount(self._destination, weights=np.concatenate([H.data, J.data, J.data]), minlength=self.values.size)
 
@@ -460,10 +464,18 @@ class KKTPattern:
         self._scale = scale
         scaled = self._congruence(values, scale)
         scaled_magnitude = np.abs(scaled)
-        shift = quasidefinite * max(scaled_magnitude.max(initial=0.0), 1.0)
-        shifted = scaled.copy()
-        shifted[self.diagonal] += shift * self.signs
-        F, matrix, absolute = self._factor_values(shifted, values, magnitude)
+        F = None
+        if self.pivoting:
+            # Bunch-Kaufman factors any nonsingular K as it is, and then one solve is
+            # accurate with no refinement. A singular one (dependent constraint rows)
+            # is factored shifted instead: refinement then still solves a consistent
+            # system, and fails on an inconsistent one.
+            F, matrix, absolute = self._factor_values(scaled.copy(), values, magnitude)
+            F = None if F.singular else F
+        if F is None:
+            shifted = scaled.copy()
+            shifted[self.diagonal] += quasidefinite * max(scaled_magnitude.max(initial=0.0), 1.0) * self.signs
+            F, matrix, absolute = self._factor_values(shifted, values, magnitude)
         if singular_residual is not None:
             F.accept_residual = singular_residual
         # ||S K S||_inf: K is symmetric, so its row sums are its column sums.
@@ -483,6 +495,8 @@ class DenseKKT(KKTPattern):
     scaling and quasidefinite shift, and
     :meth:`lagrangian.linalg.DenseLDLPattern.factor_matrix` (Bunch-Kaufman) factors.
     """
+
+    pivoting = True
 
     def __init__(self, H, J):
         self.n, self.m = H.shape[0], J.shape[0]
