@@ -148,9 +148,12 @@ class _SlackForm:
         self.nw = self.n + k
         self.dense = self.nw + self.m <= DENSE_KKT_LIMIT
 
-        g0, J0 = p.gradient(x0), p.jacobian(x0)
+        g0, J0 = p.gradient(x0), p.jacobian(x0, dense=self.dense)
         self.f_scale = min(1.0, _GRADIENT_SCALE / max(np.abs(g0).max(initial=0.0), 1e-300))
-        row_max = abs(J0).max(axis=1).toarray().ravel() if self.m else np.zeros(0)
+        if not self.m:
+            row_max = np.zeros(0)
+        else:
+            row_max = np.abs(J0).max(axis=1) if self.dense else abs(J0).max(axis=1).toarray().ravel()
         self.row_scale = np.minimum(1.0, _GRADIENT_SCALE / np.maximum(row_max, 1e-300))
         D = self.row_scale
         self.target = np.where(equality, D * p.cl, 0.0)
