@@ -175,7 +175,7 @@ class ScaledFactorization:
     def _rows_accurate(self, b, x, r) -> bool:
         r"""Whether the componentwise backward error :math:`\max_i |r_i| / (|K| |x| + |b|)_i`
         (Oettli & Prager 1964) is at most ``rounding_componentwise``."""
-        return bool(np.all(np.abs(r) <= self.rounding_componentwise * (self._magnitude_times(np.abs(x)) + np.abs(b))))
+        return bool((np.abs(r) <= self.rounding_componentwise * (self._magnitude_times(np.abs(x)) + np.abs(b))).all())
 
     # The three operations the refinement below is made of; LowRankCorrectedFactorization
     # overrides them to refine against a low-rank corrected K with the same loop.
@@ -221,7 +221,7 @@ class ScaledFactorization:
                 if not (progress and candidate_scaled <= scaled and candidate_unscaled <= unscaled):
                     break
                 x, residual, scaled, unscaled, error = candidate, candidate_residual, candidate_scaled, candidate_unscaled, candidate_error
-        if not (np.all(np.isfinite(x)) and error <= self.factorization.accept_residual):
+        if not (np.isfinite(x).all() and error <= self.factorization.accept_residual):
             raise SingularMatrixError(
                 f"KKT solve left a relative residual of {error:.2e} after refinement: the matrix is numerically "
                 "singular or too ill-conditioned for this right-hand side",
@@ -454,7 +454,7 @@ class KKTPattern:
         values = self.values.copy()
         values[self.diagonal[: self.n]] += primal_diagonal
         values[self.diagonal[self.n:]] -= dual_diagonal
-        if not np.all(np.isfinite(values)):
+        if not np.isfinite(values).all():
             raise ProblemError("KKT matrix", "contains NaN or infinite entries")
         # Successive interior-point matrices differ on the diagonal only: one sweep from
         # the last scaling balances the new one about as well as five from scratch (the

@@ -309,7 +309,7 @@ class TracedProgram:
 
     def _at(self, x):
         x = np.asarray(x, dtype=float)
-        if self._x is not None and self._x.shape == x.shape and np.array_equal(self._x, x):
+        if self._x is not None and self._x.shape == x.shape and (self._x == x).all():
             return
         found = self._compiled.derivatives(x.ravel()) if self._compiled is not None else None
         if found is None:  # not compiled, or not clean there: the trace names the failing op

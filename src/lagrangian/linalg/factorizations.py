@@ -100,7 +100,7 @@ def right_hand_side(b, size: int) -> np.ndarray:
     b = np.asarray(b, dtype=float)
     if b.ndim not in (1, 2) or b.shape[0] != size:
         raise ValueError(f"b: expected shape ({size},) or ({size}, k), got {b.shape}")
-    if not np.all(np.isfinite(b)):
+    if not np.isfinite(b).all():
         raise ValueError("b: contains NaN or infinite entries")
     return b
 
@@ -494,8 +494,8 @@ class LDLFactorization(Factorization):
             pivots, order = self._pattern._factors(self._generation)  # (eigenvalues of D, order)
             scale = float(np.abs(self._data).max(initial=0.0)) if self._entry_max is None else self._entry_max
             threshold = self._pivot_tol * scale
-            positive = int(np.count_nonzero(pivots > threshold))
-            negative = int(np.count_nonzero(pivots < -threshold))
+            positive = int((pivots > threshold).sum())
+            negative = int((pivots < -threshold).sum())
             ratio = _pivot_ratio(pivots, scale)
             # NaN pivots are neither positive nor negative: they count as zero
             inertia = (positive, negative, pivots.size - positive - negative)
@@ -582,9 +582,9 @@ class DenseLDLPattern(LDLPattern):
         ``ipiv[k] = ipiv[k - 1] < 0`` marks the 2x2 block in rows ``k - 1, k``."""
         self._check(generation)
         factors, ipiv = self._factors_now
-        eigenvalues = np.diagonal(factors).copy()
-        paired = np.flatnonzero(ipiv < 0)
-        if paired.size:
+        eigenvalues = factors.diagonal().copy()
+        if ipiv.min(initial=0) < 0:
+            paired = np.flatnonzero(ipiv < 0)
             first, second = paired[0::2], paired[1::2]
             a, c, b = eigenvalues[first], eigenvalues[second], factors[first, second]
             mean, radius = 0.5 * (a + c), np.hypot(0.5 * (a - c), b)

@@ -553,8 +553,10 @@ def interior_point(
             trial_f, trial_c = problem.objective(trial_w[:n]), problem.constraint_values(trial_w[:n])
             trials += 1
             trial_d = form.residual(trial_w, trial_c)
-            trial_theta = np.abs(trial_d).sum() if np.all(np.isfinite(trial_d)) else np.inf
-            trial_phi = form.barrier(trial_f, trial_w, mu) if np.isfinite(trial_theta) else np.inf
+            trial_theta = np.abs(trial_d).sum()
+            if not trial_theta < np.inf:  # NaN included
+                trial_theta = np.inf
+            trial_phi = form.barrier(trial_f, trial_w, mu) if trial_theta < np.inf else np.inf
             ok, armijo = acceptable(trial_theta, trial_phi, alpha)
             if tiny and np.isfinite(trial_phi):
                 ok, armijo = True, True
@@ -704,7 +706,7 @@ def _second_order_correction(problem, form, info, w, d, grad_phi, alpha, trial_d
         soc_w = w + alpha_soc * dw_soc
         soc_f, soc_c = problem.objective(soc_w[:n]), problem.constraint_values(soc_w[:n])
         soc_d = form.residual(soc_w, soc_c)
-        if not np.all(np.isfinite(soc_d)):
+        if not np.isfinite(soc_d).all():
             return None
         soc_theta = np.abs(soc_d).sum()
         soc_phi = form.barrier(soc_f, soc_w, mu)
@@ -781,7 +783,7 @@ def _restore(problem, form, point, mu, filt, tau, tol):
 
         def psi(w_, d_):
             """The restoration merit: 1/2 ||d||^2 plus the log barrier (form.barrier with f = 0)."""
-            return 0.5 * d_ @ d_ + form.barrier(0.0, w_, mu_r) if np.all(np.isfinite(d_)) else np.inf
+            return 0.5 * d_ @ d_ + form.barrier(0.0, w_, mu_r) if np.isfinite(d_).all() else np.inf
 
         slope = gb @ dw + d @ (A @ dw)
         psi0 = psi(w, d)
