@@ -61,11 +61,12 @@ class _Formulas:
         self.objective = compile(objective, f"{name} objective", "eval")
         self.constraints = [compile(c, f"{name} constraint {i}", "eval") for i, c in enumerate(constraints)]
         self._traced = None
+        self._functions = {"__builtins__": {}, **_FUNCTIONS}
+        self._names = [f"x{i + 1}" for i in range(n)]
 
     def _namespace(self, x):
-        space = {"__builtins__": {}}
-        space.update(_FUNCTIONS)
-        space.update({f"x{i + 1}": x[i] for i in range(self.n)})
+        space = self._functions.copy()
+        space.update(zip(self._names, x))
         return space
 
     def f(self, x) -> float:
