@@ -1,5 +1,6 @@
 """The interior-point solver: closed forms, the Hock-Schittkowski set, and every way a solve can end."""
 
+import importlib
 import io
 
 import numpy as np
@@ -112,6 +113,20 @@ def test_hock_schittkowski_from_x0(name):
         assert passed, f"f={s.fun!r} vs f*={case.f_star!r}, violation {violation:.2e}"
 
 
+@pytest.mark.parametrize("name", ["HS22", "HS35", "HS71", "HS76", "HS104", "HS113"])
+def test_dense_and_sparse_kkt_assembly_take_the_same_steps(name, monkeypatch):
+    # Small problems run on dense arrays (DenseKKT, Bunch-Kaufman); with the limit at 0 the
+    # same solve runs on CSR matrices and QDLDL. Same algorithm: same iterations and answer.
+    dense = lg.interior_point(hs.load(name).problem, max_iterations=500)
+    monkeypatch.setattr(importlib.import_module("lagrangian.solvers.interior_point"), "DENSE_KKT_LIMIT", 0)
+    monkeypatch.setattr(importlib.import_module("lagrangian.kkt"), "DENSE_KKT_LIMIT", 0)
+    sparse = lg.interior_point(hs.load(name).problem, max_iterations=500)
+    assert dense.status is sparse.status is lg.Status.SUCCESS
+    assert dense.nit == sparse.nit
+    np.testing.assert_allclose(dense.x, sparse.x, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(dense.y, sparse.y, rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.filterwarnings("ignore:delta_grad == 0.0")
 def test_scipy_trust_constr_finds_the_same_multipliers_on_hs71():
     from scipy.optimize import Bounds, NonlinearConstraint
@@ -188,6 +203,46 @@ def test_an_unbounded_objective_is_reported():
     )
     s = lg.interior_point(problem)
     assert s.status is lg.Status.UNBOUNDED and s.fun < -1e20
+
+
+def test_a_repeated_inequality_row_is_a_rank_deficient_jacobian_and_still_solves():
+    # minimize ||x - t||^2 s.t. x1 + x2 <= 1 stated twice, x1 >= 0: both rows are active at
+    # x* = t - (t1 + t2 - 1)/2 (1, 1) = (0.25, 0.75) and J = [[1, 1], [1, 1]] has rank one.
+    # Only the multipliers' sum is determined: 2 (x* - t) + (y_a + y_b) (1, 1) = 0.
+    t = np.array([1.0, 1.5])
+    row, jacobian = (lambda x: x[0] + x[1]), (lambda x: np.array([[1.0, 1.0]]))
+    problem = lg.Problem(
+        lambda x: float((x - t) @ (x - t)),
+        np.zeros(2),
+        gradient=lambda x: 2 * (x - t),
+        constraints=[lg.Inequality(row, upper=1.0, jacobian=jacobian, name="a"), lg.Inequality(row, upper=1.0, jacobian=jacobian, name="b")],
+        bounds=([0.0, -np.inf], [np.inf, np.inf]),
+        hessian=lambda x, y: 2 * np.eye(2),
+    )
+    s = lg.interior_point(problem)
+    assert s.status is lg.Status.SUCCESS
+    np.testing.assert_allclose(s.x, [0.25, 0.75], atol=1e-8)
+    assert s.y.sum() == pytest.approx(1.5, rel=1e-7) and np.all(s.y >= 0)
+    assert_kkt(problem, s, tol=1e-7)
+
+
+def test_hs13_where_no_multipliers_exist_still_reaches_the_cusp():
+    # Hock & Schittkowski's problem 13: min (x1 - 2)^2 + x2^2 s.t. (1 - x1)^3 >= x2, x >= 0.
+    # The minimizer (1, 0) sits on a cusp where the active gradients (0, -1) and (0, 1) are
+    # dependent: no KKT multipliers exist there, and they grow without bound on the way.
+    problem = lg.Problem(
+        lambda x: float((x[0] - 2) ** 2 + x[1] ** 2),
+        [-2.0, -2.0],
+        gradient=lambda x: np.array([2 * (x[0] - 2), 2 * x[1]]),
+        constraints=[lg.Inequality(lambda x: (1 - x[0]) ** 3 - x[1], lower=0.0, jacobian=lambda x: np.array([[-3 * (1 - x[0]) ** 2, -1.0]]))],
+        bounds=([0.0, 0.0], [np.inf, np.inf]),
+        hessian=lambda x, y: np.array([[2 + 6 * y[0] * (1 - x[0]), 0.0], [0.0, 2.0]]),
+    )
+    s = lg.interior_point(problem, max_iterations=500)
+    assert s.status in (lg.Status.SUCCESS, lg.Status.ACCEPTABLE)
+    np.testing.assert_allclose(s.x, [1.0, 0.0], atol=1e-6)
+    assert s.fun == pytest.approx(1.0, abs=1e-6)
+    assert abs(s.y[0]) > 1e6  # the multiplier diverges, as it must
 
 
 def test_nonfinite_trial_points_shorten_the_step():

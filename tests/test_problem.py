@@ -121,3 +121,34 @@ def test_constraint_handles_reach_multipliers():
     assert s.multiplier("c0") == pytest.approx([0.5])
     with pytest.raises(KeyError, match="no constraint named 'nope'"):
         s.multiplier("nope")
+
+
+def test_dense_and_sparse_derivatives_are_the_same_matrices():
+    # One constraint gives a sparse Jacobian, the other a dense one; the Hessian is sparse.
+    problem = lg.Problem(
+        lambda x: float(x @ x),
+        np.array([1.0, 2.0, 3.0]),
+        gradient=lambda x: 2 * x,
+        constraints=[
+            lg.Equality(lambda x: x[:2] ** 2, jacobian=lambda x: sp.csr_array(np.diag(2 * x)[:2]), name="squares"),
+            lg.Inequality(lambda x: x.sum(), upper=1.0, jacobian=lambda x: np.ones(3), name="total"),
+        ],
+        hessian=lambda x, y: sp.diags_array(np.array([2 + 2 * y[0], 2 + 2 * y[1], 2.0])),
+    )
+    x, y = np.array([0.5, -1.0, 2.0]), np.array([3.0, -2.0, 0.0])
+    J, J_dense = problem.jacobian(x), problem.jacobian(x, dense=True)
+    assert sp.issparse(J) and type(J_dense) is np.ndarray
+    np.testing.assert_array_equal(J_dense, [[1.0, 0, 0], [0, -2.0, 0], [1.0, 1.0, 1.0]])
+    np.testing.assert_array_equal(J.toarray(), J_dense)
+    H_dense = problem.hessian(x, y, dense=True)
+    assert type(H_dense) is np.ndarray
+    np.testing.assert_array_equal(H_dense, np.diag([8.0, -2.0, 2.0]))
+    np.testing.assert_array_equal(problem.hessian(x, y).toarray(), H_dense)
+    # A callable that turns wrong after the checks at x0 is named on the dense path too.
+    rows = iter([1, 2])
+    bad = lg.Problem(
+        lambda x: float(x @ x), np.zeros(2), gradient=lambda x: 2 * x,
+        constraints=[lg.Equality(lambda x: x[0], jacobian=lambda x: np.ones((next(rows), 2)), name="g")],
+    )
+    with pytest.raises(ProblemError, match=r"constraint 'g' jacobian: returned shape \(2, 2\), expected \(1, 2\)"):
+        bad.jacobian(np.zeros(2), dense=True)
