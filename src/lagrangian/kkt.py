@@ -439,6 +439,8 @@ class KKTPattern:
         (Vanderbei 1995); iterative refinement against the unshifted ``K``
         removes the shift again, and raises
         :class:`~lagrangian.errors.SingularMatrixError` when ``K`` is singular.
+        A factorization that pivots (``pivoting``, :class:`DenseKKT`) factors
+        ``S K S`` unshifted first, and shifts only when that meets a singular pivot.
 
         The factorization is :class:`lagrangian.linalg.LDLPattern`'s (QDLDL),
         whose ordering and elimination tree are computed in the first call and
@@ -492,8 +494,10 @@ class DenseKKT(KKTPattern):
     symmetric, so that is also column by column), ``diagonal`` the flat positions of
     its diagonal, and :meth:`refill` accepts any ``H`` and ``J`` of the same shapes:
     :meth:`KKTPattern.factor` runs unchanged on this storage, with the same Ruiz
-    scaling and quasidefinite shift, and
+    scaling and backward-error check, and
     :meth:`lagrangian.linalg.DenseLDLPattern.factor_matrix` (Bunch-Kaufman) factors.
+    Bunch-Kaufman pivots, so it factors a nonsingular ``K`` without the
+    quasidefinite shift (``pivoting = True``); only a singular ``K`` is shifted.
     """
 
     pivoting = True

@@ -129,8 +129,9 @@ class _SlackForm:
     ``w``. The finite bounds are one list, lower bounds first: entry ``b`` bounds
     ``w[bounded[b]]`` from below (``sign[b] = 1``) or above (``sign[b] = -1``) by
     ``bound[b]``, so that its distance is ``sign (w[bounded] - bound) > 0`` and its
-    multiplier ``z[b] >= 0`` (``z_L`` and ``z_U`` of the paper, one vector). Raw (unscaled) values come from the user's functions; everything the
-    iteration sees is scaled.
+    multiplier ``z[b] >= 0`` (``z_L`` and ``z_U`` of the paper, one vector). Raw
+    (unscaled) values come from the user's functions; everything the iteration
+    sees is scaled.
 
     A problem whose KKT matrix has at most :data:`~lagrangian.kkt.DENSE_KKT_LIMIT`
     rows is ``dense``: its Jacobians and Hessians are asked for, built and factored
