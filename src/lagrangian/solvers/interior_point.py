@@ -101,15 +101,21 @@ def _push_inside(values, lower, upper):
     IPOPT's ``bound_push`` and ``bound_frac`` (both 1e-2): the starting point must be
     strictly interior for the barrier, but not so close to a bound that the first
     barrier terms dominate. Intervals too narrow for both pushes get their midpoint.
+    Only finite bounds enter the arithmetic (``-inf + inf`` would cost a floating-point
+    exception per entry).
     """
-    width = upper - lower
-    with np.errstate(invalid="ignore"):
-        push_low = np.minimum(_BOUND_PUSH * np.maximum(1.0, np.abs(lower)), _BOUND_PUSH * width)
-        push_up = np.minimum(_BOUND_PUSH * np.maximum(1.0, np.abs(upper)), _BOUND_PUSH * width)
-        values = np.where(np.isfinite(lower), np.maximum(values, lower + push_low), values)
-        values = np.where(np.isfinite(upper), np.minimum(values, upper - push_up), values)
-        narrow = np.isfinite(lower) & np.isfinite(upper) & (lower + push_low > upper - push_up)
-        return np.where(narrow, 0.5 * (lower + upper), values)
+    values = np.array(values, dtype=float)
+    width = upper - lower  # +inf unless both bounds are finite
+    below, above = np.flatnonzero(np.isfinite(lower)), np.flatnonzero(np.isfinite(upper))
+    low = lower[below] + np.minimum(_BOUND_PUSH * np.maximum(1.0, np.abs(lower[below])), _BOUND_PUSH * width[below])
+    high = upper[above] - np.minimum(_BOUND_PUSH * np.maximum(1.0, np.abs(upper[above])), _BOUND_PUSH * width[above])
+    values[below] = np.maximum(values[below], low)
+    values[above] = np.minimum(values[above], high)
+    raised, lowered = np.full(values.size, -np.inf), np.full(values.size, np.inf)
+    raised[below], lowered[above] = low, high
+    narrow = np.flatnonzero(raised > lowered)
+    values[narrow] = 0.5 * (lower[narrow] + upper[narrow])
+    return values
 
 
 def _fraction_to_boundary(values, steps, tau):
