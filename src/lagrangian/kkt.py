@@ -30,7 +30,7 @@ from .convention import bound_violation, complementarity_violation, lagrangian_g
 from .errors import ProblemError, SingularKKTError, SingularMatrixError
 from .result import KKTResiduals
 
-__all__ = ["kkt_residuals", "kkt_residuals_from_values", "kkt_matrix", "factorize_kkt", "KKTPattern", "DenseKKT", "kkt_pattern", "least_squares_multipliers", "InertiaCorrection", "KKTSystem", "NewtonStep"]
+__all__ = ["kkt_residuals", "kkt_residuals_from_values", "kkt_matrix", "factorize_kkt", "KKTPattern", "DenseKKT", "kkt_pattern", "assembled_dense", "least_squares_multipliers", "InertiaCorrection", "KKTSystem", "NewtonStep"]
 
 
 def kkt_residuals(problem, x, y, z=None) -> KKTResiduals:
@@ -294,11 +294,17 @@ class LowRankCorrectedFactorization(ScaledFactorization):
 DENSE_KKT_LIMIT = 80
 
 
+def assembled_dense(order: int) -> bool:
+    """Whether a KKT matrix of this order is assembled and factored dense (order at most
+    :data:`DENSE_KKT_LIMIT`); solvers ask for dense derivatives exactly then."""
+    return order <= DENSE_KKT_LIMIT
+
+
 def kkt_pattern(H, J):
-    """The assembly for ``K = [[H, J^T], [J, 0]]`` plus diagonals: :class:`DenseKKT` up to
-    order :data:`DENSE_KKT_LIMIT`, else :class:`KKTPattern`. ``H`` and ``J`` may be
-    sparse or dense either way."""
-    if H.shape[0] + J.shape[0] <= DENSE_KKT_LIMIT:
+    """The assembly for ``K = [[H, J^T], [J, 0]]`` plus diagonals: :class:`DenseKKT` when
+    :func:`assembled_dense`, else :class:`KKTPattern`. ``H`` and ``J`` may be sparse or
+    dense either way."""
+    if assembled_dense(H.shape[0] + J.shape[0]):
         return DenseKKT(H, J)
     return KKTPattern(H, J)
 

@@ -112,9 +112,10 @@ def Inequality(fun, *, lower=-np.inf, upper=np.inf, jacobian=None, name: str | N
 
 def _as_matrix(block, dense: bool):
     """A user's derivative matrix (sparse, dense or a scalar) as a 2-D ndarray or as CSR."""
-    if dense:
-        return block.toarray() if sp.issparse(block) else np.atleast_2d(np.asarray(block, dtype=float))
-    return linalg.as_csr(block if sp.issparse(block) else np.atleast_2d(np.asarray(block, dtype=float)))
+    if sp.issparse(block):
+        return block.toarray() if dense else linalg.as_csr(block)
+    block = np.atleast_2d(np.asarray(block, dtype=float))
+    return block if dense else linalg.as_csr(block)
 
 class Problem:
     r"""``minimize f(x)  subject to  c_l <= c(x) <= c_u,  l <= x <= u``.

@@ -64,7 +64,7 @@ from .. import linalg
 from ..convention import bound_violation, lagrangian_gradient
 from ..derivatives import quasi_newton_model
 from ..errors import ProblemError, SingularKKTError, SingularMatrixError
-from ..kkt import DENSE_KKT_LIMIT, InertiaCorrection, factorize_kkt, least_squares_multipliers
+from ..kkt import InertiaCorrection, assembled_dense, factorize_kkt, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
 from .ending import OBJECTIVE_FLOOR, callback_stops, check_option, finish, limit_status
 
@@ -153,7 +153,7 @@ class _SlackForm:
         self.inequality_rows = np.flatnonzero(~equality)
         k = self.inequality_rows.size
         self.nw = self.n + k
-        self.dense = self.nw + self.m <= DENSE_KKT_LIMIT
+        self.dense = assembled_dense(self.nw + self.m)
 
         g0, J0 = p.gradient(x0), p.jacobian(x0, dense=self.dense)
         self.f_scale = min(1.0, _GRADIENT_SCALE / max(np.abs(g0).max(initial=0.0), 1e-300))

@@ -26,7 +26,7 @@ from .. import linalg
 from ..convention import lagrangian_gradient
 from ..derivatives import quasi_newton_model
 from ..errors import ProblemError, SingularKKTError
-from ..kkt import DENSE_KKT_LIMIT, InertiaCorrection, least_squares_multipliers
+from ..kkt import InertiaCorrection, assembled_dense, least_squares_multipliers
 from ..result import IterationRecord, Solution, Status
 from .ending import OBJECTIVE_FLOOR, callback_stops, finish
 
@@ -157,7 +157,7 @@ def newton_kkt(
     if not (np.isfinite(f) and np.all(np.isfinite(c))):
         raise ProblemError("x0", "the objective or constraints are not finite at the starting point")
     # A small problem's derivatives stay dense arrays: its KKT matrix is assembled dense.
-    dense = n + m <= DENSE_KKT_LIMIT
+    dense = assembled_dense(n + m)
     g = problem.gradient(x)
     J = problem.jacobian(x, dense=dense)
     if y0 is not None:
