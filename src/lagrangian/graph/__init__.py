@@ -18,6 +18,7 @@ from .compiled import CompiledTape, CompileError
 from .compiled_gradient import CompiledGradient, by_argnums
 from .fixed_point import FixedPointError, fixed_point
 from .graph import Graph, argument_positions, trace
+from .source_adjoint import SourceAdjoint, SourceFirst, SourceTransformError, source_adjoint
 from .tape import _UNARY_METHODS, Node, NonFiniteValueError, Tape
 
 __all__ = [
@@ -30,6 +31,9 @@ __all__ = [
     "TracedProgram",
     "CompiledTape",
     "CompileError",
+    "SourceAdjoint",
+    "SourceTransformError",
+    "source_adjoint",
     "Graph",
     "Tape",
     "Node",
@@ -119,18 +123,29 @@ def logistic_loss(scores, labels):
 def value_and_grad(fn, argnums=0, *, compile: bool = False):
     """``fn -> (lambda *args: (fn(*args), d fn / d args[argnums]))`` through the multiplier solve.
 
-    The gradient is read off the multipliers of the traced graph's KKT system
-    (``(I - J)^T y = e_m``), exactly as :meth:`Graph.multipliers` computes them.
+    The gradient is read off the multipliers of the graph's KKT system
+    (``(I - J)^T y = e_m``), as :meth:`Graph.multipliers` computes them.
     ``argnums`` may be an int or a tuple of ints; only those arguments are traced,
     the others (data) enter as constants. Array arguments make array nodes
     (see :func:`trace`).
+
+    When the traced arguments are numbers, ``fn`` is first offered to the source
+    transformation of :mod:`lagrangian.graph.source_adjoint`: its source is
+    rewritten once into a forward sweep that tapes each op's value-dependent
+    partials and a reverse sweep that is the back substitution, which costs a
+    few times ``fn`` itself on long loops of ``math``-like code and follows the
+    branches ``fn`` takes at each call. A function it does not handle (it names
+    the construct; typically a call of another Python function on a traced
+    value) is traced at every call, and so is a call that meets a domain error
+    or a non-finite result, so that the error names the op. Its multipliers are
+    those of the trace, summed in the same order; they agree to rounding.
 
     With ``compile=True`` the first call traces and compiles; later calls run the
     compiled forward pass and back substitution, with no tape
     (:mod:`lagrangian.graph.compiled_gradient`). The nodes are those :func:`trace`
     picks: scalar arguments compile every scalar op
-    (:class:`~lagrangian.graph.compiled.CompiledTape`, for long loops of
-    ``math``-like code), array arguments compile the array ops
+    (:class:`~lagrangian.graph.compiled.CompiledTape`, used when the source
+    transformation does not apply), array arguments compile the array ops
     (:class:`~lagrangian.graph.compiled_arrays.CompiledArrayTape`, for networks;
     float arrays among the data, such as a batch, are inputs of the code, and one
     compilation is kept per combination of shapes and dtypes). The compiled code
@@ -144,8 +159,12 @@ def value_and_grad(fn, argnums=0, *, compile: bool = False):
     """
     if compile:
         return CompiledGradient(fn, argnums)
+    source = SourceFirst(fn, argument_positions(argnums))
 
     def wrapped(*args):
+        found = source(args)
+        if found is not None:
+            return by_argnums(argnums, *found)
         graph = trace(fn, *args, argnums=argnums)
         grads = graph.gradients()
         return by_argnums(argnums, graph.value, [grads[i] for i in argument_positions(argnums)])

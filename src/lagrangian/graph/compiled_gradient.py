@@ -3,8 +3,10 @@
 Two kinds of compiled code serve it, matching the nodes :func:`~lagrangian.graph.trace`
 would pick for the same arguments:
 
-- scalar arguments (``nodes="scalar"``): :class:`~lagrangian.graph.compiled.CompiledTape`
-  writes out every scalar op, for long loops of ``math``-like code. The data
+- scalar arguments (``nodes="scalar"``): the source transformation of
+  :mod:`lagrangian.graph.source_adjoint` first, as without ``compile``; for a
+  function it does not handle, :class:`~lagrangian.graph.compiled.CompiledTape`
+  writes out every scalar op of a trace, for long loops of ``math``-like code. The data
   arguments are folded into the code as constants, so a call with other data is
   traced.
 - an array argument (``nodes="array"``): :class:`~lagrangian.graph.compiled_arrays.CompiledArrayTape`
@@ -30,6 +32,7 @@ from .arrays import input_array
 from .compiled import CompiledTape, CompileError
 from .compiled_arrays import CompiledArrayTape
 from .graph import argument_positions, trace
+from .source_adjoint import SourceFirst
 from .tape import Node
 
 __all__ = ["CompiledGradient", "by_argnums"]
@@ -86,12 +89,16 @@ class CompiledGradient:
         self.compiled = None
         self._key = None  # scalar path: (shapes, folded data) the CompiledTape was written for
         self._arrays = {}  # array path: (input positions, shapes and dtypes) -> (folded data, CompiledArrayTape or None)
+        #: numbers go to the source transformation first; a compiled tape serves only what it cannot
+        self.source = SourceFirst(fn, self.traced)
 
     def __call__(self, *args):
         if any(np.ndim(args[i]) > 0 for i in self.traced):  # the nodes trace() would pick
             found = self._array_call(args)
         else:
-            found = self._scalar_call(args)
+            found = self.source(args)
+            if found is None:
+                found = self._scalar_call(args)
         if found is not None:
             return by_argnums(self.argnums, *found)
         graph = trace(self.fn, *args, argnums=self.traced)

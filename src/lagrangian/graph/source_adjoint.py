@@ -1,0 +1,757 @@
+r"""Reverse mode by source transformation: the multiplier solve written next to the function's own code.
+
+A traced :class:`~lagrangian.graph.Tape` records every operation of one call as a
+node, and on scalar code the recording is most of the cost: a Python object and
+a few list appends per operation, against about twenty nanoseconds for the
+operation itself. For a function of scalars written as assignments, ``for`` and
+``while`` loops and ``if`` branches, the same computation can be written once,
+from the function's source, as one Python function that runs two sweeps:
+
+- **forward**: the function's own statements in three-address form
+  (``s = e + e * e`` becomes ``t = e * e; s = e + t``), so that each operation
+  is one node ``z_i = f_i(z_parents(i))`` of the graph a trace would record.
+  Each partial derivative :math:`J_{ij} = \partial f_i / \partial z_j` that
+  depends on the values is computed as the operation runs, from the op's rule in
+  :mod:`lagrangian.graph.ops`, and appended to one list; so is each branch taken
+  and the trip count of each loop. The constant partials (``1`` for ``+``,
+  ``c`` for ``c * z``) are written into the code instead.
+- **reverse**: the statements in reverse order, each the back substitution
+  :math:`y_j \mathrel{+}= J_{ij} y_i` of :math:`(I - J)^T y = e_m` for its own
+  node, popping its partials from the list. A variable that is assigned again
+  holds a new node; its multiplier is handed to the operands and reset to zero,
+  so one adjoint variable per name serves every node that name held.
+
+Loops run backwards their recorded number of times and branches replay the
+recorded side, so unlike a compiled tape (:mod:`lagrangian.graph.compiled`) the
+code is right at every point, whatever path the values take, and its length
+follows the source, not the number of operations executed. The multipliers are
+those of :meth:`Tape.multipliers`, summed in the same order: they agree with a
+trace to rounding, and bit for bit unless a variable is copied to another name.
+
+What is transformed
+-------------------
+The traced arguments (``argnums``) must be numbers. A statement or expression
+that involves no traced value (call it *data*: loop bounds, arrays read by
+index, printing) is run as written. Traced values may flow only through
+
+- assignments to plain names: ``x = ...``, ``x += ...``, ``a, b = b, a + b``;
+- ``+ - * / **``, unary ``-`` and ``+``, and one-argument calls of the
+  elementwise functions of :mod:`lagrangian.graph`, :mod:`math` and numpy with an
+  op in :mod:`lagrangian.graph.ops` (``exp``, ``log``, ``sin``, ..., ``abs``);
+- ``for`` loops over data, ``while`` loops and ``if`` statements, whose tests may
+  read traced values;
+- one ``return`` at the end of the function (or a ``lambda``'s expression).
+
+Anything else a traced value reaches (a call of another function, a container,
+an attribute, ``break``) raises :class:`SourceTransformError` naming the line,
+and :func:`lagrangian.graph.value_and_grad` traces such a function instead.
+Calls are resolved when the function is first transformed.
+
+A call whose evaluation raises (a domain error such as ``log(-1)``, an overflow)
+or ends with a value or gradient that is not finite returns ``None`` from
+:meth:`SourceAdjoint.__call__`; the caller then traces that call, so that the
+error names the op that failed, as tracing's error does. A non-finite
+intermediate that reaches neither the value nor the gradient raises nothing.
+
+References
+----------
+Griewank, A. and Walther, A. (2008), *Evaluating Derivatives*, 2nd ed., SIAM,
+ch. 3 and 6 (the reverse sweep, and its taping of values and control flow).
+van Merrienboer, B., Moldovan, D. and Wiltschko, A. (2018), "Tangent: automatic
+differentiation using source-code transformation for dynamically typed array
+programming", NeurIPS.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import math
+import re
+import textwrap
+import types
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ProblemError
+from .ops import BINARY_RULES, NAMESPACE, UNARY_RULES
+
+__all__ = ["SourceAdjoint", "SourceTransformError", "source_adjoint", "SourceFirst"]
+
+#: Every name the generated code adds starts with this; a function that uses such a name is not transformed.
+PREFIX = "_lg_"
+
+_IDENTIFIER = re.compile(r"\b[A-Za-z_]\w*")
+_BINARY_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+
+
+class SourceTransformError(ProblemError):
+    """The function's source cannot be transformed (it is traced instead); the message names the line."""
+
+    def __init__(self, message: str):
+        super().__init__("fn", message)
+
+
+def _mangled(template: str) -> str:
+    """An op rule with the namespace's functions renamed ``_lg_exp``, ..., so no user name shadows them."""
+    return _IDENTIFIER.sub(lambda m: PREFIX + m.group() if m.group() in NAMESPACE else m.group(), template)
+
+
+# The op rules of lagrangian.graph.ops, ready to paste: name -> (forward, (first partials...)).
+_RULES = {name: (_mangled(forward), (_mangled(first),)) for name, (forward, first, _) in UNARY_RULES.items()}
+_RULES.update({name: (_mangled(forward), tuple(map(_mangled, first))) for name, (forward, first, _) in BINARY_RULES.items()})
+
+
+def _elementwise_functions() -> dict:
+    """Function object -> op name, for the calls the transform knows (built on first use)."""
+    from .. import graph as G
+
+    spellings = {
+        "exp": (math.exp, np.exp, G.exp), "log": (math.log, np.log, G.log), "sin": (math.sin, np.sin, G.sin),
+        "cos": (math.cos, np.cos, G.cos), "tan": (math.tan, np.tan, G.tan), "sqrt": (math.sqrt, np.sqrt, G.sqrt),
+        "tanh": (math.tanh, np.tanh, G.tanh), "asin": (math.asin, np.arcsin, G.asin), "erf": (math.erf, G.erf),
+        "abs": (abs, math.fabs, np.absolute, G.absolute), "sigmoid": (G.sigmoid,), "relu": (G.relu,),
+        "softplus": (G.softplus,),
+    }  # fmt: skip
+    return {function: op for op, functions in spellings.items() for function in functions}
+
+
+_FUNCTIONS: dict = {}
+
+
+@dataclass(frozen=True)
+class _Operand:
+    """One argument of an op in the generated code.
+
+    ``kind`` is ``"name"`` (a variable of the function holding a traced value),
+    ``"temp"`` (an intermediate of the three-address form, used exactly once),
+    ``"const"`` (a literal; ``value`` is its number) or ``"data"`` (an untraced
+    value computed at run time).
+    """
+
+    code: str
+    kind: str
+    value: float | None = None
+
+    @property
+    def traced(self) -> bool:
+        return self.kind in ("name", "temp")
+
+
+def _adjoint(name: str) -> str:
+    """The variable holding the multiplier of ``name``'s node: ``_lg_b_x`` for ``x``, ``_lg_bt3`` for ``_lg_t3``."""
+    return f"{PREFIX}b{name[len(PREFIX):]}" if name.startswith(PREFIX) else f"{PREFIX}b_{name}"
+
+
+def _indent(lines):
+    return ["    " + line for line in lines]
+
+
+def _names_in(node) -> set:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _target_names(target) -> list:
+    """The plain names a target assigns (``a`` or ``a, b``); subscripts and attributes assign none."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for element in target.elts for n in _target_names(element)]
+    return []
+
+
+class _Transformer:
+    """Writes the forward and reverse sweeps of one function (see the module docstring)."""
+
+    def __init__(self, definition, fn, traced_names):
+        self.fn = fn
+        self.arguments = definition.args
+        self.body = definition.body
+        self.locals = set(fn.__code__.co_varnames) | set(fn.__code__.co_cellvars)
+        self.active = self._activity(traced_names)
+        self._count = 0
+
+    # -- which names hold traced values ---------------------------------------------------
+    def _activity(self, traced_names) -> set:
+        """Names that may hold a traced value: the traced arguments, and every name assigned from one.
+
+        Flow-insensitive (a name is traced everywhere if it is anywhere), iterated to
+        a fixed point because a loop may carry a value back to an earlier line.
+        """
+        flows = []  # (assigned names, expression they are assigned from)
+        for node in ast.walk(ast.Module(body=self.body, type_ignores=[])):
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple) and len(target.elts) == len(node.value.elts):
+                        flows.extend((_target_names(t), v) for t, v in zip(target.elts, node.value.elts))
+                    else:
+                        flows.append((_target_names(target), node.value))
+            elif isinstance(node, ast.AugAssign):
+                flows.append((_target_names(node.target), ast.BinOp(node.target, node.op, node.value)))
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                flows.append((_target_names(node.target), node.value))
+            elif isinstance(node, (ast.For, ast.comprehension)):
+                flows.append((_target_names(node.target), node.iter))
+            elif isinstance(node, ast.NamedExpr):
+                flows.append((_target_names(node.target), node.value))
+        active, changed = set(traced_names), True
+        while changed:
+            changed = False
+            for names, value in flows:
+                if not set(names) <= active and _names_in(value) & active:
+                    active.update(names)
+                    changed = True
+        return active
+
+    def _traced(self, node) -> bool:
+        return any(isinstance(n, ast.Name) and n.id in self.active for n in ast.walk(node))
+
+    def _fail(self, node, what: str):
+        line = getattr(node, "lineno", None)
+        where = f"line {line + self.fn.__code__.co_firstlineno - 1}" if line is not None else "the function"
+        raise SourceTransformError(f"{self.fn.__qualname__}, {where}: {what} (it is traced instead)")
+
+    def _temp(self, stem="t") -> str:
+        self._count += 1
+        return f"{PREFIX}{stem}{self._count}"
+
+    # -- statements -------------------------------------------------------------------------
+    def function(self):
+        """``(forward lines, reverse lines, output operand)`` of the whole body."""
+        body = [s for s in self.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
+            self._fail(body[-1] if body else None, "the function must end with `return <value>`")
+        forward, reverse = self.block(body[:-1])
+        value = body[-1].value
+        if self._traced(value):
+            output_forward, output_reverse, output = self.expression(value)
+            return forward + output_forward, output_reverse + reverse, output
+        return forward, reverse, _Operand(f"({ast.unparse(value)})", "data")
+
+    def block(self, statements):
+        """Forward lines, and the reverse lines: each statement's reverse, last statement first.
+
+        Recursion here follows the nesting of blocks in the source, which Python's
+        compiler limits to 20; expressions, which may nest deeply, are flattened by
+        :meth:`expression` with an explicit stack.
+        """
+        forward, reverse = [], []
+        for statement in statements:
+            f, r = self.statement(statement)
+            forward.extend(f)
+            reverse[:0] = r
+        return forward, reverse
+
+    def statement(self, node):
+        if isinstance(node, ast.Assign):
+            if len(node.targets) != 1:
+                return self._untraced(node, "a chained assignment `a = b = ...`")
+            return self.assign(node, node.targets[0], node.value)
+        if isinstance(node, ast.AugAssign):
+            if isinstance(node.target, ast.Name) and node.target.id in self.active:
+                target = ast.Name(node.target.id, ast.Load())
+                return self.assign(node, node.target, ast.copy_location(ast.BinOp(target, node.op, node.value), node))
+            return self._untraced(node, "an augmented assignment to a subscript or attribute")
+        if isinstance(node, ast.AnnAssign) and node.value is not None:
+            return self.assign(node, node.target, node.value)
+        if isinstance(node, ast.For):
+            return self.loop(node)
+        if isinstance(node, ast.While):
+            return self.loop(node)
+        if isinstance(node, ast.If):
+            return self.branch(node)
+        if isinstance(node, (ast.Assert, ast.Raise, ast.Pass)):
+            return [ast.unparse(node)], []  # they only read values
+        if isinstance(node, (ast.Return, ast.Global, ast.Nonlocal)):
+            self._fail(node, f"a `{type(node).__name__.lower()}` statement before the end of the function")
+        return self._untraced(node, f"a `{type(node).__name__}` statement")
+
+    def _untraced(self, node, what):
+        """A statement that no traced value reaches runs as written; otherwise it cannot be transformed."""
+        if self._traced(node) or self._assigns_traced(node):
+            self._fail(node, f"{what} involving a traced value")
+        return ast.unparse(node).splitlines(), []
+
+    def _assigns_traced(self, node) -> bool:
+        return any(
+            isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in self.active for n in ast.walk(node)
+        )
+
+    def assign(self, node, target, value):
+        names = _target_names(target)
+        if not set(names) & self.active:
+            if isinstance(target, (ast.Name, ast.Tuple, ast.List)) or not self._traced(value):
+                return self._untraced(node, "an assignment")
+        if isinstance(target, ast.Name):
+            return self.assign_name(target.id, value)
+        if not (isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) and len(target.elts) == len(value.elts)):
+            self._fail(node, "an assignment of a traced value to something other than a plain name")
+        if not all(isinstance(t, ast.Name) for t in target.elts):
+            self._fail(node, "a tuple assignment to something other than plain names")
+        # Every right-hand side is evaluated (and held) before any name is rebound, as Python does.
+        forward, reverse, held = [], [], []
+        for element in value.elts:
+            if not self._traced(element):
+                lines, operand = self.constant(element)
+                forward += lines
+            elif isinstance(element, ast.Name):
+                operand = _Operand(self._temp("h"), "temp")
+                f, r = self.bind(operand.code, _Operand(element.id, "name"))
+                forward += f
+                reverse[:0] = r
+            else:
+                f, r, operand = self.expression(element)
+                forward += f
+                reverse[:0] = r
+            held.append(operand)
+        for t, operand in zip(target.elts, held):
+            f, r = self.bind(t.id, operand)
+            forward += f
+            reverse[:0] = r
+        return forward, reverse
+
+    def assign_name(self, name, value):
+        """``name = value``. A traced right-hand side becomes ops writing into ``name``'s node."""
+        if not self._traced(value):
+            if name not in self.active:
+                return [f"{name} = {ast.unparse(value)}"], []
+            lines, operand = self.constant(value)
+            forward, reverse = self.bind(name, operand)
+            return lines + forward, reverse
+        if isinstance(value, ast.Name):
+            return self.bind(name, _Operand(value.id, "name"))
+        forward, reverse, _ = self.expression(value, target=name)
+        return forward, reverse
+
+    def bind(self, name, operand):
+        """``name = operand``: the name now holds the operand's node (or a value without one)."""
+        if operand.code == name:
+            return [], []
+        forward = [f"{name} = {operand.code}"]
+        if name not in self.active and not name.startswith(PREFIX):
+            return forward, []
+        mine, theirs = _adjoint(name), _adjoint(operand.code)
+        if operand.kind == "name":  # a copy: both names' multipliers belong to one node
+            return forward, [f"{theirs} += {mine}", f"{mine} = 0.0"]
+        if operand.kind == "temp":  # an intermediate has one use: this is its whole multiplier
+            return forward, [f"{theirs} = {mine}", f"{mine} = 0.0"]
+        return forward, [f"{mine} = 0.0"]  # a value without a node: the name's multiplier ends here
+
+    def loop(self, node):
+        """A loop runs its reverse body as many times as the forward one ran (the count is taped)."""
+        body_forward, body_reverse = self.block(node.body)
+        if isinstance(node, ast.For) and self._traced(node.iter):
+            self._fail(node, "a `for` loop over traced values")
+        if isinstance(node, ast.For) and set(_target_names(node.target)) & self.active:
+            self._fail(node, "a `for` loop whose variable is assigned a traced value")
+        if not body_reverse:
+            return self._untraced_loop(node, body_forward)
+        if node.orelse:
+            self._fail(node, "an `else` clause on a loop that computes traced values")
+        for inner in self._same_loop(node.body):
+            if isinstance(inner, (ast.Break, ast.Continue, ast.Return)):
+                self._fail(inner, f"`{type(inner).__name__.lower()}` in a loop that computes traced values")
+        count = self._temp("n")
+        if isinstance(node, ast.For):
+            header = f"for {ast.unparse(node.target)} in {count}:"
+            if self._is_builtin_range(node.iter):
+                # the trip count of a range is its length: no counter in the loop
+                forward = [f"{count} = {ast.unparse(node.iter)}", header, *_indent(body_forward), f"{PREFIX}push({PREFIX}len({count}))"]
+            else:
+                items = self._temp("i")
+                header = f"for {ast.unparse(node.target)} in {items}:"
+                forward = [f"{items} = {ast.unparse(node.iter)}", f"{count} = 0", header,
+                           *_indent(body_forward + [f"{count} += 1"]), f"{PREFIX}push({count})"]  # fmt: skip
+        else:
+            forward = [f"{count} = 0", f"while {ast.unparse(node.test)}:", *_indent(body_forward + [f"{count} += 1"]),
+                       f"{PREFIX}push({count})"]  # fmt: skip
+        reverse = [f"for {PREFIX}k in range({PREFIX}pop()):", *_indent(body_reverse)]
+        return forward, reverse
+
+    def _untraced_loop(self, node, body_forward):
+        orelse = self.block(node.orelse)[0] if node.orelse else []
+        header = f"for {ast.unparse(node.target)} in {ast.unparse(node.iter)}:" if isinstance(node, ast.For) else f"while {ast.unparse(node.test)}:"
+        return [header, *_indent(body_forward or ["pass"])] + (["else:", *_indent(orelse)] if orelse else []), []
+
+    @staticmethod
+    def _same_loop(statements):
+        """The statements of a loop body, with nested ``if`` blocks but not nested loops (an iterative walk)."""
+        pending = list(statements)
+        while pending:
+            statement = pending.pop()
+            yield statement
+            if isinstance(statement, ast.If):
+                pending.extend(statement.body + statement.orelse)
+
+    def _is_builtin_range(self, node) -> bool:
+        return (
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
+            and node.func.id not in self.locals and self._resolve(node.func) is range
+        )  # fmt: skip
+
+    def branch(self, node):
+        """An ``if`` tapes the side taken (when either side computes traced values) and replays it backwards."""
+        body_forward, body_reverse = self.block(node.body)
+        else_forward, else_reverse = self.block(node.orelse)
+        test = f"if {ast.unparse(node.test)}:"
+        if not body_reverse and not else_reverse:
+            return [test, *_indent(body_forward or ["pass"])] + (["else:", *_indent(else_forward)] if else_forward else []), []
+        forward = [test, *_indent(body_forward + [f"{PREFIX}push(1)"]), "else:", *_indent(else_forward + [f"{PREFIX}push(0)"])]
+        reverse = [f"if {PREFIX}pop():", *_indent(body_reverse or ["pass"]), "else:", *_indent(else_reverse or ["pass"])]
+        return forward, reverse
+
+    # -- expressions ------------------------------------------------------------------------
+    def constant(self, node):
+        """``(forward lines, operand)`` for an expression no traced value reaches."""
+        try:
+            value = ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            value = None
+        if type(value) in (int, float, bool) and math.isfinite(value):
+            value = float(value)
+            code = repr(value)
+            return [], _Operand(f"({code})" if value < 0 else code, "const", value)
+        # Converted as a trace converts a constant operand: an array here fails, and the call is traced.
+        temp = self._temp("d")
+        return [f"{temp} = {PREFIX}float({ast.unparse(node)})"], _Operand(temp, "data")
+
+    def expression(self, root, target=None):
+        """Three-address code for a traced expression: ``(forward, reverse, operand holding its value)``.
+
+        Post-order over the expression tree with an explicit stack, so that each
+        op's operands are written before it, in Python's order of evaluation (the
+        order a trace records them in). The root writes into ``target`` when given.
+        """
+        forward, reverse_chunks = [], []
+        traced = self._traced_nodes(root)
+        operands, stack = [], [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if not expanded:
+                if node not in traced:
+                    lines, operand = self.constant(node)
+                    forward += lines
+                    operands.append(operand)
+                elif isinstance(node, ast.Name):
+                    operands.append(_Operand(node.id, "name"))
+                else:
+                    stack.append((node, True))
+                    stack.extend((child, False) for child in reversed(self._children(node)))
+                continue
+            op, arity = self._op(node)
+            arguments = operands[len(operands) - arity :]
+            del operands[len(operands) - arity :]
+            if op is None:  # unary +
+                operands.append(arguments[0])
+                continue
+            f, r, out = self.operation(op, arguments, target if node is root else None)
+            forward += f
+            reverse_chunks.append(r)
+            operands.append(out)
+        (out,) = operands
+        if target is not None and out.code != target:
+            # the root was a bare operand (`x = +y`): a copy
+            f, r = self.bind(target, out)
+            forward += f
+            reverse_chunks.append(r)
+        reverse = [line for chunk in reversed(reverse_chunks) for line in chunk]
+        return forward, reverse, out
+
+    def _traced_nodes(self, root) -> set:
+        """The nodes of an expression that a traced value reaches, in one pass (children before parents)."""
+        nodes = list(ast.walk(root))  # breadth first: every node after its parent
+        traced = set()
+        for node in reversed(nodes):
+            if (isinstance(node, ast.Name) and node.id in self.active) or any(c in traced for c in ast.iter_child_nodes(node)):
+                traced.add(node)
+        return traced
+
+    def _children(self, node):
+        if isinstance(node, ast.BinOp):
+            return [node.left, node.right]
+        if isinstance(node, ast.UnaryOp):
+            return [node.operand]
+        if isinstance(node, ast.Call):
+            return list(node.args)
+        self._fail(node, f"a traced value inside `{ast.unparse(node)}` (a {type(node).__name__})")
+
+    def _op(self, node):
+        """``(op name or None for unary +, number of operands)`` of a traced expression node."""
+        if isinstance(node, ast.BinOp):
+            op = _BINARY_OPS.get(type(node.op))
+            if op is None:
+                self._fail(node, f"the operator of `{ast.unparse(node)}` on a traced value")
+            return op, 2
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                return "neg", 1
+            if isinstance(node.op, ast.UAdd):
+                return None, 1
+            self._fail(node, f"the operator of `{ast.unparse(node)}` on a traced value")
+        # a call: one positional argument, and a function the transform knows
+        if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+            self._fail(node, f"the call `{ast.unparse(node)}` (one positional argument is transformed)")
+        if not _FUNCTIONS:
+            _FUNCTIONS.update(_elementwise_functions())
+        function = self._resolve(node.func)
+        try:
+            op = _FUNCTIONS.get(function)
+        except TypeError:  # unhashable
+            op = None
+        if op is None:
+            self._fail(node, f"the call `{ast.unparse(node)}` of a traced value (only the elementwise functions of "
+                             "lagrangian.graph, math and numpy are transformed)")  # fmt: skip
+        return op, 1
+
+    def _resolve(self, node):
+        """The object a name or dotted name refers to now (a closure cell, a global or a builtin)."""
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name) or node.id in self.locals:
+            return None
+        code, fn = self.fn.__code__, self.fn
+        if node.id in code.co_freevars:
+            try:
+                value = fn.__closure__[code.co_freevars.index(node.id)].cell_contents
+            except ValueError:  # an empty cell
+                return None
+        elif node.id in fn.__globals__:
+            value = fn.__globals__[node.id]
+        else:
+            value = getattr(builtins, node.id, None)
+        for attribute in reversed(parts):
+            value = getattr(value, attribute, None)
+        return value
+
+    def operation(self, op, arguments, target):
+        """One node: its forward statement, the pushes of its value-dependent partials, and its reverse.
+
+        The reverse is :math:`y_j \\mathrel{+}= J_{ij} y_i` for each traced operand
+        ``j``, last operand first (the order of the tape's back substitution). A
+        constant partial is written in: ``y_j += y_i`` for ``+``.
+        """
+        forward_rule, partial_rules = _RULES[op]
+        codes = dict(zip("ab", (a.code for a in arguments)))
+        out = target or self._temp()
+        partials = []  # per operand: None (untraced), a float (constant) or the code of a pushed value
+        for argument, rule in zip(arguments, partial_rules):
+            if not argument.traced:
+                partials.append(None)
+                continue
+            text = rule.format(out=out, **codes)
+            partials.append(self._fold(text) if not _IDENTIFIER.search(text) else text)
+        # Write into the target directly unless a pushed partial still needs an operand the target overwrites.
+        pushed = [p for p in partials if isinstance(p, str)]
+        if target is not None and pushed and target in codes.values():
+            out = self._temp()
+            partials = [rule.format(out=out, **codes) if isinstance(p, str) else p for p, rule in zip(partials, partial_rules)]
+            pushed = [p for p in partials if isinstance(p, str)]
+        forward = [f"{out} = {forward_rule.format(**codes)}"] + [f"{PREFIX}push({p})" for p in pushed]
+        if out != (target or out):
+            forward.append(f"{target} = {out}")
+        reverse = self._back_substitution(out, target, arguments, partials)
+        return forward, reverse, _Operand(target or out, "name" if target else "temp")
+
+    @staticmethod
+    def _fold(text):
+        try:
+            return float(eval(text, {"__builtins__": {}}))  # digits and operators only
+        except ArithmeticError:
+            return text
+
+    def _back_substitution(self, out, target, arguments, partials):
+        adjoint = _adjoint(target or out)
+        lines, multiplier = [], adjoint
+        overwrites = target is not None and any(a.code == target for a in arguments if a.traced)
+        if target is not None and overwrites:
+            # the target's old node is an operand: take the new node's multiplier first
+            multiplier = f"{PREFIX}g"
+            lines += [f"{multiplier} = {adjoint}", f"{adjoint} = 0.0"]
+        for argument, partial in reversed(list(zip(arguments, partials))):
+            if partial is None:
+                continue
+            operand = _adjoint(argument.code)
+            first = argument.kind == "temp"  # an intermediate has one use: this is its whole multiplier
+            if partial == 1.0:
+                lines.append(f"{operand} {'=' if first else '+='} {multiplier}")
+            elif partial == -1.0:
+                lines.append(f"{operand} = -{multiplier}" if first else f"{operand} -= {multiplier}")
+            else:
+                factor = f"{PREFIX}pop()" if isinstance(partial, str) else repr(partial)
+                lines.append(f"{operand} {'=' if first else '+='} {factor} * {multiplier}")
+        if target is not None and not overwrites:
+            lines.append(f"{adjoint} = 0.0")
+        return lines
+
+
+class SourceAdjoint:
+    """``fn``'s value and gradient by one generated function; see the module docstring.
+
+    Attributes
+    ----------
+    source : str
+        The generated code: the forward sweep, then the reverse sweep.
+    """
+
+    def __init__(self, fn, positions, source, code):
+        self.fn, self.positions, self.source = fn, positions, source
+        helpers = {PREFIX + name: value for name, value in NAMESPACE.items()}
+        helpers.update({f"{PREFIX}float": float, f"{PREFIX}len": len, f"{PREFIX}cells": fn.__closure__})
+        self._function = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__)
+        self._function.__kwdefaults__ = {**(fn.__kwdefaults__ or {}), **helpers}
+
+    def __call__(self, *args):
+        """``(value, [gradient for each traced argument])``, or ``None`` when the call must be traced."""
+        try:
+            value, gradients = self._function(*args)
+        except Exception:  # a domain error, an overflow, an array where a number was expected
+            return None
+        if type(value) is not float:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                return None
+        for g in gradients:
+            if not isinstance(g, float) or g - g != 0.0:
+                return None
+        if value - value != 0.0:
+            return None
+        return value, list(gradients)
+
+
+#: fn -> {positions: (source, code) or the SourceTransformError}; per function object, since
+#: two closures of one code object may call different functions.
+_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def source_adjoint(fn, positions) -> SourceAdjoint:
+    """The :class:`SourceAdjoint` of ``fn`` for the traced argument positions ``positions``.
+
+    The transformation is done once per function and positions, and kept.
+
+    Raises
+    ------
+    SourceTransformError
+        When the source is unavailable or uses what the transform does not
+        handle (the message names the line).
+    """
+    positions = tuple(positions)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        raise SourceTransformError(f"{fn!r} is not a Python function")
+    try:
+        kept = _CACHE.setdefault(fn, {})
+    except TypeError:  # not weakly referable
+        kept = {}
+    found = kept.get(positions)
+    if found is None:
+        try:
+            found = _transform(fn, positions)
+        except SourceTransformError as exc:
+            found = exc
+        kept[positions] = found
+    if isinstance(found, SourceTransformError):
+        raise found
+    source, compiled = found
+    return SourceAdjoint(fn, positions, source, compiled)
+
+
+def _definition(fn):
+    """The ``def`` (or ``lambda``) node of ``fn``, parsed from its source file."""
+    name = fn.__qualname__
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError, IndentationError) as exc:
+        raise SourceTransformError(f"the source of {name} could not be read ({exc})") from None
+    code = fn.__code__
+    if code.co_name == "<lambda>":
+        found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)
+                 and [a.arg for a in n.args.posonlyargs + n.args.args] == list(code.co_varnames[: code.co_argcount])]  # fmt: skip
+        if len(found) != 1:
+            raise SourceTransformError(f"{name}: the lambda could not be told apart from others on its line")
+        node = found[0]
+        return ast.FunctionDef(name="_", args=node.args, body=[ast.Return(node.body, lineno=node.lineno)],
+                               decorator_list=[], lineno=node.lineno)  # fmt: skip
+    found = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == code.co_name]
+    if not found:
+        raise SourceTransformError(f"{name}: no `def {code.co_name}` in its source")
+    return found[0]
+
+
+def _transform(fn, positions):
+    code = fn.__code__
+    if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS | inspect.CO_GENERATOR | inspect.CO_COROUTINE):
+        raise SourceTransformError(f"{fn.__qualname__}: *args, **kwargs, generators and coroutines are not transformed")
+    definition = _definition(fn)
+    parameters = [a.arg for a in definition.args.posonlyargs + definition.args.args]
+    keywords = [a.arg for a in definition.args.kwonlyargs]
+    if parameters + keywords != list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]):
+        raise SourceTransformError(f"{fn.__qualname__}: its source file no longer matches the function")
+    if any(p >= len(parameters) for p in positions):
+        raise SourceTransformError(f"{fn.__qualname__}: argnums {positions} name an argument it does not have")
+    every_name = {n.id for n in ast.walk(definition) if isinstance(n, ast.Name)} | set(parameters) | set(keywords)
+    if any(n.startswith(PREFIX) for n in every_name):
+        raise SourceTransformError(f"{fn.__qualname__}: a name starting with {PREFIX!r} (the generated code's own)")
+    traced = [parameters[p] for p in positions]
+    transformer = _Transformer(definition, fn, traced)
+    forward, reverse, output = transformer.function()
+    active = sorted(transformer.active)
+    helpers = [PREFIX + name for name in NAMESPACE] + [f"{PREFIX}float", f"{PREFIX}len", f"{PREFIX}cells"]
+    signature = ", ".join(parameters + ["*"] + keywords + helpers)
+    prologue = [f"{name} = {PREFIX}cells[{i}].cell_contents" for i, name in enumerate(code.co_freevars)]
+    prologue += [f"{name} = {PREFIX}float({name})" for name in traced]
+    prologue += [f"{PREFIX}tape = []", f"{PREFIX}push = {PREFIX}tape.append"]
+    if output.traced:
+        seed = [f"{_adjoint(name)} = 0.0" for name in active if name != output.code] + [f"{_adjoint(output.code)} = 1.0"]
+        gradients = ", ".join(_adjoint(name) for name in traced)
+        backward = [f"{PREFIX}pop = {PREFIX}tape.pop", *seed, *reverse]
+    else:
+        gradients, backward = ", ".join("0.0" for _ in traced), []
+    lines = [
+        f"def {PREFIX}adjoint({signature}):",
+        *_indent(prologue + ["# forward: the function's ops, taping the partials that depend on values"] + forward),
+        *_indent([f"{PREFIX}value = {output.code}", "# reverse: (I - J)^T y = e_m by back substitution"] + backward),
+        f"    return {PREFIX}value, ({gradients}{',' if len(traced) == 1 else ''})",
+    ]
+    source = "\n".join(lines) + "\n"
+    try:
+        module = compile(source, f"<adjoint of {fn.__qualname__}>", "exec")
+    except SyntaxError as exc:
+        raise SourceTransformError(f"{fn.__qualname__}: the transformed code does not compile ({exc.msg})") from None
+    function_code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
+    return source, function_code
+
+
+class SourceFirst:
+    """The source route of :func:`lagrangian.graph.value_and_grad`: tried on calls whose traced arguments are numbers.
+
+    Calling it returns ``(value, [gradients])``, or ``None`` when the call must
+    be traced: an argument is an array, ``fn`` could not be transformed (the
+    reason is kept in :attr:`reason`), or this evaluation was not clean.
+    """
+
+    def __init__(self, fn, positions):
+        self.fn, self.positions = fn, tuple(positions)
+        self.adjoint: SourceAdjoint | None = None
+        #: why ``fn`` is traced instead (a :class:`SourceTransformError`), once tried
+        self.reason: SourceTransformError | None = None
+
+    def __call__(self, args):
+        positions = self.positions
+        if self.reason is not None or len(args) <= max(positions):
+            return None
+        if not all(type(args[i]) is float or np.ndim(args[i]) == 0 for i in positions):
+            return None
+        if self.adjoint is None:
+            try:
+                self.adjoint = source_adjoint(self.fn, positions)
+            except SourceTransformError as exc:
+                self.reason = exc
+                return None
+        return self.adjoint(*args)
