@@ -4,10 +4,11 @@ Part 1, the chain of the issue: 1,000 repetitions of
 
     a = sin x;  e = exp a;  s = e + e^2;  x <- x + 1e-3 (exp(-s) + sin s)
 
-(10,000 scalar ops). Columns: the pure-Python forward with `math` (the unit), the
-forward traced by lagrangian.graph, trace plus gradient (`value_and_grad`), and
-PyTorch autograd on 0-d tensors (optional: the `bench` extra), as multiples of the
-`math` forward.
+(10,000 scalar ops). Rows, as multiples of the pure-Python forward with `math` (the
+unit): the forward traced on a tape, trace plus gradient on the tape, `value_and_grad`
+(the source transformation of lagrangian.graph.source_adjoint: its first call on a new
+function, then later calls), a compiled tape (first call, later calls), and PyTorch
+autograd on 0-d tensors (optional: the `bench` extra).
 
 Part 2, the multiplier solve alone on the same chain at 1e4, 1e5 and 1e6 nodes:
 (I - J)^T y = e_m by the triangular path of lagrangian.linalg (structure found by
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import math
 import tracemalloc
+import types
 
 import numpy as np
 from scipy.sparse.linalg import splu, spsolve
@@ -39,52 +41,85 @@ except ImportError:
     torch = None
 
 
-def chain(x, repetitions, exp=math.exp, sin=math.sin):
-    """Ten scalar ops per repetition; ``exp`` and ``sin`` are math's, the graph's or torch's."""
+def chain(x, repetitions=1000):
+    """The unit: ten scalar ops per repetition on floats, with ``math``'s functions."""
     for _ in range(repetitions):
-        a = sin(x)
-        e = exp(a)
+        a = math.sin(x)
+        e = math.exp(a)
         s = e + e * e
-        x = x + 1e-3 * (exp(-s) + sin(s))
+        x = x + 1e-3 * (math.exp(-s) + math.sin(s))
     return x
 
 
 def chain_traced(x, repetitions=1000):
-    return chain(x, repetitions, G.exp, G.sin)
+    """The same ops with lagrangian.graph's functions, which record on a Node (and are transformed)."""
+    for _ in range(repetitions):
+        a = G.sin(x)
+        e = G.exp(a)
+        s = e + e * e
+        x = x + 1e-3 * (G.exp(-s) + G.sin(s))
+    return x
+
+
+def chain_torch(x, repetitions=1000):
+    for _ in range(repetitions):
+        a = torch.sin(x)
+        e = torch.exp(a)
+        s = e + e * e
+        x = x + 1e-3 * (torch.exp(-s) + torch.sin(s))
+    return x
 
 
 def torch_gradient(x0, repetitions=1000):
     x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
-    out = chain(x, repetitions, torch.exp, torch.sin)
-    return torch.autograd.grad(out, x)[0]
+    return torch.autograd.grad(chain_torch(x, repetitions), x)[0]
+
+
+def fresh(fn):
+    """A new function object with ``fn``'s code: nothing about it is cached yet."""
+    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__)
 
 
 def part_one(repeats):
-    unit = timed(lambda: chain(0.3, 1000), repeats)[0]
-    traced = timed(lambda: G.trace(chain_traced, 0.3), repeats)[0]
-    gradient_time, (value, gradient) = timed(lambda: G.value_and_grad(chain_traced)(0.3), repeats)
+    unit = timed(lambda: chain(0.3), repeats)[0]
     h = 1e-6
-    difference = (chain(0.3 + h, 1000) - chain(0.3 - h, 1000)) / (2 * h)
+    difference = (chain(0.3 + h) - chain(0.3 - h)) / (2 * h)
     print(f"chain of 10,000 scalar ops (medians of {repeats}); math forward {unit * 1e3:.3f} ms = 1x")
-    print(f"  lagrangian trace              {traced * 1e3:8.2f} ms  {traced / unit:7.1f}x")
-    print(f"  lagrangian trace + gradient   {gradient_time * 1e3:8.2f} ms  {gradient_time / unit:7.1f}x   "
-          f"(gradient {gradient:.12f}, central difference {difference:.12f})")
-    # Compiled: the first call traces and writes the tape out as Python; later calls
-    # run that code at other points (here 0.3 + 1e-3 k, so nothing is cached).
-    compiled = G.value_and_grad(chain_traced, compile=True)
-    first = timed(lambda: G.value_and_grad(chain_traced, compile=True)(0.3), 3)[0]
-    compiled(0.3)
+    rows = []
+
+    def row(label, seconds, note=""):
+        rows.append(seconds / unit)
+        print(f"  {label:<52} {seconds * 1e3:8.2f} ms  {seconds / unit:7.1f}x   {note}")
+
+    row("tape: trace", timed(lambda: G.trace(chain_traced, 0.3), repeats)[0])
+    taped, (gradient,) = timed(lambda: G.trace(chain_traced, 0.3).gradients(), repeats)
+    row("tape: trace + gradient (back substitution)", taped, f"gradient {gradient:.12f}, central difference {difference:.12f}")
+    # value_and_grad's route for numbers: the source transformation, written once per function
+    first, _ = timed(lambda: G.value_and_grad(fresh(chain_traced))(0.3), max(3, repeats // 3))
+    row("value_and_grad, first call of a new function", first, "(reads the source, transforms, compiles)")
+    value_and_grad = G.value_and_grad(chain_traced)
+    value_and_grad(0.3)
     points = iter(0.3 + 1e-3 * k for k in range(1, 10 * repeats + 10))
-    later, (value_c, gradient_c) = timed(lambda: compiled(next(points)), repeats)
-    reference = G.value_and_grad(chain_traced)(0.3 + 1e-3)[1]
-    print(f"  compiled: first call (trace + writing + compile)  {first * 1e3:8.2f} ms  {first / unit:7.1f}x")
-    print(f"  compiled: each later call (forward + gradient)    {later * 1e3:8.2f} ms  {later / unit:7.1f}x   "
-          f"(gradient at 0.301 {compiled(0.301)[1]:.12f}, traced {reference:.12f}; break-even after "
-          f"{math.ceil((first - later) / (gradient_time - later))} calls)")
+    source_time, (value, source_gradient) = timed(lambda: value_and_grad(next(points)), repeats)
+    reference = G.trace(chain_traced, 0.3 + 1e-3).gradients()[0]
+    row("value_and_grad, each later call (forward + reverse)", source_time,
+        f"gradient at 0.301 {value_and_grad(0.301)[1]:.12f}, traced {reference:.12f}")
+    # A compiled tape: one trace written out as straight-line code (what compile=True does
+    # for scalar code the source transformation does not handle).
+    first_compiled = timed(lambda: compiled_tape(0.3), 3)[0]
+    tape = compiled_tape(0.3)
+    compiled_time = timed(lambda: tape.derivatives(np.array([next(points)])), repeats)[0]
+    row("compiled tape: trace + writing + compile", first_compiled)
+    row("compiled tape: each later call", compiled_time)
     if torch is not None:
         torch.set_num_threads(1)
-        t = timed(lambda: torch_gradient(0.3), max(3, repeats // 3))[0]
-        print(f"  torch autograd                {t * 1e3:8.2f} ms  {t / unit:7.1f}x")
+        row("torch autograd", timed(lambda: torch_gradient(0.3), max(3, repeats // 3))[0])
+    return rows
+
+
+def compiled_tape(x):
+    graph = G.trace(chain_traced, x)
+    return G.CompiledTape(graph.tape, [G.Node(graph.tape, graph.output, graph.value)], hessian=False)
 
 
 def peak_memory(fn):

@@ -301,3 +301,38 @@ def test_random_programs_match_the_trace():
             checked += 1
         del linecache.cache[filename]
     assert checked == 180
+
+
+def unchanged(fn):
+    return fn
+
+
+@unchanged
+@unchanged
+def decorated(x):
+    y = x * x
+    return helper(y)
+
+
+def documented_at_the_margin(x):
+    """A docstring whose lines
+reach the margin: the block is not cut by indentation, and inspect finds it."""
+    for _ in range(3):
+        x = G.tanh(x) * 1.5
+    return x
+
+
+def test_the_source_is_found_under_decorators_and_past_a_margin_docstring():
+    with pytest.raises(SourceTransformError, match=re.escape(f"line {decorated.__code__.co_firstlineno + 4}: the call `helper(y)`")):
+        source_adjoint(decorated, (0,))
+    assert_matches_the_trace(documented_at_the_margin, (0.4,))
+
+
+def test_the_generated_code_is_the_forward_sweep_then_the_back_substitution():
+    adjoint = source_adjoint(chain, (0,))
+    forward, reverse = adjoint.source.split("# reverse")
+    # per repetition, the partials of the chain that depend on values: cos x, e, e and e
+    # for e * e, exp(-s), cos s: six pushes; the constant ones (1 for +, 1e-3) are in the code
+    assert forward.count("_lg_push(") == 6 + 1  # and the trip count
+    assert reverse.count("_lg_pop()") == 6 + 1
+    assert "0.001 * _lg_bt" in reverse

@@ -67,6 +67,7 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import linecache
 import math
 import re
 import textwrap
@@ -166,12 +167,13 @@ def _target_names(target) -> list:
 class _Transformer:
     """Writes the forward and reverse sweeps of one function (see the module docstring)."""
 
-    def __init__(self, definition, fn, traced_names):
-        self.fn = fn
+    def __init__(self, definition, fn, traced_names, first_line):
+        self.fn, self.first_line = fn, first_line
         self.arguments = definition.args
         self.body = definition.body
         self.locals = set(fn.__code__.co_varnames) | set(fn.__code__.co_cellvars)
         self.active = self._activity(traced_names)
+        self._reached = self._traced_nodes(ast.Module(body=self.body, type_ignores=[]))
         self._count = 0
 
     # -- which names hold traced values ---------------------------------------------------
@@ -197,21 +199,26 @@ class _Transformer:
                 flows.append((_target_names(node.target), node.iter))
             elif isinstance(node, ast.NamedExpr):
                 flows.append((_target_names(node.target), node.value))
+        flows = [(set(names), _names_in(value)) for names, value in flows]
         active, changed = set(traced_names), True
         while changed:
             changed = False
-            for names, value in flows:
-                if not set(names) <= active and _names_in(value) & active:
+            for names, read in flows:
+                if not names <= active and read & active:
                     active.update(names)
                     changed = True
         return active
 
     def _traced(self, node) -> bool:
-        return any(isinstance(n, ast.Name) and n.id in self.active for n in ast.walk(node))
+        """Whether a traced value reaches ``node`` (looked up for the source's nodes, walked for made ones)."""
+        found = self._reached.get(node)
+        if found is None:
+            found = any(isinstance(n, ast.Name) and n.id in self.active for n in ast.walk(node))
+        return found
 
     def _fail(self, node, what: str):
         line = getattr(node, "lineno", None)
-        where = f"line {line + self.fn.__code__.co_firstlineno - 1}" if line is not None else "the function"
+        where = f"line {line + self.first_line - 1}" if line is not None else "the function"
         raise SourceTransformError(f"{self.fn.__qualname__}, {where}: {what} (it is traced instead)")
 
     def _temp(self, stem="t") -> str:
@@ -426,12 +433,11 @@ class _Transformer:
         order a trace records them in). The root writes into ``target`` when given.
         """
         forward, reverse_chunks = [], []
-        traced = self._traced_nodes(root)
         operands, stack = [], [(root, False)]
         while stack:
             node, expanded = stack.pop()
             if not expanded:
-                if node not in traced:
+                if not self._traced(node):
                     lines, operand = self.constant(node)
                     forward += lines
                     operands.append(operand)
@@ -460,14 +466,15 @@ class _Transformer:
         reverse = [line for chunk in reversed(reverse_chunks) for line in chunk]
         return forward, reverse, out
 
-    def _traced_nodes(self, root) -> set:
-        """The nodes of an expression that a traced value reaches, in one pass (children before parents)."""
+    def _traced_nodes(self, root) -> dict:
+        """Node -> whether a traced value reaches it, for every node under ``root``, in one pass."""
         nodes = list(ast.walk(root))  # breadth first: every node after its parent
-        traced = set()
-        for node in reversed(nodes):
-            if (isinstance(node, ast.Name) and node.id in self.active) or any(c in traced for c in ast.iter_child_nodes(node)):
-                traced.add(node)
-        return traced
+        reached = {}
+        for node in reversed(nodes):  # children first
+            reached[node] = (isinstance(node, ast.Name) and node.id in self.active) or any(
+                reached[c] for c in ast.iter_child_nodes(node)
+            )
+        return reached
 
     def _children(self, node):
         if isinstance(node, ast.BinOp):
@@ -661,14 +668,41 @@ def source_adjoint(fn, positions) -> SourceAdjoint:
     return SourceAdjoint(fn, positions, source, compiled)
 
 
-def _definition(fn):
-    """The ``def`` (or ``lambda``) node of ``fn``, parsed from its source file."""
-    name = fn.__qualname__
+def _source_tree(fn):
+    """``(module node, line number of its first line)`` for ``fn``'s block of source.
+
+    The block is cut from the file's lines by indentation, which costs a tenth of
+    :func:`inspect.getsource` (a tokenizer run); where that cut does not parse (a
+    string at a lower indentation, a lambda inside a larger statement), ``inspect``
+    finds the block instead.
+    """
+    code = fn.__code__
+    lines = linecache.getlines(code.co_filename, fn.__globals__)
+    start = code.co_firstlineno - 1
+    while start < len(lines) and lines[start].lstrip().startswith("@"):
+        start += 1
+    if code.co_name != "<lambda>" and start < len(lines):
+        indent = len(lines[start]) - len(lines[start].lstrip())
+        end = start + 1
+        while end < len(lines):
+            line, text = lines[end], lines[end].strip()
+            if text and not text.startswith("#") and len(line) - len(line.lstrip()) <= indent:
+                break
+            end += 1
+        try:
+            return ast.parse(textwrap.dedent("".join(lines[start:end]))), start + 1
+        except SyntaxError:
+            pass
     try:
-        source = textwrap.dedent(inspect.getsource(fn))
-        tree = ast.parse(source)
-    except (OSError, TypeError, SyntaxError, IndentationError) as exc:
-        raise SourceTransformError(f"the source of {name} could not be read ({exc})") from None
+        return ast.parse(textwrap.dedent(inspect.getsource(fn))), code.co_firstlineno
+    except (OSError, TypeError, SyntaxError) as exc:
+        raise SourceTransformError(f"the source of {fn.__qualname__} could not be read ({exc})") from None
+
+
+def _definition(fn):
+    """``(def node, line number of the source's first line)`` of ``fn``; a ``lambda`` becomes a ``def``."""
+    name = fn.__qualname__
+    tree, first_line = _source_tree(fn)
     code = fn.__code__
     if code.co_name == "<lambda>":
         found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)
@@ -677,18 +711,18 @@ def _definition(fn):
             raise SourceTransformError(f"{name}: the lambda could not be told apart from others on its line")
         node = found[0]
         return ast.FunctionDef(name="_", args=node.args, body=[ast.Return(node.body, lineno=node.lineno)],
-                               decorator_list=[], lineno=node.lineno)  # fmt: skip
+                               decorator_list=[], lineno=node.lineno), first_line  # fmt: skip
     found = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == code.co_name]
     if not found:
         raise SourceTransformError(f"{name}: no `def {code.co_name}` in its source")
-    return found[0]
+    return found[0], first_line
 
 
 def _transform(fn, positions):
     code = fn.__code__
     if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS | inspect.CO_GENERATOR | inspect.CO_COROUTINE):
         raise SourceTransformError(f"{fn.__qualname__}: *args, **kwargs, generators and coroutines are not transformed")
-    definition = _definition(fn)
+    definition, first_line = _definition(fn)
     parameters = [a.arg for a in definition.args.posonlyargs + definition.args.args]
     keywords = [a.arg for a in definition.args.kwonlyargs]
     if parameters + keywords != list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]):
@@ -699,7 +733,7 @@ def _transform(fn, positions):
     if any(n.startswith(PREFIX) for n in every_name):
         raise SourceTransformError(f"{fn.__qualname__}: a name starting with {PREFIX!r} (the generated code's own)")
     traced = [parameters[p] for p in positions]
-    transformer = _Transformer(definition, fn, traced)
+    transformer = _Transformer(definition, fn, traced, first_line)
     forward, reverse, output = transformer.function()
     active = sorted(transformer.active)
     helpers = [PREFIX + name for name in NAMESPACE] + [f"{PREFIX}float", f"{PREFIX}len", f"{PREFIX}cells"]
