@@ -736,8 +736,6 @@ def _transform(fn, positions):
     transformer = _Transformer(definition, fn, traced, first_line)
     forward, reverse, output = transformer.function()
     active = sorted(transformer.active)
-    helpers = [PREFIX + name for name in NAMESPACE] + [f"{PREFIX}float", f"{PREFIX}len", f"{PREFIX}cells"]
-    signature = ", ".join(parameters + ["*"] + keywords + helpers)
     prologue = [f"{name} = {PREFIX}cells[{i}].cell_contents" for i, name in enumerate(code.co_freevars)]
     prologue += [f"{name} = {PREFIX}float({name})" for name in traced]
     prologue += [f"{PREFIX}tape = []", f"{PREFIX}push = {PREFIX}tape.append"]
@@ -747,13 +745,15 @@ def _transform(fn, positions):
         backward = [f"{PREFIX}pop = {PREFIX}tape.pop", *seed, *reverse]
     else:
         gradients, backward = ", ".join("0.0" for _ in traced), []
-    lines = [
-        f"def {PREFIX}adjoint({signature}):",
-        *_indent(prologue + ["# forward: the function's ops, taping the partials that depend on values"] + forward),
-        *_indent([f"{PREFIX}value = {output.code}", "# reverse: (I - J)^T y = e_m by back substitution"] + backward),
-        f"    return {PREFIX}value, ({gradients}{',' if len(traced) == 1 else ''})",
-    ]
-    source = "\n".join(lines) + "\n"
+    body = [
+        *prologue, "# forward: the function's ops, taping the partials that depend on values", *forward,
+        f"{PREFIX}value = {output.code}", "# reverse: (I - J)^T y = e_m by back substitution", *backward,
+        f"return {PREFIX}value, ({gradients}{',' if len(traced) == 1 else ''})",
+    ]  # fmt: skip
+    # the helpers (math's functions, float, ...) come in as keyword defaults: locals, and no user name shadows them
+    used = set(re.findall(rf"\b{PREFIX}\w+", "\n".join(body)))
+    helpers = [name for name in (PREFIX + n for n in [*NAMESPACE, "float", "len", "cells"]) if name in used]
+    source = "\n".join([f"def {PREFIX}adjoint({', '.join(parameters + ['*'] + keywords + helpers)}):", *_indent(body)]) + "\n"
     try:
         module = compile(source, f"<adjoint of {fn.__qualname__}>", "exec")
     except SyntaxError as exc:
