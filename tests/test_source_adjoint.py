@@ -336,3 +336,24 @@ def test_the_generated_code_is_the_forward_sweep_then_the_back_substitution():
     assert forward.count("_lg_push(") == 6 + 1  # and the trip count
     assert reverse.count("_lg_pop()") == 6 + 1
     assert "0.001 * _lg_bt" in reverse
+
+
+def unpacks_data_into_traced_names(x, pair):
+    a, b = x * 2.0, x
+    a, b = pair
+    return a * b + x
+
+
+def returns_inside_a_try(x, data):
+    try:
+        n = len(data)
+    except TypeError:
+        return 0.0
+    return x * n
+
+
+def test_data_unpacked_into_traced_names_and_returns_hidden_in_blocks():
+    assert_matches_the_trace(unpacks_data_into_traced_names, (0.3, (2.0, 5.0)), (0,))
+    with pytest.raises(SourceTransformError, match="a `return` inside a `Try` statement"):
+        source_adjoint(returns_inside_a_try, (0,))
+    assert G.grad(returns_inside_a_try)(0.3, [1, 2, 3]) == 3.0

@@ -280,6 +280,10 @@ class _Transformer:
         """A statement that no traced value reaches runs as written; otherwise it cannot be transformed."""
         if self._traced(node) or self._assigns_traced(node):
             self._fail(node, f"{what} involving a traced value")
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for inner in ast.walk(node):  # the generated function's own return must stay the only one
+                if isinstance(inner, (ast.Return, ast.Yield, ast.YieldFrom)):
+                    self._fail(inner, f"a `{type(inner).__name__.lower()}` inside {what}")
         return ast.unparse(node).splitlines(), []
 
     def _assigns_traced(self, node) -> bool:
@@ -294,8 +298,12 @@ class _Transformer:
                 return self._untraced(node, "an assignment")
         if isinstance(target, ast.Name):
             return self.assign_name(target.id, value)
-        if not (isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) and len(target.elts) == len(value.elts)):
+        if not all(isinstance(t, ast.Name) for t in getattr(target, "elts", [target])):
             self._fail(node, "an assignment of a traced value to something other than a plain name")
+        if not self._traced(value):  # `a, b = pair` of data: values without nodes
+            return ast.unparse(node).splitlines(), [f"{_adjoint(name)} = 0.0" for name in names if name in self.active]
+        if not (isinstance(value, ast.Tuple) and len(target.elts) == len(value.elts)):
+            self._fail(node, "a tuple assignment of traced values from something other than a tuple of the same length")
         if not all(isinstance(t, ast.Name) for t in target.elts):
             self._fail(node, "a tuple assignment to something other than plain names")
         # Every right-hand side is evaluated (and held) before any name is rebound, as Python does.
@@ -350,6 +358,8 @@ class _Transformer:
     def loop(self, node):
         """A loop runs its reverse body as many times as the forward one ran (the count is taped)."""
         body_forward, body_reverse = self.block(node.body)
+        if node.orelse and self.block(node.orelse)[1]:
+            self._fail(node, "an `else` clause on a loop that computes traced values")
         if isinstance(node, ast.For) and self._traced(node.iter):
             self._fail(node, "a `for` loop over traced values")
         if isinstance(node, ast.For) and set(_target_names(node.target)) & self.active:
