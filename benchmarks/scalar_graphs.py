@@ -25,15 +25,15 @@ from __future__ import annotations
 import argparse
 import math
 import tracemalloc
-import types
 
 import numpy as np
 from scipy.sparse.linalg import splu, spsolve
 
-from common import run_pinned, timed
+from common import run_pinned, timed, timed_together
 
 from lagrangian import graph as G
 from lagrangian import linalg
+from lagrangian.graph.source_adjoint import clear_cache
 
 try:
     import torch
@@ -75,46 +75,51 @@ def torch_gradient(x0, repetitions=1000):
     return torch.autograd.grad(chain_torch(x, repetitions), x)[0]
 
 
-def fresh(fn):
-    """A new function object with ``fn``'s code: nothing about it is cached yet."""
-    return types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__)
+def first_call(x):
+    """``value_and_grad`` as on a function never seen before: its source read, transformed and compiled."""
+    clear_cache()
+    return G.value_and_grad(chain_traced)(x)
 
 
 def part_one(repeats):
-    unit = timed(lambda: chain(0.3), repeats)[0]
     h = 1e-6
     difference = (chain(0.3 + h) - chain(0.3 - h)) / (2 * h)
+    value_and_grad = G.value_and_grad(chain_traced)
+    tape = compiled_tape(0.3)
+    points = iter(0.3 + 1e-4 * k for k in range(1, 100 * repeats))
+    # The fast contenders are timed together, round by round, so every ratio sees the same
+    # drift of this shared machine; the slow ones (compiling a tape, torch) after them.
+    times = timed_together({
+        "unit": lambda: chain(0.3),
+        "trace": lambda: G.trace(chain_traced, 0.3),
+        "trace + gradient": lambda: G.trace(chain_traced, 0.3).gradients(),
+        # value_and_grad's route for numbers, the source transformation: on a new function
+        # object (read the source, transform, compile, run), and on one already transformed
+        "first": lambda: first_call(0.3),
+        "later": lambda: value_and_grad(next(points)),
+        "compiled": lambda: tape.derivatives(np.array([next(points)])),
+    }, repeats)  # fmt: skip
+    unit = times["unit"]
     print(f"chain of 10,000 scalar ops (medians of {repeats}); math forward {unit * 1e3:.3f} ms = 1x")
-    rows = []
 
     def row(label, seconds, note=""):
-        rows.append(seconds / unit)
         print(f"  {label:<52} {seconds * 1e3:8.2f} ms  {seconds / unit:7.1f}x   {note}")
 
-    row("tape: trace", timed(lambda: G.trace(chain_traced, 0.3), repeats)[0])
-    taped, (gradient,) = timed(lambda: G.trace(chain_traced, 0.3).gradients(), repeats)
-    row("tape: trace + gradient (back substitution)", taped, f"gradient {gradient:.12f}, central difference {difference:.12f}")
-    # value_and_grad's route for numbers: the source transformation, written once per function
-    first, _ = timed(lambda: G.value_and_grad(fresh(chain_traced))(0.3), max(3, repeats // 3))
-    row("value_and_grad, first call of a new function", first, "(reads the source, transforms, compiles)")
-    value_and_grad = G.value_and_grad(chain_traced)
-    value_and_grad(0.3)
-    points = iter(0.3 + 1e-3 * k for k in range(1, 10 * repeats + 10))
-    source_time, (value, source_gradient) = timed(lambda: value_and_grad(next(points)), repeats)
-    reference = G.trace(chain_traced, 0.3 + 1e-3).gradients()[0]
-    row("value_and_grad, each later call (forward + reverse)", source_time,
-        f"gradient at 0.301 {value_and_grad(0.301)[1]:.12f}, traced {reference:.12f}")
+    gradient = G.trace(chain_traced, 0.3).gradients()[0]
+    row("tape: trace", times["trace"])
+    row("tape: trace + gradient (back substitution)", times["trace + gradient"],
+        f"gradient {gradient:.12f}, central difference {difference:.12f}")  # fmt: skip
+    row("value_and_grad, first call of a new function", times["first"], "(reads the source, transforms, compiles)")
+    reference = G.trace(chain_traced, 0.301).gradients()[0]
+    row("value_and_grad, each later call (forward + reverse)", times["later"],
+        f"gradient at 0.301 {value_and_grad(0.301)[1]:.12f}, traced {reference:.12f}")  # fmt: skip
     # A compiled tape: one trace written out as straight-line code (what compile=True does
     # for scalar code the source transformation does not handle).
-    first_compiled = timed(lambda: compiled_tape(0.3), 3)[0]
-    tape = compiled_tape(0.3)
-    compiled_time = timed(lambda: tape.derivatives(np.array([next(points)])), repeats)[0]
-    row("compiled tape: trace + writing + compile", first_compiled)
-    row("compiled tape: each later call", compiled_time)
+    row("compiled tape: trace + writing + compile", timed(lambda: compiled_tape(0.3), 3)[0])
+    row("compiled tape: each later call", times["compiled"])
     if torch is not None:
         torch.set_num_threads(1)
         row("torch autograd", timed(lambda: torch_gradient(0.3), max(3, repeats // 3))[0])
-    return rows
 
 
 def compiled_tape(x):

@@ -174,6 +174,9 @@ def test_a_constant_output_has_zero_gradient_and_value_and_grad_returns_floats()
 def test_closures_of_one_code_object_are_transformed_apart():
     at_exp, at_sin = _calling(G.exp), _calling(G.sin)
     assert at_exp.__code__ is at_sin.__code__
+    # made again with the same meaning, a function reuses the transform; with another, it does not
+    assert source_adjoint(at_exp, (0,)).source is source_adjoint(_calling(G.exp), (0,)).source
+    assert source_adjoint(at_exp, (0,)).source is not source_adjoint(at_sin, (0,)).source
     assert source_adjoint(at_exp, (0,))(0.4)[1] == pytest.approx(traced(at_exp, (0.4,), (0,))[1], rel=1e-15)
     assert source_adjoint(at_sin, (0,))(0.4)[1] == pytest.approx(traced(at_sin, (0.4,), (0,))[1], rel=1e-15)
 

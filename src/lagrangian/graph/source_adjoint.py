@@ -72,7 +72,6 @@ import math
 import re
 import textwrap
 import types
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +79,7 @@ import numpy as np
 from ..errors import ProblemError
 from .ops import BINARY_RULES, NAMESPACE, UNARY_RULES
 
-__all__ = ["SourceAdjoint", "SourceTransformError", "source_adjoint", "SourceFirst"]
+__all__ = ["SourceAdjoint", "SourceTransformError", "source_adjoint", "SourceFirst", "clear_cache"]
 
 #: Every name the generated code adds starts with this; a function that uses such a name is not transformed.
 PREFIX = "_lg_"
@@ -92,8 +91,10 @@ _BINARY_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", 
 class SourceTransformError(ProblemError):
     """The function's source cannot be transformed (it is traced instead); the message names the line."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, resolved=()):
         super().__init__("fn", message)
+        #: the dotted names resolved before the failure, with what they were (see :func:`source_adjoint`)
+        self.resolved = list(resolved)
 
 
 def _mangled(template: str) -> str:
@@ -169,6 +170,8 @@ class _Transformer:
 
     def __init__(self, definition, fn, traced_names, first_line):
         self.fn, self.first_line = fn, first_line
+        #: every dotted name looked up in the function's globals, closure or builtins, with what it was
+        self.resolved: list = []
         self.arguments = definition.args
         self.body = definition.body
         self.locals = set(fn.__code__.co_varnames) | set(fn.__code__.co_cellvars)
@@ -219,7 +222,7 @@ class _Transformer:
     def _fail(self, node, what: str):
         line = getattr(node, "lineno", None)
         where = f"line {line + self.first_line - 1}" if line is not None else "the function"
-        raise SourceTransformError(f"{self.fn.__qualname__}, {where}: {what} (it is traced instead)")
+        raise SourceTransformError(f"{self.fn.__qualname__}, {where}: {what} (it is traced instead)", self.resolved)
 
     def _temp(self, stem="t") -> str:
         self._count += 1
@@ -524,25 +527,16 @@ class _Transformer:
         return op, 1
 
     def _resolve(self, node):
-        """The object a name or dotted name refers to now (a closure cell, a global or a builtin)."""
+        """The object a name or dotted name refers to now; recorded, so that a cached transform can be checked."""
         parts = []
         while isinstance(node, ast.Attribute):
             parts.append(node.attr)
             node = node.value
         if not isinstance(node, ast.Name) or node.id in self.locals:
             return None
-        code, fn = self.fn.__code__, self.fn
-        if node.id in code.co_freevars:
-            try:
-                value = fn.__closure__[code.co_freevars.index(node.id)].cell_contents
-            except ValueError:  # an empty cell
-                return None
-        elif node.id in fn.__globals__:
-            value = fn.__globals__[node.id]
-        else:
-            value = getattr(builtins, node.id, None)
-        for attribute in reversed(parts):
-            value = getattr(value, attribute, None)
+        name = (node.id, *reversed(parts))
+        value = _lookup(self.fn, name)
+        self.resolved.append((name, value))
         return value
 
     def operation(self, op, arguments, target):
@@ -641,15 +635,40 @@ class SourceAdjoint:
         return value, list(gradients)
 
 
-#: fn -> {positions: (source, code) or the SourceTransformError}; per function object, since
-#: two closures of one code object may call different functions.
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+def _lookup(fn, name: tuple):
+    """What the dotted ``name`` refers to in ``fn``'s closure, globals or builtins (``None`` if nothing)."""
+    head, code = name[0], fn.__code__
+    if head in code.co_freevars:
+        try:
+            value = fn.__closure__[code.co_freevars.index(head)].cell_contents
+        except ValueError:  # an empty cell
+            return None
+    elif head in fn.__globals__:
+        value = fn.__globals__[head]
+    else:
+        value = getattr(builtins, head, None)
+    for attribute in name[1:]:
+        value = getattr(value, attribute, None)
+    return value
+
+
+#: (code object, positions) -> [(resolved names, (source, code) or the SourceTransformError), ...].
+#: A transform depends on the function only through its code and what the names it calls
+#: resolve to, so functions made again from one ``def`` or ``lambda`` (in a loop, by a
+#: factory) share it while those names resolve to the same objects.
+_CACHE: dict = {}
+
+
+def clear_cache() -> None:
+    """Forget every transformation (the next call of each function transforms its source again)."""
+    _CACHE.clear()
 
 
 def source_adjoint(fn, positions) -> SourceAdjoint:
     """The :class:`SourceAdjoint` of ``fn`` for the traced argument positions ``positions``.
 
-    The transformation is done once per function and positions, and kept.
+    The transformation is done once per code object, positions and meaning of the
+    names it calls, and kept (see :func:`clear_cache`).
 
     Raises
     ------
@@ -661,17 +680,16 @@ def source_adjoint(fn, positions) -> SourceAdjoint:
     code = getattr(fn, "__code__", None)
     if code is None:
         raise SourceTransformError(f"{fn!r} is not a Python function")
-    try:
-        kept = _CACHE.setdefault(fn, {})
-    except TypeError:  # not weakly referable
-        kept = {}
-    found = kept.get(positions)
-    if found is None:
+    variants = _CACHE.setdefault((code, positions), [])
+    for resolved, found in variants:
+        if all(_lookup(fn, name) is value for name, value in resolved):
+            break
+    else:
         try:
-            found = _transform(fn, positions)
+            found, resolved = _transform(fn, positions)
         except SourceTransformError as exc:
-            found = exc
-        kept[positions] = found
+            found, resolved = exc, exc.resolved
+        variants.append((resolved, found))
     if isinstance(found, SourceTransformError):
         raise found
     source, compiled = found
@@ -769,7 +787,7 @@ def _transform(fn, positions):
     except SyntaxError as exc:
         raise SourceTransformError(f"{fn.__qualname__}: the transformed code does not compile ({exc.msg})") from None
     function_code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
-    return source, function_code
+    return (source, function_code), transformer.resolved
 
 
 class SourceFirst:
