@@ -360,3 +360,18 @@ def test_data_unpacked_into_traced_names_and_returns_hidden_in_blocks():
     with pytest.raises(SourceTransformError, match="a `return` inside a `Try` statement"):
         source_adjoint(returns_inside_a_try, (0,))
     assert G.grad(returns_inside_a_try)(0.3, [1, 2, 3]) == 3.0
+
+
+def test_methods_and_partials_are_traced():
+    import functools
+
+    class Model:
+        def energy(self, x):
+            return self.scale * x * x
+
+    model = Model()
+    model.scale = 3.0
+    for fn in (model.energy, functools.partial(binary_ops, y=1.3)):
+        with pytest.raises(SourceTransformError, match="not a plain Python function"):
+            source_adjoint(fn, (0,))
+    assert G.grad(model.energy)(0.5) == 3.0

@@ -677,9 +677,9 @@ def source_adjoint(fn, positions) -> SourceAdjoint:
         handle (the message names the line).
     """
     positions = tuple(positions)
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        raise SourceTransformError(f"{fn!r} is not a Python function")
+    if not isinstance(fn, types.FunctionType):  # a method, a partial, a builtin, a callable object
+        raise SourceTransformError(f"{fn!r} is not a plain Python function")
+    code = fn.__code__
     variants = _CACHE.setdefault((code, positions), [])
     for resolved, found in variants:
         if all(_lookup(fn, name) is value for name, value in resolved):
