@@ -375,3 +375,34 @@ def test_methods_and_partials_are_traced():
         with pytest.raises(SourceTransformError, match="not a plain Python function"):
             source_adjoint(fn, (0,))
     assert G.grad(model.energy)(0.5) == 3.0
+
+
+def hides_an_assignment_in_a_test(x):
+    if (y := x * 2.0) > 0.0:
+        return_value = y * y
+    else:
+        return_value = x
+    return return_value
+
+
+def test_an_assignment_expression_of_a_traced_value_is_refused():
+    with pytest.raises(SourceTransformError, match="assignment expression"):
+        source_adjoint(hides_an_assignment_in_a_test, (0,))
+    assert G.grad(hides_an_assignment_in_a_test)(0.5) == pytest.approx(8.0 * 0.5, rel=1e-15)
+
+
+def breaks_inside_a_with_block(x):
+    import contextlib
+
+    for k in range(10):
+        x = x * 1.1
+        with contextlib.nullcontext():  # reads no traced value: it would be run as written
+            if k == 4:
+                break
+    return x
+
+
+def test_a_break_anywhere_in_a_computing_loop_is_refused():
+    with pytest.raises(SourceTransformError, match="`break` in a loop"):
+        source_adjoint(breaks_inside_a_with_block, (0,))
+    assert G.grad(breaks_inside_a_with_block)(1.5) == pytest.approx(1.1**5, rel=1e-14)

@@ -172,7 +172,6 @@ class _Transformer:
         self.fn, self.first_line = fn, first_line
         #: every dotted name looked up in the function's globals, closure or builtins, with what it was
         self.resolved: list = []
-        self.arguments = definition.args
         self.body = definition.body
         self.locals = set(fn.__code__.co_varnames) | set(fn.__code__.co_cellvars)
         self.active = self._activity(traced_names)
@@ -234,6 +233,10 @@ class _Transformer:
         body = [s for s in self.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
         if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
             self._fail(body[-1] if body else None, "the function must end with `return <value>`")
+        for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+            if isinstance(node, ast.NamedExpr) and node.target.id in self.active:
+                # `:=` can hide an assignment inside a test, where no op would record it
+                self._fail(node, "an assignment expression `:=` of a traced value")
         forward, reverse = self.block(body[:-1])
         value = body[-1].value
         if self._traced(value):
@@ -361,16 +364,15 @@ class _Transformer:
     def loop(self, node):
         """A loop runs its reverse body as many times as the forward one ran (the count is taped)."""
         body_forward, body_reverse = self.block(node.body)
-        if node.orelse and self.block(node.orelse)[1]:
+        else_forward, else_reverse = self.block(node.orelse)
+        if else_reverse or (body_reverse and node.orelse):
             self._fail(node, "an `else` clause on a loop that computes traced values")
         if isinstance(node, ast.For) and self._traced(node.iter):
             self._fail(node, "a `for` loop over traced values")
         if isinstance(node, ast.For) and set(_target_names(node.target)) & self.active:
             self._fail(node, "a `for` loop whose variable is assigned a traced value")
         if not body_reverse:
-            return self._untraced_loop(node, body_forward)
-        if node.orelse:
-            self._fail(node, "an `else` clause on a loop that computes traced values")
+            return self._untraced_loop(node, body_forward, else_forward)
         for inner in self._same_loop(node.body):
             if isinstance(inner, (ast.Break, ast.Continue, ast.Return)):
                 self._fail(inner, f"`{type(inner).__name__.lower()}` in a loop that computes traced values")
@@ -391,20 +393,20 @@ class _Transformer:
         reverse = [f"for {PREFIX}k in range({PREFIX}pop()):", *_indent(body_reverse)]
         return forward, reverse
 
-    def _untraced_loop(self, node, body_forward):
-        orelse = self.block(node.orelse)[0] if node.orelse else []
+    @staticmethod
+    def _untraced_loop(node, body_forward, orelse):
         header = f"for {ast.unparse(node.target)} in {ast.unparse(node.iter)}:" if isinstance(node, ast.For) else f"while {ast.unparse(node.test)}:"
         return [header, *_indent(body_forward or ["pass"])] + (["else:", *_indent(orelse)] if orelse else []), []
 
     @staticmethod
     def _same_loop(statements):
-        """The statements of a loop body, with nested ``if`` blocks but not nested loops (an iterative walk)."""
+        """Every node of a loop body that belongs to this loop: not those inside nested loops or definitions."""
         pending = list(statements)
         while pending:
-            statement = pending.pop()
-            yield statement
-            if isinstance(statement, ast.If):
-                pending.extend(statement.body + statement.orelse)
+            node = pending.pop()
+            yield node
+            if not isinstance(node, (ast.For, ast.While, ast.FunctionDef, ast.Lambda, ast.ClassDef)):
+                pending.extend(ast.iter_child_nodes(node))
 
     def _is_builtin_range(self, node) -> bool:
         return (
@@ -781,7 +783,8 @@ def _transform(fn, positions):
     # the helpers (math's functions, float, ...) come in as keyword defaults: locals, and no user name shadows them
     used = set(re.findall(rf"\b{PREFIX}\w+", "\n".join(body)))
     helpers = [name for name in (PREFIX + n for n in [*NAMESPACE, "float", "len", "cells"]) if name in used]
-    source = "\n".join([f"def {PREFIX}adjoint({', '.join(parameters + ['*'] + keywords + helpers)}):", *_indent(body)]) + "\n"
+    signature = parameters + (["*"] + keywords + helpers if keywords or helpers else [])
+    source = "\n".join([f"def {PREFIX}adjoint({', '.join(signature)}):", *_indent(body)]) + "\n"
     try:
         module = compile(source, f"<adjoint of {fn.__qualname__}>", "exec")
     except SyntaxError as exc:
@@ -806,7 +809,7 @@ class SourceFirst:
 
     def __call__(self, args):
         positions = self.positions
-        if self.reason is not None or len(args) <= max(positions):
+        if self.reason is not None or not positions or len(args) <= max(positions):
             return None
         if not all(type(args[i]) is float or np.ndim(args[i]) == 0 for i in positions):
             return None
