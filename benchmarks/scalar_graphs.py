@@ -41,18 +41,23 @@ except ImportError:
     torch = None
 
 
-def chain(x, repetitions=1000):
-    """The unit: ten scalar ops per repetition on floats, with ``math``'s functions."""
+def chain(x, repetitions=1000, exp=math.exp, sin=math.sin):
+    """Ten scalar ops per repetition; ``exp`` and ``sin`` are math's (the unit) or torch's."""
     for _ in range(repetitions):
-        a = math.sin(x)
-        e = math.exp(a)
+        a = sin(x)
+        e = exp(a)
         s = e + e * e
-        x = x + 1e-3 * (math.exp(-s) + math.sin(s))
+        x = x + 1e-3 * (exp(-s) + sin(s))
     return x
 
 
 def chain_traced(x, repetitions=1000):
-    """The same ops with lagrangian.graph's functions, which record on a Node (and are transformed)."""
+    """The same ops with lagrangian.graph's functions, which record on a Node.
+
+    Written out rather than as ``chain(x, repetitions, G.exp, G.sin)``: the source
+    transformation reads this function's own source, and resolves the functions it
+    calls by name (a function passed in as an argument is not known until it runs).
+    """
     for _ in range(repetitions):
         a = G.sin(x)
         e = G.exp(a)
@@ -61,18 +66,9 @@ def chain_traced(x, repetitions=1000):
     return x
 
 
-def chain_torch(x, repetitions=1000):
-    for _ in range(repetitions):
-        a = torch.sin(x)
-        e = torch.exp(a)
-        s = e + e * e
-        x = x + 1e-3 * (torch.exp(-s) + torch.sin(s))
-    return x
-
-
 def torch_gradient(x0, repetitions=1000):
     x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
-    return torch.autograd.grad(chain_torch(x, repetitions), x)[0]
+    return torch.autograd.grad(chain(x, repetitions, torch.exp, torch.sin), x)[0]
 
 
 def first_call(x):

@@ -133,7 +133,8 @@ def returns_its_argument(x):
 
 
 def returns_a_constant(x):
-    unused = x * 2.0
+    dead = x * 2.0  # a traced value that never reaches the output
+    assert dead == dead
     return 3.0 + 0.0 * SCALE
 
 
