@@ -407,3 +407,12 @@ def test_a_break_anywhere_in_a_computing_loop_is_refused():
     with pytest.raises(SourceTransformError, match="`break` in a loop"):
         source_adjoint(breaks_inside_a_with_block, (0,))
     assert G.grad(breaks_inside_a_with_block)(1.5) == pytest.approx(1.1**5, rel=1e-14)
+
+
+def returns_an_array(x, data):
+    return x * data[0] + data
+
+
+def test_an_array_output_is_reported_by_the_trace():
+    with pytest.raises(TypeError, match="must return a scalar"):
+        G.value_and_grad(returns_an_array)(0.5, np.array([2.0]))

@@ -143,6 +143,15 @@ class _Operand:
         return self.kind in ("name", "temp")
 
 
+def _number(value) -> float:
+    """A data operand of a traced op as a float: a number, or a 0-d numeric array (numpy's result on a number)."""
+    if isinstance(value, (int, float, np.integer, np.floating)) or (
+        type(value) is np.ndarray and value.ndim == 0 and value.dtype.kind in "biuf"
+    ):
+        return float(value)
+    raise TypeError(f"a {type(value).__name__} of shape {np.shape(value)} where a number was expected")
+
+
 def _adjoint(name: str) -> str:
     """The variable holding the multiplier of ``name``'s node: ``_lg_b_x`` for ``x``, ``_lg_bt3`` for ``_lg_t3``."""
     return f"{PREFIX}b{name[len(PREFIX):]}" if name.startswith(PREFIX) else f"{PREFIX}b_{name}"
@@ -436,9 +445,9 @@ class _Transformer:
             value = float(value)
             code = repr(value)
             return [], _Operand(f"({code})" if value < 0 else code, "const", value)
-        # Converted as a trace converts a constant operand: an array here fails, and the call is traced.
+        # Converted as a trace converts a constant operand: anything but a number fails, and the call is traced.
         temp = self._temp("d")
-        return [f"{temp} = {PREFIX}float({ast.unparse(node)})"], _Operand(temp, "data")
+        return [f"{temp} = {PREFIX}number({ast.unparse(node)})"], _Operand(temp, "data")
 
     def expression(self, root, target=None):
         """Three-address code for a traced expression: ``(forward, reverse, operand holding its value)``.
@@ -614,7 +623,7 @@ class SourceAdjoint:
     def __init__(self, fn, positions, source, code):
         self.fn, self.positions, self.source = fn, positions, source
         helpers = {PREFIX + name: value for name, value in NAMESPACE.items()}
-        helpers.update({f"{PREFIX}float": float, f"{PREFIX}len": len, f"{PREFIX}cells": fn.__closure__})
+        helpers.update({f"{PREFIX}float": float, f"{PREFIX}number": _number, f"{PREFIX}len": len, f"{PREFIX}cells": fn.__closure__})
         self._function = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__)
         self._function.__kwdefaults__ = {**(fn.__kwdefaults__ or {}), **helpers}
 
@@ -625,9 +634,11 @@ class SourceAdjoint:
         except Exception:  # a domain error, an overflow, an array where a number was expected
             return None
         if type(value) is not float:
-            try:
-                value = float(value)
+            try:  # a number of another type; anything else is for the trace to report
+                value = float(value) if np.ndim(value) == 0 else None
             except (TypeError, ValueError):
+                return None
+            if value is None:
                 return None
         for g in gradients:
             if not isinstance(g, float) or g - g != 0.0:
@@ -782,7 +793,7 @@ def _transform(fn, positions):
     ]  # fmt: skip
     # the helpers (math's functions, float, ...) come in as keyword defaults: locals, and no user name shadows them
     used = set(re.findall(rf"\b{PREFIX}\w+", "\n".join(body)))
-    helpers = [name for name in (PREFIX + n for n in [*NAMESPACE, "float", "len", "cells"]) if name in used]
+    helpers = [name for name in (PREFIX + n for n in [*NAMESPACE, "float", "number", "len", "cells"]) if name in used]
     signature = parameters + (["*"] + keywords + helpers if keywords or helpers else [])
     source = "\n".join([f"def {PREFIX}adjoint({', '.join(signature)}):", *_indent(body)]) + "\n"
     try:
