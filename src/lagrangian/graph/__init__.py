@@ -167,7 +167,7 @@ def value_and_grad(fn, argnums=0, *, compile: bool = False):
             return by_argnums(argnums, *found)
         graph = trace(fn, *args, argnums=argnums)
         grads = graph.gradients()
-        return by_argnums(argnums, graph.value, [grads[i] for i in argument_positions(argnums)])
+        return by_argnums(argnums, graph.value, [grads[i] for i in source.positions])
 
     return wrapped
 

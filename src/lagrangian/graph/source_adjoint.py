@@ -279,9 +279,7 @@ class _Transformer:
             return self._untraced(node, "an augmented assignment to a subscript or attribute")
         if isinstance(node, ast.AnnAssign) and node.value is not None:
             return self.assign(node, node.target, node.value)
-        if isinstance(node, ast.For):
-            return self.loop(node)
-        if isinstance(node, ast.While):
+        if isinstance(node, (ast.For, ast.While)):
             return self.loop(node)
         if isinstance(node, ast.If):
             return self.branch(node)
@@ -319,8 +317,6 @@ class _Transformer:
             return ast.unparse(node).splitlines(), [f"{_adjoint(name)} = 0.0" for name in names if name in self.active]
         if not (isinstance(value, ast.Tuple) and len(target.elts) == len(value.elts)):
             self._fail(node, "a tuple assignment of traced values from something other than a tuple of the same length")
-        if not all(isinstance(t, ast.Name) for t in target.elts):
-            self._fail(node, "a tuple assignment to something other than plain names")
         # Every right-hand side is evaluated (and held) before any name is rebound, as Python does.
         forward, reverse, held = [], [], []
         for element in value.elts:
@@ -560,37 +556,36 @@ class _Transformer:
         forward_rule, partial_rules = _RULES[op]
         codes = dict(zip("ab", (a.code for a in arguments)))
         out = target or self._temp()
-        partials = []  # per operand: None (untraced), a float (constant) or the code of a pushed value
-        for argument, rule in zip(arguments, partial_rules):
-            if not argument.traced:
-                partials.append(None)
-                continue
-            text = rule.format(out=out, **codes)
-            partials.append(self._fold(text) if not _IDENTIFIER.search(text) else text)
+        partials = self._partials(arguments, partial_rules, codes, out)
         # Write into the target directly unless a pushed partial still needs an operand the target overwrites.
-        pushed = [p for p in partials if isinstance(p, str)]
-        if target is not None and pushed and target in codes.values():
+        if target is not None and target in codes.values() and any(isinstance(p, str) for p in partials):
             out = self._temp()
-            partials = [rule.format(out=out, **codes) if isinstance(p, str) else p for p, rule in zip(partials, partial_rules)]
-            pushed = [p for p in partials if isinstance(p, str)]
-        forward = [f"{out} = {forward_rule.format(**codes)}"] + [f"{PREFIX}push({p})" for p in pushed]
-        if out != (target or out):
+            partials = self._partials(arguments, partial_rules, codes, out)
+        forward = [f"{out} = {forward_rule.format(**codes)}"] + [f"{PREFIX}push({p})" for p in partials if isinstance(p, str)]
+        if target is not None and out != target:
             forward.append(f"{target} = {out}")
         reverse = self._back_substitution(out, target, arguments, partials)
         return forward, reverse, _Operand(target or out, "name" if target else "temp")
 
     @staticmethod
-    def _fold(text):
-        try:
-            return float(eval(text, {"__builtins__": {}}))  # digits and operators only
-        except ArithmeticError:
-            return text
+    def _partials(arguments, rules, codes, out) -> list:
+        """Per operand: ``None`` (untraced), a float (a constant partial) or the code of a value to push."""
+        partials = []
+        for argument, rule in zip(arguments, rules):
+            text = rule.format(out=out, **codes) if argument.traced else None
+            if text is not None and not _IDENTIFIER.search(text):  # digits and operators only
+                try:
+                    text = float(eval(text, {"__builtins__": {}}))
+                except ArithmeticError:  # left to run time, where the call is then traced
+                    pass
+            partials.append(text)
+        return partials
 
     def _back_substitution(self, out, target, arguments, partials):
         adjoint = _adjoint(target or out)
         lines, multiplier = [], adjoint
         overwrites = target is not None and any(a.code == target for a in arguments if a.traced)
-        if target is not None and overwrites:
+        if overwrites:
             # the target's old node is an operand: take the new node's multiplier first
             multiplier = f"{PREFIX}g"
             lines += [f"{multiplier} = {adjoint}", f"{adjoint} = 0.0"]
@@ -611,6 +606,15 @@ class _Transformer:
         return lines
 
 
+#: What the generated code calls, passed in as keyword defaults (locals, and no user name shadows them):
+#: the op rules' functions and constants, and the conversions; ``_lg_cells`` (the closure) is added per function.
+_HELPERS = {
+    **{PREFIX + name: value for name, value in NAMESPACE.items()},
+    f"{PREFIX}float": float, f"{PREFIX}number": _number, f"{PREFIX}len": len,
+}  # fmt: skip
+_CELLS = f"{PREFIX}cells"
+
+
 class SourceAdjoint:
     """``fn``'s value and gradient by one generated function; see the module docstring.
 
@@ -622,10 +626,8 @@ class SourceAdjoint:
 
     def __init__(self, fn, positions, source, code):
         self.fn, self.positions, self.source = fn, positions, source
-        helpers = {PREFIX + name: value for name, value in NAMESPACE.items()}
-        helpers.update({f"{PREFIX}float": float, f"{PREFIX}number": _number, f"{PREFIX}len": len, f"{PREFIX}cells": fn.__closure__})
         self._function = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__)
-        self._function.__kwdefaults__ = {**(fn.__kwdefaults__ or {}), **helpers}
+        self._function.__kwdefaults__ = {**(fn.__kwdefaults__ or {}), **_HELPERS, _CELLS: fn.__closure__}
 
     def __call__(self, *args):
         """``(value, [gradient for each traced argument])``, or ``None`` when the call must be traced."""
@@ -777,7 +779,7 @@ def _transform(fn, positions):
     transformer = _Transformer(definition, fn, traced, first_line)
     forward, reverse, output = transformer.function()
     active = sorted(transformer.active)
-    prologue = [f"{name} = {PREFIX}cells[{i}].cell_contents" for i, name in enumerate(code.co_freevars)]
+    prologue = [f"{name} = {_CELLS}[{i}].cell_contents" for i, name in enumerate(code.co_freevars)]
     prologue += [f"{name} = {PREFIX}float({name})" for name in traced]
     prologue += [f"{PREFIX}tape = []", f"{PREFIX}push = {PREFIX}tape.append"]
     if output.traced:
@@ -791,9 +793,8 @@ def _transform(fn, positions):
         f"{PREFIX}value = {output.code}", "# reverse: (I - J)^T y = e_m by back substitution", *backward,
         f"return {PREFIX}value, ({gradients}{',' if len(traced) == 1 else ''})",
     ]  # fmt: skip
-    # the helpers (math's functions, float, ...) come in as keyword defaults: locals, and no user name shadows them
     used = set(re.findall(rf"\b{PREFIX}\w+", "\n".join(body)))
-    helpers = [name for name in (PREFIX + n for n in [*NAMESPACE, "float", "number", "len", "cells"]) if name in used]
+    helpers = [name for name in [*_HELPERS, _CELLS] if name in used]
     signature = parameters + (["*"] + keywords + helpers if keywords or helpers else [])
     source = "\n".join([f"def {PREFIX}adjoint({', '.join(signature)}):", *_indent(body)]) + "\n"
     try:
