@@ -118,7 +118,7 @@ def test_dense_and_sparse_kkt_assembly_take_the_same_steps(name, monkeypatch):
     # Small problems run on dense arrays (DenseKKT, Bunch-Kaufman); with the limit at 0 the
     # same solve runs on CSR matrices and QDLDL. Same algorithm: same iterations and answer.
     dense = lg.interior_point(hs.load(name).problem, max_iterations=500)
-    monkeypatch.setattr(importlib.import_module("lagrangian.kkt"), "DENSE_KKT_LIMIT", 0)
+    monkeypatch.setattr(importlib.import_module("lagrangian.linalg.kkt_factorization"), "DENSE_KKT_LIMIT", 0)
     sparse = lg.interior_point(hs.load(name).problem, max_iterations=500)
     assert dense.status is sparse.status is lg.Status.SUCCESS
     assert dense.nit == sparse.nit

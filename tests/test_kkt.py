@@ -120,7 +120,7 @@ def random_kkt_blocks(seed, n=12, m=5):
 
 
 def test_refilled_pattern_solves_like_a_fresh_one():
-    from lagrangian.kkt import KKTPattern
+    from lagrangian.linalg.kkt_factorization import KKTPattern
 
     H, J = random_kkt_blocks(0)
     pattern = KKTPattern(H, J)

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.linalg import aslinearoperator
 
-from lagrangian import kkt as lg_kkt
+from lagrangian.linalg import kkt_factorization as lg_kkt
 from lagrangian import linalg
 from lagrangian.errors import ProblemError, SingularMatrixError, SolverError
 
@@ -295,9 +295,8 @@ def test_dense_ldl_reads_the_inertia_from_its_1x1_and_2x2_pivots(seed):
     A = rng.standard_normal((size, size))
     A = A + A.T
     A[np.diag_indices(size)[0][::2], np.diag_indices(size)[1][::2]] = 0.0
-    upper = sp.triu(sp.csc_array(A), format="csc")
-    pattern = linalg.DenseLDLPattern(upper)
-    F = pattern.factor(upper.data, pivot_tol=1e-14)
+    pattern = linalg.DenseLDLPattern()
+    F = pattern.factor_matrix(np.asfortranarray(A), pivot_tol=1e-14)
     eigenvalues = np.linalg.eigvalsh(A)
     assert F.inertia == (int((eigenvalues > 0).sum()), int((eigenvalues < 0).sum()), 0) and not F.singular
     assert np.any(pattern._factors_now[1] < 0)  # some 2x2 pivot was met
@@ -307,11 +306,11 @@ def test_dense_ldl_reads_the_inertia_from_its_1x1_and_2x2_pivots(seed):
 
 def test_dense_ldl_reports_a_singular_matrix_and_retires_old_factorizations():
     A = np.array([[1.0, 2.0, 0.0], [2.0, 4.0, 0.0], [0.0, 0.0, -3.0]])  # rank 2
-    upper = sp.triu(sp.csc_array(A), format="csc")
-    pattern = linalg.DenseLDLPattern(upper)
-    singular = pattern.factor(upper.data, pivot_tol=1e-14)
+    pattern = linalg.DenseLDLPattern()
+    singular = pattern.factor_matrix(np.asfortranarray(A), pivot_tol=1e-14)
     assert singular.singular and singular.inertia == (1, 1, 1)
-    regular = pattern.factor(upper.data + np.array([0.0, 0.0, 1.0, 0.0]), pivot_tol=1e-14)  # A[1, 1] = 5
+    A[1, 1] = 5.0
+    regular = pattern.factor_matrix(np.asfortranarray(A), pivot_tol=1e-14)
     assert not regular.singular and regular.inertia == (2, 1, 0)
     with pytest.raises(SolverError, match="overwritten"):
         singular.solve(np.ones(3))

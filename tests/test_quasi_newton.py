@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 import lagrangian as lg
 from lagrangian.derivatives import LimitedMemoryBFGS
-from lagrangian.kkt import KKTPattern, LowRankCorrectedFactorization
+from lagrangian.linalg.kkt_factorization import KKTPattern, LowRankCorrectedFactorization
 from lagrangian.problems import hock_schittkowski as hs
 from lagrangian.testing import assert_kkt
 

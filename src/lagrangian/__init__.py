@@ -16,7 +16,8 @@ from .errors import (
     SingularMatrixError,
     SolverError,
 )
-from .kkt import InertiaCorrection, KKTSystem, kkt_matrix, kkt_residuals
+from .kkt import KKTSystem, kkt_matrix, kkt_residuals
+from .linalg.kkt_factorization import InertiaCorrection
 from .problem import Constraint, Equality, Inequality, Problem
 from .result import IterationRecord, KKTResiduals, Solution, Status
 from .solvers import interior_point, newton_kkt, solve

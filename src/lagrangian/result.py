@@ -8,6 +8,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .kkt import KKTResiduals, kkt_residuals
+
 __all__ = ["Status", "KKTResiduals", "IterationRecord", "Certificate", "Solution"]
 
 
@@ -61,38 +63,6 @@ class Status(enum.Enum):
     @property
     def advice(self) -> str:
         return self.value
-
-
-@dataclass(frozen=True)
-class KKTResiduals:
-    """Infinity norms of the KKT conditions (convention in :mod:`lagrangian.convention`).
-
-    Attributes
-    ----------
-    stationarity : float
-        ``|| grad f + J^T y + z ||_inf``.
-    primal : float
-        Largest violation of ``cl <= c(x) <= cu`` and ``lb <= x <= ub``.
-    complementarity : float
-        Largest product of a multiplier with its distance to the bound it belongs
-        to, counting wrong-signed multipliers in full.
-    """
-
-    stationarity: float
-    primal: float
-    complementarity: float
-
-    def max(self) -> float:
-        return max(self.stationarity, self.primal, self.complementarity)
-
-    def as_dict(self) -> dict:
-        return {"stationarity": self.stationarity, "primal": self.primal, "complementarity": self.complementarity}
-
-    def __str__(self):
-        return (
-            f"stationarity {self.stationarity:.2e}, primal {self.primal:.2e}, "
-            f"complementarity {self.complementarity:.2e}"
-        )
 
 
 @dataclass(frozen=True)
@@ -235,8 +205,6 @@ class Solution:
         Independent of the solver: only the problem's callables and
         :func:`lagrangian.kkt.kkt_residuals` are used.
         """
-        from .kkt import kkt_residuals
-
         return kkt_residuals(problem or self._problem, self.x, self.y, self.z)
 
     def __str__(self):

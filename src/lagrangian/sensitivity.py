@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import ProblemError
-from .kkt import factorize_kkt
+from .linalg.kkt_factorization import factorize_kkt
 
 __all__ = ["Sensitivity", "sensitivity"]
 

@@ -205,3 +205,7 @@ def factorize(
 def solve(A, b, *, transpose: bool = False, structure: str = "auto") -> np.ndarray:
     """Solve ``A x = b`` (or ``A^T x = b``) once; see :func:`factorize`."""
     return factorize(A, structure=structure).solve(b, transpose=transpose)
+
+
+# The KKT factorization machinery builds on the names above (as_csr, DEFAULT_PIVOT_TOL).
+from . import kkt_factorization  # noqa: E402

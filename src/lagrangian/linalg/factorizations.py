@@ -147,11 +147,20 @@ class Factorization:
             Refine against the reference matrix and check the residual (default).
             ``False`` returns the factored matrix's direct solution unchecked, for
             a caller that refines against a matrix of its own (see
-            :class:`lagrangian.kkt.ScaledFactorization`).
+            :class:`lagrangian.linalg.kkt_factorization.ScaledFactorization`).
         """
         b = right_hand_side(b, self.shape[0])
         x = self._solve(b, transpose)
         return self._refine(b, x, transpose) if refine else x
+
+    def direct_solve(self, b, *, transpose: bool = False) -> np.ndarray:
+        """The factored matrix's solution of ``A x = b``: no validation, refinement or residual check.
+
+        For a caller that validated ``b`` and refines against a matrix of its own
+        (:class:`lagrangian.linalg.kkt_factorization.ScaledFactorization` solves with
+        ``S K S`` plus a shift and refines against ``K``), once per refinement step.
+        """
+        return self._solve(b, transpose)
 
     def _apply_reference(self, x, transpose):
         M = self.reference
@@ -394,7 +403,22 @@ class SymmetricFactorization(Factorization):
         return x
 
 
-class LDLPattern:
+class _OverwrittenFactors:
+    """Factors held by a pattern object: a new factorization overwrites the last one.
+
+    Each factorization remembers the pattern's ``generation`` when it was made; a
+    solve with an older one is an error rather than a silent answer from another
+    matrix's factors.
+    """
+
+    generation = 0
+
+    def _check(self, generation):
+        if generation != self.generation:
+            raise SolverError("this LDL^T factorization was overwritten by a later factorization of the same pattern")
+
+
+class LDLPattern(_OverwrittenFactors):
     r"""One symmetric sparsity pattern factored as ``P A P^T = L D L^T``, again and again.
 
     QDLDL (Stellato et al. 2020, the factorization inside OSQP; the ``qdldl``
@@ -437,7 +461,7 @@ class LDLPattern:
             one reports it only through ``singular`` (QDLDL stops at the zero
             pivot and leaves the rest of the factors stale, so such a solve is
             meaningless): check ``singular``, or refine against the matrix as
-            :class:`lagrangian.kkt.ScaledFactorization` does, whose residual
+            :class:`lagrangian.linalg.kkt_factorization.ScaledFactorization` does, whose residual
             check rejects it.
         """
         import qdldl
@@ -452,10 +476,6 @@ class LDLPattern:
         except RuntimeError as exc:
             raise SingularMatrixError(f"LDL^T factorization met a zero pivot (QDLDL: {exc})", pivot=0.0) from exc
         return LDLFactorization(self, data, pivot_tol=pivot_tol)
-
-    def _check(self, generation):
-        if generation != self.generation:
-            raise SolverError("this LDL^T factorization was overwritten by a later factorization of the same pattern")
 
     def _solve(self, generation, b):
         self._check(generation)
@@ -474,7 +494,7 @@ class LDLFactorization(Factorization):
     factors when first asked for (copying ``L`` out of QDLDL costs as much as a
     refactorization of a small matrix). Solves are not refined here (there is no
     reference matrix): the caller refines, as
-    :class:`lagrangian.kkt.ScaledFactorization` does, and that refinement's
+    :class:`lagrangian.linalg.kkt_factorization.ScaledFactorization` does, and that refinement's
     residual check is what rejects a factorization that met a zero pivot.
     """
 
@@ -521,7 +541,7 @@ class LDLFactorization(Factorization):
         return super().solve(b, transpose=transpose, refine=False)
 
 
-class DenseLDLPattern(LDLPattern):
+class DenseLDLPattern(_OverwrittenFactors):
     r""":class:`LDLPattern`'s interface for small matrices: LAPACK's Bunch-Kaufman ``P A P^T = U D U^T``.
 
     Below a few dozen rows a sparse factorization is all overhead: QDLDL's
@@ -534,29 +554,14 @@ class DenseLDLPattern(LDLPattern):
     :math:`\begin{pmatrix} a & b \\ b & c \end{pmatrix}` has the eigenvalues
     :math:`(a + c)/2 \pm \sqrt{((a - c)/2)^2 + b^2}`.
 
-    Parameters
-    ----------
-    upper : sparse matrix, optional
-        The pattern, as for :class:`LDLPattern`, for :meth:`factor`. Without it
-        only :meth:`factor_matrix` (a dense matrix of any order) can be called.
+    Only :meth:`factor_matrix` is offered: a dense matrix is cheaper to write whole than
+    through a sparse pattern's values.
     """
 
-    def __init__(self, upper=None):
+    def __init__(self):
         self.shape = None
-        if upper is not None:
-            csc = sp.csc_array(upper)
-            self.shape = csc.shape
-            # The values arrive in the pattern's CSC order: these are their coordinates.
-            self._rows = csc.indices.astype(np.intp)
-            self._cols = np.repeat(np.arange(self.shape[1]), np.diff(csc.indptr))
         self.generation = 0
         self._factors_now = None
-
-    def factor(self, data, *, pivot_tol: float) -> "DenseLDLFactorization":
-        """Factor the matrix whose upper triangle has values ``data`` (in the pattern's CSC order)."""
-        A = np.zeros(self.shape, order="F")
-        A[self._rows, self._cols] = data
-        return self.factor_matrix(A, pivot_tol=pivot_tol)
 
     def factor_matrix(self, A, *, pivot_tol: float) -> "DenseLDLFactorization":
         """Factor the square array ``A``, of which only the upper triangle is read; ``A`` is overwritten.

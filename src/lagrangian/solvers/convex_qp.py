@@ -30,7 +30,7 @@ entry ``Omega_i = w_{u,i} + w_{l,i}``; a bound adds ``Omega_j`` to the diagonal:
     [ A_I           0       -Omega_I^-1  ] [ dv ]   [ -Omega_I^-1 rho_I   ]
 
 This is :func:`lagrangian.kkt.kkt_matrix` with the inequality rows' ``-1/Omega`` as
-the dual regularization, factored by :class:`lagrangian.kkt.KKTPattern` (Ruiz
+the dual regularization, factored by :class:`lagrangian.linalg.kkt_factorization.KKTPattern` (Ruiz
 scaling, a quasidefinite shift removed again by refinement, an ``L D L^T``
 factorization whose symbolic analysis is reused between iterations): the same
 linear algebra as every other solver here.
@@ -62,7 +62,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import SingularMatrixError
-from ..kkt import kkt_pattern
+from ..linalg.kkt_factorization import kkt_pattern
 from ..result import Certificate, IterationRecord, Status
 from .ending import callback_stops, check_option, finish, limit_status
 

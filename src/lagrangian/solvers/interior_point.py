@@ -26,7 +26,7 @@ symmetric indefinite solve per iteration (Wächter & Biegler 2006, eq. 13):
     [ A                 -dc I   ] [ y_new ] = - [ d(w)           ]    A = dd/dw = [J, -P]
 
 which is the matrix of :func:`lagrangian.kkt.kkt_matrix` with ``H = W + Sigma``,
-solved with the same :class:`~lagrangian.kkt.InertiaCorrection`. The multipliers
+solved with the same :class:`~lagrangian.linalg.kkt_factorization.InertiaCorrection`. The multipliers
 keep the package convention: the stationarity of ``s`` reads ``y_I = z_U,s -
 z_L,s``, so ``y_I >= 0`` at an upper bound, and ``z = z_U - z_L`` on ``x``.
 
@@ -64,7 +64,8 @@ from .. import linalg
 from ..convention import bound_violation, lagrangian_gradient
 from ..derivatives import quasi_newton_model
 from ..errors import ProblemError, SingularKKTError, SingularMatrixError
-from ..kkt import InertiaCorrection, assembled_dense, factorize_kkt, least_squares_multipliers
+from ..kkt import least_squares_multipliers
+from ..linalg.kkt_factorization import InertiaCorrection, assembled_dense, factorize_kkt
 from ..result import IterationRecord, Solution, Status
 from .ending import OBJECTIVE_FLOOR, callback_stops, check_option, finish, limit_status
 
@@ -139,9 +140,9 @@ class _SlackForm:
     (unscaled) values come from the user's functions; everything the iteration
     sees is scaled.
 
-    A problem whose KKT matrix has at most :data:`~lagrangian.kkt.DENSE_KKT_LIMIT`
+    A problem whose KKT matrix has at most :data:`~lagrangian.linalg.kkt_factorization.DENSE_KKT_LIMIT`
     rows is ``dense``: its Jacobians and Hessians are asked for, built and factored
-    as dense arrays (:class:`~lagrangian.kkt.DenseKKT`); on a handful of variables
+    as dense arrays (:class:`~lagrangian.linalg.kkt_factorization.DenseKKT`); on a handful of variables
     every scipy.sparse construction costs more than the arithmetic.
     """
 

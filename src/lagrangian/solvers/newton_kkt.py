@@ -26,7 +26,8 @@ from .. import linalg
 from ..convention import lagrangian_gradient
 from ..derivatives import quasi_newton_model
 from ..errors import ProblemError, SingularKKTError
-from ..kkt import InertiaCorrection, assembled_dense, least_squares_multipliers
+from ..kkt import least_squares_multipliers
+from ..linalg.kkt_factorization import InertiaCorrection, assembled_dense
 from ..result import IterationRecord, Solution, Status
 from .ending import OBJECTIVE_FLOOR, callback_stops, finish
 
