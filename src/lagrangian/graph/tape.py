@@ -32,6 +32,7 @@ import scipy.sparse as sp
 from .. import linalg
 from ..errors import ProblemError
 from .ops import BINARY, UNARY
+from .unsupported import NODE_UFUNC_METHODS, unsupported
 
 __all__ = ["Tape", "Node", "NonFiniteValueError"]
 
@@ -372,6 +373,20 @@ for _numpy_name, _op in (
     ("sqrt", "sqrt"), ("tanh", "tanh"), ("arcsin", "asin"),
 ):  # fmt: skip
     setattr(Node, _numpy_name, _UNARY_METHODS[_op])
+
+
+def _unsupported_method(name: str):
+    def method(self):
+        raise unsupported(name)
+
+    method.__name__ = name
+    return method
+
+
+# numpy calls these on each element of an object array of nodes (np.exp2(a) calls
+# a[i].exp2()); without them its message names neither the function nor a way around it.
+for _numpy_name in NODE_UFUNC_METHODS:
+    setattr(Node, _numpy_name, _unsupported_method(_numpy_name))
 
 
 def _number(value) -> float:
