@@ -27,7 +27,7 @@ from .errors import ProblemError
 
 __all__ = ["real_array", "real_scalar", "real_vector", "real_matrix", "check_finite", "describe"]
 
-_NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
+_NUMERIC_KINDS = "iuf"  # signed and unsigned integers, floats (booleans are refused: a comparison returned by mistake)
 
 
 def describe(value, limit: int = 60) -> str:
@@ -44,8 +44,8 @@ def describe(value, limit: int = 60) -> str:
 def _first_offender(array: np.ndarray):
     """``(position, entry)`` of the first entry of an object array that is not a real number."""
     for position, entry in np.ndenumerate(array):
-        if entry is None or isinstance(entry, (str, bytes, complex, np.complexfloating)) or not isinstance(
-            entry, (numbers.Real, np.number, np.bool_)
+        if entry is None or isinstance(entry, (str, bytes, bool, np.bool_, complex, np.complexfloating)) or not isinstance(
+            entry, (numbers.Real, np.number)
         ):
             return position, entry
     return None, None
@@ -62,7 +62,8 @@ def real_array(value, argument: str) -> np.ndarray:
     strings, complex numbers (even with a zero imaginary part: a complex result
     means the computation left the reals, and dropping the imaginary part would
     hide it), ragged nested sequences, and objects that are not numbers.
-    Booleans and integers are converted. NaN and inf pass; the callers decide.
+    Booleans too: a callable that returns ``x > 0`` instead of a number has a bug.
+    Integers are converted. NaN and inf pass; the callers decide.
     """
     if type(value) is np.ndarray and value.dtype == np.float64:
         return value
@@ -88,6 +89,8 @@ def real_array(value, argument: str) -> np.ndarray:
         )
     if kind in _NUMERIC_KINDS:
         return array.astype(np.float64, copy=False)
+    if kind == "b":
+        raise ProblemError(argument, "expected real numbers, got booleans (True/False)")
     if kind in "US":
         raise ProblemError(argument, f"expected real numbers, got strings (dtype {array.dtype}, e.g. {array.flat[0]!r})" if array.size else "expected real numbers, got strings")
     if kind == "O":
@@ -108,7 +111,7 @@ def real_scalar(value, argument: str) -> float:
     """``value`` as a Python float: a number, or an array with exactly one entry (as scipy accepts)."""
     if isinstance(value, float):  # float and np.float64
         return float(value)
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return float(value)
     array = real_array(value, argument)
     if array.size != 1:

@@ -101,7 +101,8 @@ def Equality(fun, value=0.0, *, jacobian=None, name: str | None = None) -> Const
     if value is None:
         raise ProblemError("value", "expected a number or a 1-D array of numbers, got None")
     label = f"constraint {name!r} value" if isinstance(name, str) and name else "value"
-    check_finite(real_array(value, label), label)
+    value = _row_bounds(value, label, None)
+    check_finite(np.asarray(value), label)  # an equality with an infinite side holds nowhere
     return Constraint(fun, value, value, jacobian=jacobian, name=name)
 
 
