@@ -150,6 +150,24 @@ def test_unaccepted_or_ambiguous_bounds_are_refused(bounds, n, words):
     assert words in message
 
 
+@pytest.mark.parametrize(
+    "bounds, lower, upper",
+    [
+        ([(0, 1), (2, 3)], [0, 2], [1, 3]),
+        ([(0, 1), (0, 2)], [0, 0], [1, 2]),
+        ([(-0.8, 1.0), (-1, 0.8)], [-0.8, -1], [1, 0.8]),  # scipy's test_slsqp
+        (np.array([[0, 1], [2, 3]]), [0, 2], [1, 3]),
+    ],
+)
+def test_scipy_callers_read_every_sequence_of_pairs_as_pairs(bounds, lower, upper):
+    # lagrangian.minimize's contract is scipy.optimize.minimize's: no second reading
+    lb, ub = read_bounds(bounds, 2, pairs=True)
+    np.testing.assert_array_equal(lb, lower)
+    np.testing.assert_array_equal(ub, upper)
+    # and the arrays read back as (lb, ub) by Problem
+    np.testing.assert_array_equal(read_bounds((lb, ub), 2)[0], lower)
+
+
 def test_the_issue_example_is_an_error_and_three_pairs_are_pairs():
     # before: read as lb = (0, 1), ub = (2, 3) by Problem, as pairs by minimize
     message = refused(lambda: problem(bounds=[(0, 1), (2, 3)]), "bounds")

@@ -46,6 +46,13 @@ So ``Problem(..., bounds=[(0, 1), (2, 3)])`` with two variables is an error,
 ``[(0, 1), (2, 3), (4, 5)]`` with three is three pairs, and ``([0, 0], [5, 5])``
 is ``0 <= x <= 5``.
 
+:func:`lagrangian.minimize` promises scipy.optimize.minimize's meaning, in which a
+sequence of two-entry sequences is only ever pairs; it reads with
+``pairs=True``, which takes that reading at the ambiguous shape instead of the
+rule. The two entry points then agree on every form except one that scipy
+reads as fixing every variable (``[(lo, lo), (hi, hi)]``), which ``Problem``
+reads as ``lo <= x <= hi``.
+
 Starting inside
 ---------------
 :func:`push_inside` moves a point strictly inside the bounds (IPOPT's
@@ -169,11 +176,23 @@ def _ambiguous(bounds, items, n: int):
     return readings.get("pairs") or readings.get("(lb, ub)") or _pairs(rows, n)  # reported by the caller's check
 
 
-def read_bounds(bounds, n: int) -> tuple[np.ndarray, np.ndarray]:
+def read_bounds(bounds, n: int, *, pairs: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(lb, ub)``, two float arrays of length ``n``, from any accepted form of ``bounds``.
 
     See the module docstring for the forms and for the rule at the one ambiguous
     shape.
+
+    Parameters
+    ----------
+    bounds : see the module docstring
+    n : int
+        The number of variables.
+    pairs : bool
+        For a caller whose documented contract is scipy.optimize.minimize's, where a
+        sequence of two-entry sequences is always ``(lower, upper)`` pairs
+        (:func:`lagrangian.minimize`): the ambiguous shape is then read as pairs,
+        as scipy reads it, with no second reading. Every other form, and every
+        error, is the same.
 
     Raises
     ------
@@ -192,7 +211,7 @@ def read_bounds(bounds, n: int) -> tuple[np.ndarray, np.ndarray]:
         as_pairs = (len(items) == n or len(items) == 1) and all(s == ("vector", 2) for s in shapes) and n > 0
         as_lower_upper = len(items) == 2 and all(s in ("none", "number") or s == ("vector", n) for s in shapes)
         if as_pairs and as_lower_upper:
-            lower, upper = _ambiguous(bounds, items, n)
+            lower, upper = _pairs(items, n) if pairs else _ambiguous(bounds, items, n)
         elif as_pairs:
             lower, upper = _pairs(items, n)
         elif as_lower_upper:

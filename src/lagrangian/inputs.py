@@ -27,6 +27,7 @@ from .errors import ProblemError
 
 __all__ = ["real_array", "real_scalar", "real_vector", "real_matrix", "check_finite", "describe"]
 
+_FLOAT64 = np.dtype(np.float64)  # builtin dtypes are singletons: an identity test is the fast check
 _NUMERIC_KINDS = "iuf"  # signed and unsigned integers, floats (booleans are refused: a comparison returned by mistake)
 
 
@@ -65,7 +66,7 @@ def real_array(value, argument: str) -> np.ndarray:
     Booleans too: a callable that returns ``x > 0`` instead of a number has a bug.
     Integers are converted. NaN and inf pass; the callers decide.
     """
-    if type(value) is np.ndarray and value.dtype == np.float64:
+    if type(value) is np.ndarray and value.dtype is _FLOAT64:
         return value
     if value is None:
         raise ProblemError(argument, "expected real numbers, got None")
@@ -170,6 +171,8 @@ def real_matrix(value, argument: str, *, sparse_ok: bool = True):
     A scalar or a 1-D array is read as a matrix of one row (``np.atleast_2d``), as
     a Jacobian of one constraint row may be returned.
     """
+    if type(value) is np.ndarray and value.dtype is _FLOAT64 and value.ndim == 2:
+        return value
     if sp.issparse(value):
         if not sparse_ok:
             raise ProblemError(argument, f"expected a dense array, got a sparse {type(value).__name__}")

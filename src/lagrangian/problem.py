@@ -353,7 +353,8 @@ class Problem:
 
     def objective(self, x) -> float:
         self.counts["objective"] += 1
-        return self._objective_value(x)
+        value = self._objective(x)  # _objective_value inlined: this runs at every trial point
+        return value if type(value) is float else real_scalar(value, "objective")
 
     def gradient(self, x) -> np.ndarray:
         self.counts["gradient"] += 1
@@ -366,7 +367,9 @@ class Problem:
         return g
 
     def _evaluate_constraint(self, con, x):
-        value = np.atleast_1d(real_array(con.fun(x), con._label("fun")))
+        value = real_array(con.fun(x), con._label("fun"))
+        if value.ndim != 1:
+            value = np.atleast_1d(value)
         if value.ndim != 1:
             raise ProblemError(con._label("fun"), f"must return a 1-D array or scalar, got shape {value.shape}")
         return value
