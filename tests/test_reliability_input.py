@@ -358,6 +358,14 @@ def test_unsupported_numpy_functions_are_named_with_what_to_write_instead(fn, x,
     assert advice in message
 
 
+@pytest.mark.parametrize("compile", [False, True])
+@pytest.mark.parametrize("x", [1 + 1j, np.array([1 + 1j, 2.0]), "a", None, ["a", "b"]])
+def test_traced_arguments_must_be_real_numbers(x, compile):
+    # before: np.array([1 + 1j, 2]) was traced as (1, 2), its imaginary part dropped
+    f = (lambda x: (x * x).sum()) if np.ndim(x) else (lambda x: x * x)
+    refused(lambda: G.value_and_grad(f, compile=compile)(x), "traced argument")
+
+
 def test_unsupported_numpy_functions_in_jacobians_are_named():
     refused(lambda: G.value_and_jacobian(lambda x: np.exp2(x))(np.array([1.0, 2.0])), "numpy.exp2")
     refused(lambda: G.value_and_sparse_jacobian(lambda x: np.exp2(x))(np.array([1.0, 2.0])), "numpy.exp2")

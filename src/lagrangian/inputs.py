@@ -85,7 +85,8 @@ def real_array(value, argument: str) -> np.ndarray:
         entry = complex(array[where]) if array.size else complex(0)
         raise ProblemError(
             argument,
-            f"has complex values (largest imaginary part {imaginary.max(initial=0.0):.3g}, at {_position(where)}: {entry!r}); "
+            f"has complex values (largest imaginary part {imaginary.max(initial=0.0):.3g}"
+            f"{f', at {_position(where)}' if array.ndim else ''}: {entry!r}); "
             "only real numbers are accepted",
         )
     if kind in _NUMERIC_KINDS:

@@ -27,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import ProblemError
+from ..inputs import real_array
 from .jacobians import Elementwise, Gather, MatmulLeft, MatmulRight, Rearrange, Scatter, SumOver
 from .ops import UNARY
 from .tape import NonFiniteValueError
@@ -245,11 +246,14 @@ def input_array(value) -> np.ndarray:
     A float array is referenced, not copied (a 784 x 256 weight copy costs as much as a
     tenth of a gradient): do not modify it while its graph is in use.
     """
-    return np.asarray(value, dtype=None if _is_float(value) else float)
+    return np.asarray(value) if _is_float(value) else real_array(value, "traced argument")  # complex, strings, None refused
 
 
 def _is_float(value) -> bool:
-    return np.asarray(value).dtype.kind == "f"
+    try:
+        return np.asarray(value).dtype.kind == "f"
+    except (TypeError, ValueError):  # ragged: real_array says so
+        return False
 
 
 def _constant(value):

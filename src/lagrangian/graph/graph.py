@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ProblemError
+from ..inputs import real_scalar
 from .arrays import Array, ArrayTape
 from .tape import Node, Tape
 
@@ -76,7 +77,7 @@ def trace(fn, *args, argnums=None, nodes="auto"):
             node = tape.variable(array)
             inputs[i] = node.index
         elif array.ndim == 0:
-            node = tape.variable(float(array))
+            node = tape.variable(real_scalar(array, "traced argument"))  # complex, strings, None refused
             inputs[i] = np.array(node.index)
         else:
             node = tape.variables(array)

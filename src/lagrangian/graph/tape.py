@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from .. import linalg
 from ..errors import ProblemError
+from ..inputs import real_array
 from .ops import BINARY, UNARY
 from .unsupported import NODE_UFUNC_METHODS, unsupported
 
@@ -107,7 +108,7 @@ class Tape:
 
     def variables(self, values) -> np.ndarray:
         """Input nodes for every entry of ``values``, as an object array of the same shape."""
-        values = np.asarray(values, dtype=float)
+        values = real_array(values, "traced argument")  # complex, strings, None refused, not cast
         nodes = np.empty(values.shape, dtype=object)
         for idx, value in np.ndenumerate(values):
             nodes[idx] = self.variable(value)
