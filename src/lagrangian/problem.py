@@ -132,7 +132,11 @@ class Problem:
         them (see :func:`lagrangian.bounds.push_inside`), never outside ``[lb, ub]``.
     gradient : callable, optional
         ``gradient(x) -> array (n,)``; central differences when omitted (with an
-        :class:`~lagrangian.errors.ApproximateDerivativeWarning`, once).
+        :class:`~lagrangian.errors.ApproximateDerivativeWarning`, once). The
+        differences step about ``6e-6 max(1, |x_j|)`` each way, which stays inside
+        bounds of any width from ``x_start`` but not across a fixed variable
+        (``lb == ub``): give exact derivatives when the functions are undefined
+        outside such a bound.
     constraints : Constraint or sequence of Constraint
         Stacked in the order given; each keeps its own name and multipliers.
     bounds : optional
