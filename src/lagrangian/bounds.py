@@ -238,6 +238,9 @@ def _unreadable(items, shapes, n: int) -> str:
     """What was found, for the error message."""
     for i, (item, shape) in enumerate(zip(items, shapes)):
         if shape == "other":
+            if _is_sequence(item) and not (isinstance(item, np.ndarray) and item.ndim != 1):
+                bad = next(e for e in item if not (e is None or _is_number(e)))
+                return f"entry {i} ({describe(item)}) holds {describe(bad)}, not a number or None"
             return f"entry {i} is {describe(item)}, neither a number, None, nor a sequence of numbers"
     lengths = ["None" if s == "none" else "a number" if s == "number" else f"{s[1]} numbers" for s in shapes]
     return f"got {len(items)} entries ({', '.join(lengths)})"
