@@ -18,41 +18,30 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import linalg
+from .bounds import empty_interval, push_inside, read_bounds
 from .derivatives import DENSE_QUASI_NEWTON_LIMIT, central_difference_jacobian
 from .errors import ApproximateDerivativeWarning, ProblemError
+from .inputs import check_finite, describe, real_array, real_matrix, real_scalar, real_vector
 
 __all__ = ["Constraint", "Equality", "Inequality", "Problem"]
 
 
-def _vector(value, name: str, size: int | None = None, *, allow_inf: bool = False) -> np.ndarray:
-    """A float vector, broadcast from a scalar when ``size`` is given, checked for NaN."""
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ProblemError(name, f"expected numbers, got {type(value).__name__}") from exc
-    if size is not None and array.ndim == 0:
-        array = np.full(size, float(array))
-    if array.ndim != 1:
-        raise ProblemError(name, f"expected a 1-D array, got shape {array.shape}")
-    if size is not None and array.size != size:
-        raise ProblemError(name, f"expected {size} entries, got {array.size}")
-    bad = np.isnan(array) if allow_inf else ~np.isfinite(array)
-    if bad.any():
-        kind = "NaN" if allow_inf else "NaN or infinite"
-        raise ProblemError(name, f"has {kind} entries at positions {np.flatnonzero(bad)[:8].tolist()}")
-    return array
+def _row_bounds(value, label: str, default: float):
+    """A constraint's ``lower`` or ``upper``: ``None`` (no bound), a number or a 1-D array, real, not NaN."""
+    if value is None:
+        return default
+    array = real_array(value, label)
+    if array.ndim > 1:
+        raise ProblemError(label, f"expected a number or a 1-D array, got shape {array.shape}")
+    check_finite(array, label, allow_inf=True)
+    return float(array) if array.ndim == 0 else array
 
 
-def _check_interval(lower, upper, lower_name: str, upper_name: str):
-    crossed = lower > upper
-    if crossed.any():
-        i = int(np.flatnonzero(crossed)[0])
-        raise ProblemError(
-            f"{lower_name}/{upper_name}",
-            f"lower bound exceeds upper bound at position {i} ({lower[i]!r} > {upper[i]!r})",
-        )
-    if np.any(lower == np.inf) or np.any(upper == -np.inf):
-        raise ProblemError(f"{lower_name}/{upper_name}", "a lower bound of +inf or an upper bound of -inf admits no point")
+def _check_rows(lower, upper, label: str):
+    """``lower <= upper`` row by row, with a ProblemError naming the constraint's bounds when not."""
+    problem = empty_interval(np.atleast_1d(lower), np.atleast_1d(upper), "row")
+    if problem is not None:
+        raise ProblemError(label, problem)
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,9 +52,9 @@ class Constraint:
     ----------
     fun : callable
         ``fun(x) -> array_like`` of shape (k,) or a scalar (k = 1).
-    lower, upper : float or array_like
-        Row bounds; ``-inf``/``inf`` for one-sided rows; ``lower == upper`` makes a
-        row an equality.
+    lower, upper : float, array_like or None
+        Row bounds; ``-inf``/``inf`` (or ``None``) for one-sided rows; ``lower == upper``
+        makes a row an equality. Real numbers, not NaN, ``lower <= upper``: checked here.
     jacobian : callable, optional
         ``jacobian(x)`` -> dense array or scipy.sparse matrix of shape (k, n).
         Central differences are used when omitted.
@@ -94,6 +83,14 @@ class Constraint:
             raise ProblemError(self._label("jacobian"), "expected a callable or None")
         if self.name is not None and not isinstance(self.name, str):
             raise ProblemError("name", f"expected a string, got {type(self.name).__name__}")
+        # frozen: the validated bounds replace what was given
+        object.__setattr__(self, "lower", _row_bounds(self.lower, self._label("lower"), -np.inf))
+        object.__setattr__(self, "upper", _row_bounds(self.upper, self._label("upper"), np.inf))
+        if np.ndim(self.lower) and np.ndim(self.upper) and np.size(self.lower) != np.size(self.upper):
+            raise ProblemError(
+                self._label("lower/upper"), f"have different lengths ({np.size(self.lower)} and {np.size(self.upper)})"
+            )
+        _check_rows(self.lower, self.upper, self._label("lower/upper"))
 
     def _label(self, what: str) -> str:
         return f"constraint {self.name!r} {what}" if self.name else f"constraint {what}"
@@ -101,6 +98,11 @@ class Constraint:
 
 def Equality(fun, value=0.0, *, jacobian=None, name: str | None = None) -> Constraint:
     """The constraint ``fun(x) == value`` (a :class:`Constraint` with equal bounds)."""
+    if value is None:
+        raise ProblemError("value", "expected a number or a 1-D array of numbers, got None")
+    label = f"constraint {name!r} value" if isinstance(name, str) and name else "value"
+    value = _row_bounds(value, label, None)
+    check_finite(np.asarray(value), label)  # an equality with an infinite side holds nowhere
     return Constraint(fun, value, value, jacobian=jacobian, name=name)
 
 
@@ -110,11 +112,11 @@ def Inequality(fun, *, lower=-np.inf, upper=np.inf, jacobian=None, name: str | N
 
 
 
-def _as_matrix(block, dense: bool):
-    """A user's derivative matrix (sparse, dense or a scalar) as a 2-D ndarray or as CSR."""
+def _as_matrix(block, dense: bool, label: str):
+    """A user's derivative matrix (sparse, dense or a scalar) as a 2-D ndarray or as CSR; real numbers only."""
+    block = real_matrix(block, label)
     if sp.issparse(block):
         return block.toarray() if dense else linalg.as_csr(block)
-    block = np.atleast_2d(np.asarray(block, dtype=float))
     return block if dense else linalg.as_csr(block)
 
 class Problem:
@@ -125,15 +127,25 @@ class Problem:
     objective : callable
         ``objective(x) -> float``.
     x0 : array_like, shape (n,)
-        Starting point; must be finite.
+        Starting point: real, finite numbers. It may lie outside the bounds; the
+        callables are first evaluated at ``x_start``, ``x0`` moved strictly inside
+        them (see :func:`lagrangian.bounds.push_inside`), never outside ``[lb, ub]``.
     gradient : callable, optional
         ``gradient(x) -> array (n,)``; central differences when omitted (with an
-        :class:`~lagrangian.errors.ApproximateDerivativeWarning`, once).
+        :class:`~lagrangian.errors.ApproximateDerivativeWarning`, once). The
+        differences step about ``6e-6 max(1, |x_j|)`` each way, which stays inside
+        bounds of any width from ``x_start`` but not across a fixed variable
+        (``lb == ub``): give exact derivatives when the functions are undefined
+        outside such a bound.
     constraints : Constraint or sequence of Constraint
         Stacked in the order given; each keeps its own name and multipliers.
-    bounds : (lower, upper) pair or object with ``lb`` and ``ub``, optional
-        Scalars broadcast; ``None`` entries, ``-inf`` and ``inf`` mean unbounded.
-        scipy's ``Bounds`` is accepted as is.
+    bounds : optional
+        ``scipy.optimize.Bounds(lb, ub)``, a sequence of ``n`` ``(lower, upper)``
+        pairs (scipy.optimize.minimize's form), or ``(lb, ub)`` with each side
+        ``None``, a number or ``n`` numbers; ``None``, ``-inf`` and ``inf`` mean
+        unbounded. Read by :func:`lagrangian.bounds.read_bounds`, whose docstring
+        gives the rule for the one shape that reads two ways (``n = 2``,
+        ``[[a, b], [c, d]]``): an unambiguous reading is taken, else an error.
     hessian : callable or "finite-differences", optional
         ``hessian(x, y) -> (n, n)`` dense or sparse: the Hessian of the Lagrangian
         ``∇²f(x) + Σ y_i ∇²c_i(x)`` for the stacked multipliers ``y`` (convention
@@ -155,9 +167,24 @@ class Problem:
     Raises
     ------
     ProblemError
-        Non-finite or non-1-D ``x0``; bounds of the wrong length or crossed
+        Naming the argument or callable: ``x0`` that is not a 1-D array of real,
+        finite numbers (complex, strings, ``None``, ragged lists are refused);
+        bounds of an unaccepted or ambiguous form, of the wrong length or crossed
         (``lb > ub``, ``cl > cu``); duplicate constraint names; a callable that
-        returns the wrong shape or a non-finite value at ``x0``.
+        returns something other than real numbers of the right shape (at any
+        point of a solve), or a non-finite value or derivative (gradient, each
+        constraint's Jacobian, Hessian, Hessian product) at ``x_start``.
+
+    Attributes
+    ----------
+    x0 : ndarray
+        The starting point as given.
+    x_start : ndarray
+        ``x0`` moved strictly inside the bounds, as the interior-point method
+        moves it (IPOPT's ``bound_push``; a fixed variable ``lb == ub`` at its
+        value): where the callables were checked.
+    lb, ub : ndarray
+        The bounds read from ``bounds``.
     """
 
     def __init__(
@@ -173,6 +200,8 @@ class Problem:
         quasi_newton: str = "auto",
         name: str | None = None,
     ):
+        if not isinstance(quasi_newton, str):
+            raise ProblemError("quasi_newton", f"expected 'auto', 'bfgs', 'sr1' or 'l-bfgs', got {describe(quasi_newton)}")
         if isinstance(hessian, str) and hessian != "finite-differences":
             raise ProblemError("hessian", f"expected a callable or 'finite-differences', got {hessian!r}")
         for label, fn in (("objective", objective), ("gradient", gradient), ("hessian", None if isinstance(hessian, str) else hessian), ("hessian_product", hessian_product)):
@@ -182,8 +211,10 @@ class Problem:
             raise ProblemError("objective", "expected a callable, got None")
         if quasi_newton not in ("auto", "bfgs", "sr1", "l-bfgs"):
             raise ProblemError("quasi_newton", f"expected 'auto', 'bfgs', 'sr1' or 'l-bfgs', got {quasi_newton!r}")
+        if name is not None and not isinstance(name, str):
+            raise ProblemError("name", f"expected a string or None, got {describe(name)}")
         self.name = name
-        self.x0 = _vector(x0, "x0")
+        self.x0 = real_vector(x0, "x0")
         self.n = n = self.x0.size
         if quasi_newton == "auto":
             quasi_newton = "bfgs" if n <= DENSE_QUASI_NEWTON_LIMIT else "l-bfgs"
@@ -192,10 +223,16 @@ class Problem:
         self.quasi_newton = quasi_newton
         self.counts = {"objective": 0, "gradient": 0, "constraints": 0, "jacobian": 0, "hessian": 0}
 
-        self.lb, self.ub = self._bounds(bounds, n)
+        self.lb, self.ub = read_bounds(bounds, n)
+        # Interior means interior: the user's functions are first called here, at the
+        # point the interior-point method will start from, never outside [lb, ub].
+        self.x_start = push_inside(self.x0, self.lb, self.ub)
+        where = "at x0" if np.array_equal(self.x_start, self.x0) else "at x0 moved inside the bounds (Problem.x_start)"
 
         if isinstance(constraints, Constraint):
             constraints = (constraints,)
+        if isinstance(constraints, (str, bytes, dict)) or not hasattr(constraints, "__iter__"):
+            raise ProblemError("constraints", f"expected a Constraint or a list of them, got {describe(constraints)}")
         constraints = tuple(constraints)
         for i, con in enumerate(constraints):
             if not isinstance(con, Constraint):
@@ -210,20 +247,19 @@ class Problem:
         self.constraints = tuple(named)
         self._handles = {id(original): con.name for original, con in zip(constraints, named)}
 
-        # Evaluate every callable once at x0: sizes are learnt and mistakes reported
+        # Evaluate every callable once at x_start: sizes are learnt and mistakes reported
         # here, naming the callable, rather than deep inside a solver.
-        f0 = self.objective(self.x0)
+        f0 = self.objective(self.x_start)
         if not np.isfinite(f0):
-            raise ProblemError("objective", f"returned {f0} at x0")
+            raise ProblemError("objective", f"returned {f0} {where}")
         slices, cl, cu, start = {}, [], [], 0
         for con in self.constraints:
-            value = self._evaluate_constraint(con, self.x0)
+            value = self._evaluate_constraint(con, self.x_start)
             k = value.size
-            if not np.all(np.isfinite(value)):
-                raise ProblemError(con._label("fun"), f"returned non-finite values at x0: {value}")
-            lower = _vector(con.lower, con._label("lower"), k, allow_inf=True)
-            upper = _vector(con.upper, con._label("upper"), k, allow_inf=True)
-            _check_interval(lower, upper, con._label("lower"), "upper")
+            check_finite(value, con._label("fun"), where=f" {where}")
+            lower = real_vector(con.lower, con._label("lower"), k, allow_inf=True)
+            upper = real_vector(con.upper, con._label("upper"), k, allow_inf=True)
+            _check_rows(lower, upper, con._label("lower/upper"))
             slices[con.name] = slice(start, start + k)
             cl.append(lower)
             cu.append(upper)
@@ -255,37 +291,30 @@ class Problem:
                 ApproximateDerivativeWarning,
                 stacklevel=2,
             )
-        self.gradient(self.x0)
-        self.jacobian(self.x0)
-        if hessian is not None:
-            self.hessian(self.x0, np.zeros(self.m))
-        if hessian_product is not None:
-            self.hessian_product(self.x0, np.zeros(self.m), np.zeros(n))
+        self._check_derivatives(where)
         for key in self.counts:
             self.counts[key] = 0
 
-    # -- bounds -------------------------------------------------------------------
-    @staticmethod
-    def _bounds(bounds, n):
-        if bounds is None:
-            return np.full(n, -np.inf), np.full(n, np.inf)
-        if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
-            lower, upper = bounds.lb, bounds.ub
-        else:
-            try:
-                lower, upper = bounds
-            except (TypeError, ValueError) as exc:
-                raise ProblemError("bounds", "expected a (lower, upper) pair or an object with lb and ub") from exc
+    def _check_derivatives(self, where: str):
+        """Every derivative at ``x_start`` has the right shape and finite entries, or a ProblemError naming it.
 
-        def side(value, label, default):
-            if value is None:
-                return np.full(n, default)
-            value = np.array([default if v is None else v for v in value] if isinstance(value, (list, tuple)) else value, dtype=float)
-            return _vector(value, label, n, allow_inf=True)
-
-        lb, ub = side(lower, "bounds lower", -np.inf), side(upper, "bounds upper", np.inf)
-        _check_interval(lb, ub, "bounds lower", "upper")
-        return lb, ub
+        A NaN or inf here would otherwise surface inside the first linear solve
+        ("b: contains NaN") or as LAPACK's "SVD did not converge".
+        """
+        x, m, at = self.x_start, self.m, f" {where}"
+        differenced = " (central differences of the objective: it is not finite within a step of x)"
+        check_finite(self.gradient(x), "gradient" + ("" if self._gradient is not None else differenced), where=at)
+        for con in self.constraints:
+            label = con._label("jacobian")
+            if con.jacobian is None:
+                label += " (central differences of its fun: not finite within a step of x)"
+            check_finite(self._jacobian_block(con, x, dense=False), label, where=at)
+        y = np.ones(m)  # every constraint's curvature term enters
+        if self._hessian is not None:
+            label = "hessian" if not isinstance(self._hessian, str) else "hessian (finite differences of the Lagrangian gradient)"
+            check_finite(self.hessian(x, y), label, where=f"{at} with every multiplier 1")
+        if self._hessian_product is not None:
+            check_finite(self.hessian_product(x, y, np.ones(self.n)), "hessian_product", where=f"{at} with every multiplier and v = 1")
 
     # -- structure ----------------------------------------------------------------
     @property
@@ -319,26 +348,32 @@ class Problem:
         return MappingProxyType({name: y[s].copy() for name, s in self.slices.items()})
 
     # -- evaluation (counted) -----------------------------------------------------
+    # Every value a user's callable returns is read by lagrangian.inputs: a complex
+    # number, a string, None or a ragged list is a ProblemError naming the callable
+    # at any point of a solve, never silently converted.
+    def _objective_value(self, x) -> float:
+        value = self._objective(x)
+        return value if type(value) is float else real_scalar(value, "objective")
+
     def objective(self, x) -> float:
         self.counts["objective"] += 1
-        value = self._objective(x)
-        try:
-            return float(value)
-        except (TypeError, ValueError) as exc:
-            raise ProblemError("objective", f"must return a scalar, got {np.shape(value)}") from exc
+        value = self._objective(x)  # _objective_value inlined: this runs at every trial point
+        return value if type(value) is float else real_scalar(value, "objective")
 
     def gradient(self, x) -> np.ndarray:
         self.counts["gradient"] += 1
         if self._gradient is None:
-            g = central_difference_jacobian(self._objective, x)[0]
+            g = central_difference_jacobian(self._objective_value, x)[0]
         else:
-            g = np.asarray(self._gradient(x), dtype=float)
+            g = real_array(self._gradient(x), "gradient")
         if g.shape != (self.n,):
             raise ProblemError("gradient", f"returned shape {g.shape}, expected ({self.n},)")
         return g
 
     def _evaluate_constraint(self, con, x):
-        value = np.atleast_1d(np.asarray(con.fun(x), dtype=float))
+        value = real_array(con.fun(x), con._label("fun"))
+        if value.ndim != 1:
+            value = np.atleast_1d(value)
         if value.ndim != 1:
             raise ProblemError(con._label("fun"), f"must return a 1-D array or scalar, got shape {value.shape}")
         return value
@@ -355,22 +390,24 @@ class Problem:
             values.append(value)
         return np.concatenate(values) if values else np.zeros(0)
 
+    def _jacobian_block(self, con, x, dense: bool):
+        """One constraint's Jacobian ``(k, n)``, checked for shape and real entries."""
+        rows = self.slices[con.name].stop - self.slices[con.name].start
+        if con.jacobian is None:
+            block = central_difference_jacobian(lambda z, con=con: self._evaluate_constraint(con, z), x)
+        else:
+            block = con.jacobian(x)
+        block = _as_matrix(block, dense, con._label("jacobian"))
+        if block.shape != (rows, self.n):
+            raise ProblemError(con._label("jacobian"), f"returned shape {block.shape}, expected ({rows}, {self.n})")
+        return block
+
     def jacobian(self, x, *, dense: bool = False):
         """All constraint Jacobians stacked, ``J(x) = dc/dx``: a CSR array of shape (m, n), or
         with ``dense=True`` a 2-D ndarray (what the solvers ask for on small problems,
         whose KKT matrices they assemble dense)."""
         self.counts["jacobian"] += 1
-        blocks = []
-        for con in self.constraints:
-            rows = self.slices[con.name].stop - self.slices[con.name].start
-            if con.jacobian is None:
-                block = central_difference_jacobian(lambda z, con=con: self._evaluate_constraint(con, z), x)
-            else:
-                block = con.jacobian(x)
-            block = _as_matrix(block, dense)
-            if block.shape != (rows, self.n):
-                raise ProblemError(con._label("jacobian"), f"returned shape {block.shape}, expected ({rows}, {self.n})")
-            blocks.append(block)
+        blocks = [self._jacobian_block(con, x, dense) for con in self.constraints]
         if len(blocks) == 1:
             return blocks[0]
         if dense:
@@ -385,8 +422,8 @@ class Problem:
         if isinstance(self._hessian, str):
             y = np.asarray(y, dtype=float)
             H = central_difference_jacobian(lambda z: self.gradient(z) + self.jacobian(z).T @ y, x)
-            return _as_matrix(0.5 * (H + H.T), dense)
-        H = _as_matrix(self._hessian(x, y), dense)
+            return _as_matrix(0.5 * (H + H.T), dense, "hessian")
+        H = _as_matrix(self._hessian(x, y), dense, "hessian")
         if H.shape != (self.n, self.n):
             raise ProblemError("hessian", f"returned shape {H.shape}, expected ({self.n}, {self.n})")
         return H
@@ -395,7 +432,7 @@ class Problem:
         if self._hessian_product is None:
             raise ProblemError("hessian_product", "this problem has no Hessian-vector product")
         self.counts["hessian"] += 1
-        Hv = np.asarray(self._hessian_product(x, y, v), dtype=float)
+        Hv = real_array(self._hessian_product(x, y, v), "hessian_product")
         if Hv.shape != (self.n,):
             raise ProblemError("hessian_product", f"returned shape {Hv.shape}, expected ({self.n},)")
         return Hv

@@ -27,9 +27,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import ProblemError
+from ..inputs import real_array
 from .jacobians import Elementwise, Gather, MatmulLeft, MatmulRight, Rearrange, Scatter, SumOver
 from .ops import UNARY
 from .tape import NonFiniteValueError
+from .unsupported import UnsupportedAttributeError, UnsupportedOperationError, foreign_override, unsupported
 
 __all__ = ["Array", "ArrayTape"]
 
@@ -244,11 +246,14 @@ def input_array(value) -> np.ndarray:
     A float array is referenced, not copied (a 784 x 256 weight copy costs as much as a
     tenth of a gradient): do not modify it while its graph is in use.
     """
-    return np.asarray(value, dtype=None if _is_float(value) else float)
+    return np.asarray(value) if _is_float(value) else real_array(value, "traced argument")  # complex, strings, None refused
 
 
 def _is_float(value) -> bool:
-    return np.asarray(value).dtype.kind == "f"
+    try:
+        return np.asarray(value).dtype.kind == "f"
+    except (TypeError, ValueError):  # ragged: real_array says so
+        return False
 
 
 def _constant(value):
@@ -475,20 +480,32 @@ class Array:
 
     # -- numpy protocol -------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if method != "__call__" or kwargs:
+        if method == "__call__" and not kwargs:
+            if ufunc is np.matmul:
+                return apply("matmul", matmul_rule, *inputs)
+            if ufunc in _UFUNC_BINARY:
+                return apply(_UFUNC_BINARY[ufunc], BINARY_RULES[_UFUNC_BINARY[ufunc]], *inputs)
+            if ufunc in _UFUNC_UNARY:
+                return apply(_UFUNC_UNARY[ufunc], UNARY_RULES[_UFUNC_UNARY[ufunc]], *inputs)
+        if foreign_override(inputs, Array):
             return NotImplemented
-        if ufunc is np.matmul:
-            return apply("matmul", matmul_rule, *inputs)
-        if ufunc in _UFUNC_BINARY:
-            return apply(_UFUNC_BINARY[ufunc], BINARY_RULES[_UFUNC_BINARY[ufunc]], *inputs)
-        if ufunc in _UFUNC_UNARY:
-            return apply(_UFUNC_UNARY[ufunc], UNARY_RULES[_UFUNC_UNARY[ufunc]], *inputs)
-        return NotImplemented
+        if kwargs:
+            raise UnsupportedOperationError(f"numpy.{ufunc.__name__}", f"with keyword arguments {sorted(kwargs)} is not supported on traced values; call it without them")
+        raise unsupported(ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}")
 
     def __array_function__(self, func, types, args, kwargs):
         if func not in _FUNCTIONS:
-            return NotImplemented
+            if any(not issubclass(t, (Array, np.ndarray)) for t in types):
+                return NotImplemented
+            raise unsupported(func.__name__)
         return _FUNCTIONS[func](*args, **kwargs)
+
+    def __getattr__(self, name):
+        # Only reached for names the class does not have: an ndarray method gets an
+        # error that says what to write instead (an AttributeError, so hasattr works).
+        if not name.startswith("_") and hasattr(np.ndarray, name):
+            raise unsupported(name, "method", UnsupportedAttributeError)
+        raise AttributeError(f"'Array' object has no attribute {name!r}")
 
 
 def _values(value):

@@ -31,7 +31,7 @@ import numpy as np
 from .arrays import input_array
 from .compiled import CompiledTape, CompileError
 from .compiled_arrays import CompiledArrayTape
-from .graph import argument_positions, trace
+from .graph import argument_positions, check_positions, trace
 from .source_adjoint import SourceFirst
 from .tape import Node
 
@@ -93,6 +93,7 @@ class CompiledGradient:
         self.source = SourceFirst(fn, self.traced)
 
     def __call__(self, *args):
+        check_positions(self.traced, len(args))
         if any(np.ndim(args[i]) > 0 for i in self.traced):  # the nodes trace() would pick
             found = self._array_call(args)
         else:

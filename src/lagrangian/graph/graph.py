@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ProblemError
+from ..inputs import real_scalar
 from .arrays import Array, ArrayTape
 from .tape import Node, Tape
 
@@ -13,8 +15,27 @@ _NODE_KINDS = ("auto", "scalar", "array")
 
 
 def argument_positions(argnums) -> tuple:
-    """``argnums`` (an int or a sequence of ints) as a tuple of argument positions."""
-    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    """``argnums`` (an int or a sequence of ints) as a tuple of argument positions.
+
+    Raises
+    ------
+    ProblemError
+        ``argnums`` is not an int or a sequence of ints.
+    """
+    if isinstance(argnums, int) and not isinstance(argnums, bool):
+        return (argnums,)
+    if isinstance(argnums, (tuple, list)) and all(isinstance(i, int) and not isinstance(i, bool) for i in argnums):
+        return tuple(argnums)
+    raise ProblemError("argnums", f"expected an int or a tuple of ints (argument positions), got {argnums!r}")
+
+
+def check_positions(positions, count: int):
+    """Every traced position names one of the ``count`` arguments of the call, or a ProblemError naming argnums."""
+    outside = [p for p in positions if not -count <= p < count]
+    if outside:
+        raise ProblemError(
+            "argnums", f"{outside[0]} names no argument: the function was called with {count} argument{'s' * (count != 1)}"
+        )
 
 
 def trace(fn, *args, argnums=None, nodes="auto"):
@@ -45,6 +66,7 @@ def trace(fn, *args, argnums=None, nodes="auto"):
     if nodes not in _NODE_KINDS:
         raise ValueError(f"nodes must be one of {_NODE_KINDS}, got {nodes!r}")
     traced = range(len(args)) if argnums is None else argument_positions(argnums)
+    check_positions(traced, len(args))
     arrays = [np.asarray(args[i]) for i in traced]
     if nodes == "auto":
         nodes = "array" if any(a.ndim > 0 for a in arrays) else "scalar"
@@ -55,7 +77,7 @@ def trace(fn, *args, argnums=None, nodes="auto"):
             node = tape.variable(array)
             inputs[i] = node.index
         elif array.ndim == 0:
-            node = tape.variable(float(array))
+            node = tape.variable(real_scalar(array, "traced argument"))  # complex, strings, None refused
             inputs[i] = np.array(node.index)
         else:
             node = tape.variables(array)

@@ -31,7 +31,9 @@ import scipy.sparse as sp
 
 from .. import linalg
 from ..errors import ProblemError
+from ..inputs import real_array
 from .ops import BINARY, UNARY
+from .unsupported import NODE_UFUNC_METHODS, unsupported
 
 __all__ = ["Tape", "Node", "NonFiniteValueError"]
 
@@ -106,7 +108,7 @@ class Tape:
 
     def variables(self, values) -> np.ndarray:
         """Input nodes for every entry of ``values``, as an object array of the same shape."""
-        values = np.asarray(values, dtype=float)
+        values = real_array(values, "traced argument")  # complex, strings, None refused, not cast
         nodes = np.empty(values.shape, dtype=object)
         for idx, value in np.ndenumerate(values):
             nodes[idx] = self.variable(value)
@@ -372,6 +374,20 @@ for _numpy_name, _op in (
     ("sqrt", "sqrt"), ("tanh", "tanh"), ("arcsin", "asin"),
 ):  # fmt: skip
     setattr(Node, _numpy_name, _UNARY_METHODS[_op])
+
+
+def _unsupported_method(name: str):
+    def method(self):
+        raise unsupported(name)
+
+    method.__name__ = name
+    return method
+
+
+# numpy calls these on each element of an object array of nodes (np.exp2(a) calls
+# a[i].exp2()); without them its message names neither the function nor a way around it.
+for _numpy_name in NODE_UFUNC_METHODS:
+    setattr(Node, _numpy_name, _unsupported_method(_numpy_name))
 
 
 def _number(value) -> float:

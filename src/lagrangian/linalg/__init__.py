@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
 from ..errors import ProblemError
+from ..inputs import describe, real_array, real_matrix
 from .factorizations import (
     BlockTriangularFactorization,
     Factorization,
@@ -111,14 +112,28 @@ def transpose_times(A, y) -> np.ndarray:
 
 
 def _as_square_sparse(A, name="A"):
-    if not (sp.issparse(A) or isinstance(A, np.ndarray)):
-        A = np.asarray(A, dtype=float)
+    """``A`` as a CSR array of real, finite numbers, or a ProblemError naming it (complex refused)."""
+    A = real_matrix(A, name) if sp.issparse(A) else real_array(A, name)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ProblemError(name, f"expected a square matrix, got shape {A.shape}")
     A = sp.csr_array(A, dtype=float)
     if not np.all(np.isfinite(A.data)):
         raise ProblemError(name, "contains NaN or infinite entries")
     return A
+
+
+def _check_options(pivot_tol, raise_singular, ordering, n: int):
+    """The options of :func:`factorize`, each checked with a ProblemError naming it."""
+    if isinstance(pivot_tol, bool) or not isinstance(pivot_tol, (int, float, np.integer, np.floating)) or not 0 <= pivot_tol < 1:
+        raise ProblemError("pivot_tol", f"expected a real number in [0, 1), got {describe(pivot_tol)}")
+    if not isinstance(raise_singular, (bool, np.bool_)):
+        raise ProblemError("raise_singular", f"expected True or False, got {describe(raise_singular)}")
+    if ordering is None:
+        return None
+    order = real_array(ordering, "ordering")
+    if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
+        raise ProblemError("ordering", f"expected a permutation of 0..{n - 1}, got {describe(ordering)}")
+    return order.astype(np.intp)
 
 
 def factorize(
@@ -167,18 +182,26 @@ def factorize(
     Raises
     ------
     ProblemError
-        ``A`` is not square or has non-finite entries, or ``structure`` is unknown.
+        Naming the argument: ``A`` (or ``reference``) is not a square matrix of
+        real, finite numbers (complex, strings, ``None`` and ragged lists are
+        refused), ``structure`` is unknown, ``pivot_tol`` is not a number in
+        [0, 1), ``raise_singular`` not a bool, ``ordering`` not a permutation.
     SingularMatrixError
         A zero or negligible pivot, with the rows of the failing block.
     """
-    if structure not in _STRUCTURES:
+    if not isinstance(structure, str) or structure not in _STRUCTURES:
         raise ProblemError("structure", f"expected one of {_STRUCTURES}, got {structure!r}")
     if isinstance(A, LinearOperator):
         if A.shape[0] != A.shape[1]:
             raise ProblemError("A", f"expected a square operator, got shape {A.shape}")
+        if np.dtype(A.dtype).kind not in "biuf":
+            raise ProblemError("A", f"expected a real operator, got dtype {A.dtype}")
         return IterativeSolver(A, symmetric=structure == "symmetric")
     A = _as_square_sparse(A)
+    ordering = _check_options(pivot_tol, raise_singular, ordering, A.shape[0])
     reference = None if reference is None else _as_square_sparse(reference, "reference")
+    if reference is not None and reference.shape != A.shape:
+        raise ProblemError("reference", f"expected shape {A.shape} (that of A), got {reference.shape}")
     if structure == "iterative":
         return IterativeSolver(A, symmetric=is_symmetric(A))
     if structure == "symmetric":
