@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import ProblemError
-from .jacobians import Elementwise, Gather, MatmulLeft, MatmulRight, Rearrange, Scatter, SumOver
+from .jacobians import Elementwise, Gather, MatmulLeft, MatmulRight, Rearrange, Scatter, SumOver, add_vjp
 from .ops import UNARY
 from .tape import NonFiniteValueError
 
@@ -165,6 +165,7 @@ class ArrayTape:
         """
         count = len(self.values)
         y = [None] * count
+        owned = [False] * count  # y[j] is a buffer this substitution allocated (see add_vjp)
         y[output] = np.ones_like(self.values[output]) if seed is None else seed
         parents, jacobians = self.parents, self.jacobians
         for i in range(output, -1, -1):
@@ -172,8 +173,7 @@ class ArrayTape:
             if g is None:
                 continue
             for parent, jacobian in zip(parents[i], jacobians[i]):
-                contribution = jacobian.vjp(g)
-                y[parent] = contribution if y[parent] is None else y[parent] + contribution
+                y[parent], owned[parent] = add_vjp(y[parent], owned[parent], jacobian, g)
             if i in self.cycles:
                 # the multiplier of the cycle's constraint F(z, p) - z = 0 is w, with
                 # (I - dF/dz)^T w = g: what the program's KKT system holds for this node
