@@ -99,7 +99,7 @@ class CompiledArrayTape:
         """``(value, [gradient per wanted input])`` at the inputs' ``values``, or None.
 
         The values must have the shapes and dtypes of the trace: the code is written
-        for them (:class:`~lagrangian.graph.compiled_gradient.CompiledGradient` keeps one
+        for them (:class:`~lagrangian.graph.routes.Gradient` keeps one
         compilation per combination). None means: a rule raised or a checked value is
         not finite; trace this call.
         """

@@ -7,7 +7,7 @@ import numpy as np
 from .arrays import Array, ArrayTape
 from .tape import Node, Tape
 
-__all__ = ["Graph", "trace"]
+__all__ = ["Graph", "trace", "node_kind"]
 
 _NODE_KINDS = ("auto", "scalar", "array")
 
@@ -15,6 +15,16 @@ _NODE_KINDS = ("auto", "scalar", "array")
 def argument_positions(argnums) -> tuple:
     """``argnums`` (an int or a sequence of ints) as a tuple of argument positions."""
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+
+def node_kind(arguments) -> str:
+    """``"array"`` when a traced argument has at least one dimension, else ``"scalar"``.
+
+    The rule of ``nodes="auto"``, shared by :func:`trace` and the routes of
+    :mod:`lagrangian.graph.routes`: numbers make scalar nodes (the lecture's
+    program, exact Hessians), arrays make array nodes (vectorized code).
+    """
+    return "array" if any(np.ndim(a) > 0 for a in arguments) else "scalar"
 
 
 def trace(fn, *args, argnums=None, nodes="auto"):
@@ -47,7 +57,7 @@ def trace(fn, *args, argnums=None, nodes="auto"):
     traced = range(len(args)) if argnums is None else argument_positions(argnums)
     arrays = [np.asarray(args[i]) for i in traced]
     if nodes == "auto":
-        nodes = "array" if any(a.ndim > 0 for a in arrays) else "scalar"
+        nodes = node_kind(arrays)
     tape = ArrayTape() if nodes == "array" else Tape()
     call, inputs = list(args), {}
     for i, array in zip(traced, arrays):
