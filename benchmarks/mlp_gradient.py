@@ -10,6 +10,13 @@ differentiated with respect to W1, W2, W3 by
   numpy          backprop written by hand (the floor: the same matrix products)
   torch          PyTorch CPU autograd (optional: the `bench` extra installs torch==2.13.0)
 
+A second table times the flat form: the three weight matrices are reshaped slices of
+one parameter vector theta (as layers and scipy-style code hold parameters), the
+gradient is one vector, and "numpy" is hand-written backprop that writes each weight
+gradient into its part of one vector. Its target is the first table's: within 1.10x
+of numpy. A slice's multiplier is added into its part of the vector's multiplier
+(lagrangian.graph.jacobians.scatter_add), not as a zero-padded full-size array.
+
 Every library runs with one BLAS/OpenMP thread (threadpoolctl, torch.set_num_threads).
 Times are medians over repeats in one process, the contenders timed in turn within
 each round; "grad/fwd" is the gradient time over the forward-only time of the same

@@ -24,7 +24,10 @@ def node_kind(arguments) -> str:
     :mod:`lagrangian.graph.routes`: numbers make scalar nodes (the lecture's
     program, exact Hessians), arrays make array nodes (vectorized code).
     """
-    return "array" if any(np.ndim(a) > 0 for a in arguments) else "scalar"
+    for a in arguments:  # a loop, and Python numbers first: this runs at every call of a gradient
+        if type(a) is not float and type(a) is not int and np.ndim(a) > 0:
+            return "array"
+    return "scalar"
 
 
 def trace(fn, *args, argnums=None, nodes="auto"):

@@ -8,7 +8,7 @@ a trace always answers, or raises an error that names the op):
 
 .. list-table::
    :header-rows: 1
-   :widths: 30 30 40
+   :widths: 25 22 53
 
    * - call
      - routes, in the order tried
@@ -115,6 +115,7 @@ class Gradient:
     def __init__(self, fn, argnums=0, *, compile: bool = False):
         self.fn, self.argnums, self.compile = fn, argnums, bool(compile)
         self.traced = argument_positions(argnums)
+        self._last = max(self.traced, default=-1)
         self.compiled = None
         self.adjoint: SourceAdjoint | None = None
         self.reason: SourceTransformError | None = None
@@ -125,7 +126,7 @@ class Gradient:
     def routes(self, args) -> tuple:
         """The routes this call tries, in order (the table of the module docstring)."""
         traced = self.traced
-        if not traced or len(args) <= max(traced):
+        if not traced or len(args) <= self._last:
             return ("trace",)  # nothing to differentiate, or an argument missing: tracing says so
         if node_kind([args[i] for i in traced]) == "array":
             return ("compiled array tape", "trace") if self.compile else ("trace",)
