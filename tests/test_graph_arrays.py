@@ -379,6 +379,12 @@ def test_mlp_on_one_flat_parameter_vector_equals_hand_written_backprop(compile):
         np.testing.assert_allclose(gradient, np.concatenate([g.ravel() for g in expected]), rtol=1e-12, atol=1e-14)
     if compile:
         assert gradient_of.compiled is not None and "scatter_add" in gradient_of.compiled.source
+    # a slice or reshape is not checked again (its entries are its parent's): a NaN parameter
+    # is reported by the first op that computes with it, as for separate weight arrays
+    poisoned = theta.copy()
+    poisoned[layout[1][0]] = np.nan
+    with pytest.raises(G.NonFiniteValueError, match="matmul"):
+        gradient_of(poisoned, X, T)
 
 
 def test_multipliers_of_overlapping_repeated_and_shared_slices_equal_the_formed_solve():

@@ -90,6 +90,13 @@ ARRAY_BINARY = {
 }
 
 
+#: Ops whose value is entries of their operand, selected or moved: finite wherever the
+#: operand is, whose value was checked when it was recorded (or is an input, which is not
+#: checked), so theirs is not checked again (a model's parameter slices would cost a
+#: pass over the whole parameter vector per call).
+SELECTIONS = frozenset({"index", "reshape", "transpose"})
+
+
 class ArrayTape:
     """The record of one evaluation with array nodes.
 
@@ -128,7 +135,7 @@ class ArrayTape:
     def record(self, op, value, parents, jacobians, replay=None) -> "Array":
         # A sum is finite exactly when every entry is, unless finite entries overflow it:
         # one reduction without a boolean array, and the entrywise test only then.
-        if not np.isfinite(value.sum()) and not np.isfinite(value).all():
+        if op not in SELECTIONS and not np.isfinite(value.sum()) and not np.isfinite(value).all():
             raise NonFiniteValueError(op, f"produced non-finite values (first at entry {int(np.argmin(np.isfinite(value).ravel()))})")
         index = len(self.values)
         self.values.append(value)
