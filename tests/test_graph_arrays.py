@@ -347,3 +347,68 @@ def test_sparse_jacobian_by_forward_accumulation_matches_differences():
     assert J.shape == (3, 12) and J.nnz == 0
     with pytest.raises(ValueError, match="fixed-point"):
         G.value_and_sparse_jacobian(lambda x: G.fixed_point(lambda z, x: 0.5 * np.tanh(z + x), np.zeros(12), x))(x)
+
+
+def _flat_layout(sizes):
+    """``(start, stop, shape)`` of each weight matrix of an MLP in one parameter vector."""
+    layout, start = [], 0
+    for n, m in zip(sizes[:-1], sizes[1:]):
+        layout.append((start, start + m * n, (m, n)))
+        start += m * n
+    return layout
+
+
+@pytest.mark.parametrize("compile", [False, True])
+def test_mlp_on_one_flat_parameter_vector_equals_hand_written_backprop(compile):
+    """Weights as reshaped slices of one vector: the gradient is the three backprop gradients, laid end to end."""
+    rng = np.random.default_rng(31)
+    layout = _flat_layout((12, 16, 16, 3))
+    theta = rng.standard_normal(layout[-1][1]) / 4
+    X, T = rng.standard_normal((12, 32)), rng.standard_normal((3, 32))
+
+    def loss(theta, X, T):
+        W1, W2, W3 = (theta[start:stop].reshape(shape) for start, stop, shape in layout)
+        return G.squared_loss(W3 @ np.tanh(W2 @ np.tanh(W1 @ X)), T)
+
+    gradient_of = G.value_and_grad(loss, compile=compile)
+    weights = [theta[start:stop].reshape(shape) for start, stop, shape in layout]
+    for X, T in ((X, T), (X[:, ::-1].copy(), T[:, ::-1].copy())):  # the second call runs compiled code
+        value, gradient = gradient_of(theta, X, T)
+        expected_value, expected = mlp_backprop(weights, X, T)
+        assert value == pytest.approx(expected_value, rel=1e-14)
+        np.testing.assert_allclose(gradient, np.concatenate([g.ravel() for g in expected]), rtol=1e-12, atol=1e-14)
+    if compile:
+        assert gradient_of.compiled is not None and "scatter_add" in gradient_of.compiled.source
+    # a slice or reshape is not checked again (its entries are its parent's): a NaN parameter
+    # is reported by the first op that computes with it, as for separate weight arrays
+    poisoned = theta.copy()
+    poisoned[layout[1][0]] = np.nan
+    with pytest.raises(G.NonFiniteValueError, match="matmul"):
+        gradient_of(poisoned, X, T)
+
+
+def test_multipliers_of_overlapping_repeated_and_shared_slices_equal_the_formed_solve():
+    """A vector read by overlapping slices, a repeated fancy index and whole: every node's multiplier is the triangular solve's.
+
+    The whole-vector use comes last, so its multiplier reaches the vector first and is
+    a child's own array: the slices' multipliers must be added to a copy of it, and
+    every other node's multiplier left as it was.
+    """
+    rng = np.random.default_rng(32)
+    theta, c = rng.standard_normal(6), rng.standard_normal(6)
+
+    def f(theta):
+        a, b, d = theta[0:4], theta[2:6].reshape(2, 2), theta[[0, 0, 5]]
+        u = theta + 0.0  # its multiplier passes to theta unchanged (the same array)
+        return np.sum(np.tanh(a) * a) + np.sum(b @ b) + np.sum(d * d * d) + np.sum(u * u * c)
+
+    graph = G.trace(f, theta)
+    M = graph.multiplier_matrix()
+    e_m = np.zeros(M.shape[0])
+    e_m[graph.tape.offsets()[graph.output]] = 1.0
+    np.testing.assert_allclose(graph.multipliers(), linalg.factorize(M).solve(e_m, transpose=True), rtol=1e-13, atol=1e-14)
+    check_derivative(lambda t: np.array([f(t)]), theta, jacobian=lambda t: G.grad(f)(t)[None, :], rtol=1e-6)
+    compiled = G.value_and_grad(f, compile=True)
+    compiled(theta)
+    other = rng.standard_normal(6)
+    np.testing.assert_array_equal(compiled(other)[1], G.grad(f)(other))

@@ -4,59 +4,17 @@ DESIGN.md's rule: user code -> problem -> lagrangian/kkt -> linalg -> solution; 
 derivatives into problems, problems never import solvers, solvers never import interfaces.
 A cycle, even through an import deferred into a function body, is two modules that each
 need the other's ideas: one room too few or one too many. The graph is read from the
-source with ``ast`` (every import statement, at module level or not), so the test needs
-no import side effects.
+source with ``ast`` by :func:`lagrangian.layout.import_graph` (every import statement, at
+module level or not), so the test needs no import side effects.
 """
 
 from __future__ import annotations
-
-import ast
-import pathlib
 
 import numpy as np
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import connected_components
 
-import lagrangian
-
-PACKAGE_ROOT = pathlib.Path(lagrangian.__file__).parent
-
-
-def _module_name(path: pathlib.Path) -> str:
-    parts = list(path.relative_to(PACKAGE_ROOT.parent).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> list[str]:
-    """Absolute names a ``from ... import ...`` statement may bring in (modules or their attributes)."""
-    if node.level:
-        base = module.split(".") if is_package else module.split(".")[:-1]
-        base = base[: len(base) - (node.level - 1)]
-        prefix = ".".join(base + ([node.module] if node.module else []))
-    else:
-        prefix = node.module or ""
-    return [prefix] + [f"{prefix}.{alias.name}" for alias in node.names]
-
-
-def import_graph() -> dict[str, set[str]]:
-    """``{module: modules of the package it imports}``, submodules of a package counted as the module."""
-    paths = sorted(p for p in PACKAGE_ROOT.rglob("*.py") if "examples" not in p.parts)
-    modules = {_module_name(p): p for p in paths}
-    graph = {}
-    for name, path in modules.items():
-        targets = set()
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            if isinstance(node, ast.Import):
-                candidates = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                candidates = _resolve(name, path.name == "__init__.py", node)
-            else:
-                continue
-            targets.update(c for c in candidates if c in modules and c != name)
-        graph[name] = targets
-    return graph
+from lagrangian.layout import import_graph
 
 
 def test_the_import_graph_is_read():

@@ -15,10 +15,10 @@ import scipy.sparse as sp
 
 from .arrays import Array, ArrayTape, concatenate
 from .compiled import CompiledTape, CompileError
-from .compiled_gradient import CompiledGradient, by_argnums
 from .fixed_point import FixedPointError, fixed_point
-from .graph import Graph, argument_positions, trace
-from .source_adjoint import SourceAdjoint, SourceFirst, SourceTransformError, source_adjoint
+from .graph import Graph, trace
+from .routes import Gradient, TracedProgram, output_derivatives
+from .source_adjoint import SourceAdjoint, SourceTransformError, source_adjoint
 from .tape import _UNARY_METHODS, Node, NonFiniteValueError, Tape
 
 __all__ = [
@@ -123,6 +123,10 @@ def logistic_loss(scores, labels):
 def value_and_grad(fn, argnums=0, *, compile: bool = False):
     """``fn -> (lambda *args: (fn(*args), d fn / d args[argnums]))`` through the multiplier solve.
 
+    Which route a call takes (source transformation, compiled or traced tapes)
+    is decided in one place, :mod:`lagrangian.graph.routes`, whose docstring
+    tabulates the rule; the paragraphs below describe it from the caller's side.
+
     The gradient is read off the multipliers of the graph's KKT system
     (``(I - J)^T y = e_m``), as :meth:`Graph.multipliers` computes them.
     ``argnums`` may be an int or a tuple of ints; only those arguments are traced,
@@ -142,7 +146,7 @@ def value_and_grad(fn, argnums=0, *, compile: bool = False):
 
     With ``compile=True`` the first call traces and compiles; later calls run the
     compiled forward pass and back substitution, with no tape
-    (:mod:`lagrangian.graph.compiled_gradient`). The nodes are those :func:`trace`
+    (:class:`~lagrangian.graph.routes.Gradient`). The nodes are those :func:`trace`
     picks: scalar arguments compile every scalar op
     (:class:`~lagrangian.graph.compiled.CompiledTape`, used when the source
     transformation does not apply), array arguments compile the array ops
@@ -157,19 +161,7 @@ def value_and_grad(fn, argnums=0, *, compile: bool = False):
     that the error names its op. Array code gives the traced answers bit for bit;
     scalar code agrees with them to rounding (the compiled sums are ordered differently).
     """
-    if compile:
-        return CompiledGradient(fn, argnums)
-    source = SourceFirst(fn, argument_positions(argnums))
-
-    def wrapped(*args):
-        found = source(args)
-        if found is not None:
-            return by_argnums(argnums, *found)
-        graph = trace(fn, *args, argnums=argnums)
-        grads = graph.gradients()
-        return by_argnums(argnums, graph.value, [grads[i] for i in source.positions])
-
-    return wrapped
+    return Gradient(fn, argnums, compile=compile)
 
 
 def grad(fn, argnums=0, *, compile: bool = False):
@@ -192,24 +184,9 @@ def value_and_jacobian(fn):
         tape = Tape()
         out = np.atleast_1d(np.asarray(fn(tape.variables(x)), dtype=object)).ravel()
         values = np.array([o._value if isinstance(o, Node) else float(o) for o in out])
-        return values, _output_derivatives(tape, list(out))[0]
+        return values, output_derivatives(tape, list(out))[0]
 
     return wrapped
-
-
-def _output_derivatives(tape, outputs):
-    """``(D, rows, Y)``: ``D[k] = d outputs[k] / d inputs`` from one multiplier solve with a column per output.
-
-    ``rows`` are the outputs that are nodes of ``tape`` and ``Y`` their columns of
-    :meth:`Tape.multipliers`; an output that does not depend on the inputs (a
-    constant) has no node and a zero row.
-    """
-    rows = [k for k, o in enumerate(outputs) if isinstance(o, Node) and o.tape is tape]
-    Y = tape.multipliers([outputs[k].index for k in rows]) if rows else np.zeros((len(tape), 0))
-    D = np.zeros((len(outputs), len(tape.inputs)))
-    if rows:
-        D[rows] = Y[np.asarray(tape.inputs, dtype=int)].T
-    return D, rows, Y
 
 
 def value_and_sparse_jacobian(fn):
@@ -267,98 +244,6 @@ def value_and_sparse_jacobian(fn):
         return values, sp.csr_array(D.get(out.index, sp.csr_array((values.size, x.size))))
 
     return wrapped
-
-
-class TracedProgram:
-    r"""``f`` and ``c_1, c_2, ...`` traced together at ``x``: value, gradient, Jacobian and Hessian of the Lagrangian from one tape.
-
-    A solver asks for the gradient and the Jacobian at a new point and, an
-    iteration later, for the Hessian of :math:`L = f + y^T c` at the same point.
-    One trace of the objective and every constraint, and one multiplier solve
-    with a right-hand side per output, ``(I - J)^T Y = [e_f, e_{c_1}, ...]``,
-    answer all three: the gradient is ``Y``'s first column at the inputs, the
-    Jacobian the others, and the Hessian is :meth:`Tape.hessian_from_multipliers`
-    for the node multipliers :math:`Y (1, y)` of the Lagrangian's output. The last
-    trace is kept and reused while ``x`` is the same point, so the functions must
-    depend on ``x`` alone: data they close over must not change between calls.
-
-    From the second point on, the trace is compiled
-    (:class:`~lagrangian.graph.compiled.CompiledTape`): later points run the
-    graph's forward pass, back substitutions and Hessian as straight-line Python,
-    with no tape. A trace whose code read a traced value (compared it, branched
-    on it) is never compiled, since another point may take another path; a
-    point where the compiled code meets a domain error or an infinite value is
-    traced, so that the error names its op.
-
-    Parameters
-    ----------
-    objective : callable
-        ``objective(x) -> scalar``, written with Python arithmetic, :mod:`math`-like
-        functions of this module, or numpy ufuncs on object arrays.
-    constraints : sequence of callable
-        Each ``c(x) -> array``; their outputs are stacked in order.
-    compile : bool
-        Compile the trace as above (default). On the Hock-Schittkowski set this
-        makes the derivatives of a point several times cheaper than a trace.
-    """
-
-    def __init__(self, objective, constraints=(), *, compile: bool = True):
-        self.objective, self.constraints = objective, list(constraints)
-        self._x = self._tape = self._D = self._rows = self._Y = None
-        self._compile, self._compiled, self._traces = compile, None, 0
-
-    def _trace(self, x):
-        tape = Tape()
-        nodes = tape.variables(x)
-        outputs = [self.objective(nodes)]
-        for constraint in self.constraints:
-            outputs.extend(np.atleast_1d(np.asarray(constraint(nodes), dtype=object)).ravel())
-        outputs = [o.item() if isinstance(o, np.ndarray) and o.shape == () else o for o in outputs]
-        # Rows in output order, objective first: computed once per point.
-        self._D, self._rows, self._Y = _output_derivatives(tape, outputs)
-        self._tape, self._x = tape, x.copy()
-        self._traces += 1
-        if self._compile and self._traces == 2:
-            # The second point is where tracing starts to repeat itself; a program
-            # evaluated at one point never pays for compiling.
-            try:
-                self._compiled = CompiledTape(tape, outputs)
-            except CompileError:
-                self._compile = False
-
-    def _at(self, x):
-        x = np.asarray(x, dtype=float)
-        if self._x is not None and self._x.shape == x.shape and (self._x == x).all():
-            return
-        found = self._compiled.derivatives(x.ravel()) if self._compiled is not None else None
-        if found is None:  # not compiled, or not clean there: the trace names the failing op
-            self._trace(x)
-        else:
-            self._D, self._tape, self._x = found[1], None, x.copy()
-
-    @property
-    def compiled(self) -> "CompiledTape | None":
-        """The :class:`~lagrangian.graph.compiled.CompiledTape` serving new points, once there is one."""
-        return self._compiled
-
-    def gradient(self, x) -> np.ndarray:
-        self._at(x)
-        return self._D[0].copy()
-
-    def jacobian(self, x) -> np.ndarray:
-        self._at(x)
-        return self._D[1:].copy()
-
-    def hessian(self, x, y) -> np.ndarray:
-        r""":math:`\nabla^2_x (f(x) + y^T c(x))`, exact, for the stacked multipliers ``y``."""
-        self._at(x)
-        weights = np.concatenate([[1.0], np.asarray(y, dtype=float)])
-        if self._tape is None:
-            H = self._compiled.hessian(self._x.ravel(), weights)
-            if H is not None:
-                return H
-            self._trace(self._x)
-        return self._tape.hessian_from_multipliers(self._Y @ weights[self._rows])
 
 
 def lagrangian_hessian(objective, constraints=()):

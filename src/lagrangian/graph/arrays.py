@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 from ..errors import ProblemError
 from ..inputs import real_array
-from .jacobians import Elementwise, Gather, MatmulLeft, MatmulRight, Rearrange, Scatter, SumOver
+from .jacobians import Elementwise, Gather, MatmulLeft, MatmulRight, Rearrange, Scatter, SumOver, add_vjp
 from .ops import UNARY
 from .tape import NonFiniteValueError
 from .unsupported import UnsupportedAttributeError, UnsupportedOperationError, foreign_override, unsupported
@@ -92,6 +92,13 @@ ARRAY_BINARY = {
 }
 
 
+#: Ops whose value is entries of their operand, selected or moved: finite wherever the
+#: operand is, whose value was checked when it was recorded (or is an input, which is not
+#: checked), so theirs is not checked again (a model's parameter slices would cost a
+#: pass over the whole parameter vector per call).
+SELECTIONS = frozenset({"index", "reshape", "transpose"})
+
+
 class ArrayTape:
     """The record of one evaluation with array nodes.
 
@@ -130,7 +137,7 @@ class ArrayTape:
     def record(self, op, value, parents, jacobians, replay=None) -> "Array":
         # A sum is finite exactly when every entry is, unless finite entries overflow it:
         # one reduction without a boolean array, and the entrywise test only then.
-        if not np.isfinite(value.sum()) and not np.isfinite(value).all():
+        if op not in SELECTIONS and not np.isfinite(value.sum()) and not np.isfinite(value).all():
             raise NonFiniteValueError(op, f"produced non-finite values (first at entry {int(np.argmin(np.isfinite(value).ravel()))})")
         index = len(self.values)
         self.values.append(value)
@@ -167,6 +174,7 @@ class ArrayTape:
         """
         count = len(self.values)
         y = [None] * count
+        owned = [False] * count  # y[j] is a buffer this substitution allocated (see add_vjp)
         y[output] = np.ones_like(self.values[output]) if seed is None else seed
         parents, jacobians = self.parents, self.jacobians
         for i in range(output, -1, -1):
@@ -174,8 +182,7 @@ class ArrayTape:
             if g is None:
                 continue
             for parent, jacobian in zip(parents[i], jacobians[i]):
-                contribution = jacobian.vjp(g)
-                y[parent] = contribution if y[parent] is None else y[parent] + contribution
+                y[parent], owned[parent] = add_vjp(y[parent], owned[parent], jacobian, g)
             if i in self.cycles:
                 # the multiplier of the cycle's constraint F(z, p) - z = 0 is w, with
                 # (I - dF/dz)^T w = g: what the program's KKT system holds for this node

@@ -50,7 +50,7 @@ import numpy as np
 
 from .arrays import ARRAY_BINARY, ARRAY_UNARY, BINARY_RULES, UNARY_RULES, ArrayTape, matmul_rule, sum_forward, sum_rule
 from .compiled import CompileError
-from .jacobians import MATMUL_LEFT_VJP, MATMUL_RIGHT_VJP, unbroadcast
+from .jacobians import MATMUL_LEFT_VJP, MATMUL_RIGHT_VJP, Gather, add_contribution, scatter_add, unbroadcast
 
 __all__ = ["CompiledArrayTape", "PROPAGATING"]
 
@@ -99,7 +99,7 @@ class CompiledArrayTape:
         """``(value, [gradient per wanted input])`` at the inputs' ``values``, or None.
 
         The values must have the shapes and dtypes of the trace: the code is written
-        for them (:class:`~lagrangian.graph.compiled_gradient.CompiledGradient` keeps one
+        for them (:class:`~lagrangian.graph.routes.Gradient` keeps one
         compilation per combination). None means: a rule raised or a checked value is
         not finite; trace this call.
         """
@@ -130,10 +130,14 @@ def _write(tape, output, inputs, wanted):
                 reaches[p] = True
     needs = [d and r for d, r in zip(depends, reaches)]
 
-    namespace = {"ones_like": np.ones_like, "zeros_like": np.zeros_like, "isfinite": np.isfinite, "multiply": np.multiply, "unbroadcast": unbroadcast}
+    namespace = {
+        "ones_like": np.ones_like, "zeros_like": np.zeros_like, "isfinite": np.isfinite, "multiply": np.multiply,
+        "unbroadcast": unbroadcast, "scatter_add": scatter_add, "add_contribution": add_contribution,
+    }  # fmt: skip
     lines = [f"def compiled({', '.join(f'v{i}' for i in inputs)}):"]
     operand_nodes = {}  # node -> per operand, its node (None for a constant)
     vjps = {}  # node -> per operand position, J_ik^T g as a template in {g}
+    scatters = {}  # node -> its one local Jacobian, where it has one (an indexing op's Gather is added in place)
     for i in range(count):
         if tape.ops[i] == "input":
             if i not in position:
@@ -157,6 +161,8 @@ def _write(tape, output, inputs, wanted):
         operand_nodes[i] = operands
         recorded = iter(tape.jacobians[i])
         jacobians = {k: next(recorded) for k, o in enumerate(operands) if o is not None}
+        if len(jacobians) == 1:
+            scatters[i] = next(iter(jacobians.values()))
         wanted_here = any(needs[o] for o in operands if o is not None)
         namespace[f"w{i}"] = tuple(o is not None for o in operands)
         written = _inline(tape.ops[i], rule, i, arguments, parameters, jacobians, wanted_here, namespace)
@@ -174,19 +180,32 @@ def _write(tape, output, inputs, wanted):
     lines.append(f"    if not isfinite({terms}):")
     lines.append("        return None")
 
-    # Back substitution in the order of ArrayTape.multipliers: the same sums in the same order.
+    # Back substitution in the order of ArrayTape.multipliers: the same sums in the same order,
+    # each edge added as jacobians.add_vjp adds it (whether a multiplier is a buffer the
+    # substitution owns is known here, since the order is fixed).
     if needs[output]:
         lines.append(f"    g{output} = ones_like(v{output})")
-    have = {output}
+    owned = {output: False}
     for i in range(output, -1, -1):
         if not needs[i] or tape.ops[i] == "input":
             continue
         for k, parent in enumerate(operand_nodes[i]):
             if parent is None or not needs[parent]:
                 continue
+            total = f"g{parent}" if parent in owned else "None"
+            if isinstance(scatters.get(i), Gather):
+                lines.append(f"    g{parent} = scatter_add({total}, {owned.get(parent, False)}, j{i}[{k}], g{i})")
+                owned[parent] = True
+                continue
             term = vjps[i][k].format(g=f"g{i}")
-            lines.append(f"    g{parent} = {term}" if parent not in have else f"    g{parent} = g{parent} + {term}")
-            have.add(parent)
+            if parent not in owned:
+                lines.append(f"    g{parent} = {term}")
+                owned[parent] = False
+            elif owned[parent]:
+                lines.append(f"    g{parent} = add_contribution(g{parent}, True, {term})")
+            else:
+                lines.append(f"    g{parent} = g{parent} + {term}")
+                owned[parent] = True
     gradients = [f"g{node}" if needs[node] else f"zeros_like(v{node})" for node, want in zip(inputs, wanted) if want]
     lines.append(f"    return float(v{output}), [{', '.join(gradients)}]")
     return "\n".join(lines) + "\n", namespace

@@ -9,7 +9,7 @@ from ..inputs import real_scalar
 from .arrays import Array, ArrayTape
 from .tape import Node, Tape
 
-__all__ = ["Graph", "trace"]
+__all__ = ["Graph", "trace", "node_kind"]
 
 _NODE_KINDS = ("auto", "scalar", "array")
 
@@ -36,6 +36,19 @@ def check_positions(positions, count: int):
         raise ProblemError(
             "argnums", f"{outside[0]} names no argument: the function was called with {count} argument{'s' * (count != 1)}"
         )
+
+
+def node_kind(arguments) -> str:
+    """``"array"`` when a traced argument has at least one dimension, else ``"scalar"``.
+
+    The rule of ``nodes="auto"``, shared by :func:`trace` and the routes of
+    :mod:`lagrangian.graph.routes`: numbers make scalar nodes (the lecture's
+    program, exact Hessians), arrays make array nodes (vectorized code).
+    """
+    for a in arguments:  # a loop, and Python numbers first: this runs at every call of a gradient
+        if type(a) is not float and type(a) is not int and np.ndim(a) > 0:
+            return "array"
+    return "scalar"
 
 
 def trace(fn, *args, argnums=None, nodes="auto"):
@@ -69,7 +82,7 @@ def trace(fn, *args, argnums=None, nodes="auto"):
     check_positions(traced, len(args))
     arrays = [np.asarray(args[i]) for i in traced]
     if nodes == "auto":
-        nodes = "array" if any(a.ndim > 0 for a in arrays) else "scalar"
+        nodes = node_kind(arrays)
     tape = ArrayTape() if nodes == "array" else Tape()
     call, inputs = list(args), {}
     for i, array in zip(traced, arrays):

@@ -28,7 +28,10 @@ import scipy.sparse as sp
 
 from .ops import template_function
 
-__all__ = ["Elementwise", "MATMUL_LEFT_VJP", "MATMUL_RIGHT_VJP", "MatmulLeft", "MatmulRight", "Gather", "Rearrange", "Scatter", "SumOver", "unbroadcast"]
+__all__ = [
+    "Elementwise", "MATMUL_LEFT_VJP", "MATMUL_RIGHT_VJP", "MatmulLeft", "MatmulRight", "Gather", "Rearrange", "Scatter",
+    "SumOver", "unbroadcast", "add_vjp", "add_contribution", "scatter_add",
+]  # fmt: skip
 
 
 def unbroadcast(g, shape):
@@ -155,9 +158,83 @@ class Gather:
             np.add.at(out, self.key, g)
         return out
 
+    def run(self):
+        """``(start, stop)`` when the key is one slice of a vector with step 1, else ``None``."""
+        key = self.key[0] if isinstance(self.key, tuple) and len(self.key) == 1 else self.key
+        if len(self.shape) != 1 or not isinstance(key, slice) or key.step not in (None, 1):
+            return None
+        start, stop, _ = key.indices(self.shape[0])
+        return start, max(start, stop)
+
+    def add_into(self, total, g):
+        """``total += J^T g`` in place: ``g`` added into the part of ``total`` it was taken from."""
+        if self.basic:
+            total[self.key] += g
+        else:
+            np.add.at(total, self.key, g)
+
     def matrix(self):
         size = int(np.prod(self.shape, dtype=int))
         return _selection(np.arange(size).reshape(self.shape)[self.key], size)
+
+
+def scatter_add(total, owned: bool, gather: Gather, g):
+    """A parent's multiplier plus ``J^T g`` of an indexing op, written into the parent's part.
+
+    ``y_j += J_ij^T g`` where ``J_ij^T`` scatters ``g`` back to the entries ``z_i =
+    z_j[key]`` took. Adding a dense ``J_ij^T g`` (zeros but for ``key``) costs a
+    full-size allocation and addition per slice; a model whose parameters are
+    slices of one vector would pay that for every slice. Instead the parent's
+    multiplier is one buffer, zeros once, and each slice's multiplier is added
+    into its part of it.
+
+    ``total`` is the parent's multiplier so far (``None`` before any) and ``owned``
+    whether it is a buffer this substitution allocated (anything else, such as a
+    child's multiplier passed on unchanged, may be shared and is copied first).
+    """
+    dtype = g.dtype if total is None else np.result_type(total.dtype, g.dtype)
+    if total is None:
+        run = gather.run()
+        if run is not None:
+            # A run of a vector (the usual parameter slice): written once, the rest zeroed,
+            # so that each page of a new buffer is written once rather than zeroed and added to.
+            start, stop = run
+            total = np.empty(gather.shape, dtype=dtype)
+            total[:start] = 0.0
+            total[stop:] = 0.0
+            total[start:stop] = g
+            return total
+        total = np.zeros(gather.shape, dtype=dtype)
+    elif not owned or total.dtype != dtype or not total.flags.writeable:
+        total = total.astype(dtype)  # a copy: the substitution owns it from here on
+    gather.add_into(total, g)
+    return total
+
+
+def add_contribution(total, owned: bool, contribution):
+    """``total + contribution`` for a parent's multiplier: in place into a buffer the substitution owns."""
+    if owned and contribution.dtype == total.dtype and contribution.shape == total.shape:
+        total += contribution
+        return total
+    return total + contribution
+
+
+def add_vjp(total, owned: bool, jacobian, g):
+    """``(y_j + J_ij^T g, owned)``: one edge's share of the substitution ``y_j = sum_i J_ij^T y_i``.
+
+    The sum is written so that no edge allocates more than its own result: the
+    first contribution is the parent's multiplier as it comes (not owned: it may
+    be a child's own array), an indexing op's is added into its part of one
+    buffer (:func:`scatter_add`), and later contributions are added into a
+    buffer already allocated. The values are those of ``total + J^T g`` entry by
+    entry, added in the same order.
+    """
+    if type(jacobian) is Gather:
+        return scatter_add(total, owned, jacobian, g), True
+    contribution = jacobian.vjp(g)
+    if total is None:
+        return contribution, False
+    return add_contribution(total, owned, contribution), True
 
 
 class Rearrange:
