@@ -13,6 +13,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from ..inputs import real_array
 from .arrays import Array, ArrayTape, concatenate
 from .compiled import CompiledTape, CompileError
 from .fixed_point import FixedPointError, fixed_point
@@ -180,7 +181,7 @@ def value_and_jacobian(fn):
     """
 
     def wrapped(x):
-        x = np.asarray(x, dtype=float)
+        x = real_array(x, "x")
         tape = Tape()
         out = np.atleast_1d(np.asarray(fn(tape.variables(x)), dtype=object)).ravel()
         values = np.array([o._value if isinstance(o, Node) else float(o) for o in out])
@@ -221,13 +222,13 @@ def value_and_sparse_jacobian(fn):
     """
 
     def wrapped(x):
-        x = np.asarray(x, dtype=float)
+        x = real_array(x, "x")
         tape = ArrayTape()
         node = tape.variable(x.ravel())
         with np.errstate(all="ignore"):
             out = fn(node.reshape(x.shape) if x.ndim != 1 else node)
         if not (isinstance(out, Array) and out.tape is tape):
-            values = np.atleast_1d(np.asarray(out, dtype=float)).ravel()
+            values = np.atleast_1d(real_array(out, "the function's value")).ravel()
             return values, sp.csr_array((values.size, x.size))
         if tape.cycles:
             raise ValueError("value_and_sparse_jacobian: fixed-point nodes have no formed local Jacobian; use value_and_jacobian")
