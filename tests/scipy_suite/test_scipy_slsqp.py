@@ -1,0 +1,3 @@
+"""scipy's ``scipy/optimize/tests/test_slsqp.py``, imported from the installed scipy and run through the routing in conftest.py."""
+
+from scipy.optimize.tests.test_slsqp import *  # noqa: F401,F403
