@@ -17,8 +17,9 @@ one-sided second-order difference into the interval,
     J[:, j] ~ (-3 F(x) + 4 F(x + h e_j) - F(x + 2 h e_j)) / (2 h)     (h < 0 at an upper bound),
 
 whose error is also O(h^2); where the interval is narrower than ``2 h`` the step
-shrinks to fit, and a variable with no room at all (``lower == upper``) gets a zero
-column (it is fixed: :mod:`lagrangian.fixed_variables` removes it from the problem).
+shrinks to fit, and a variable with no room at all (``lower == upper``) gets a NaN
+column: its derivative cannot be had without leaving the bounds (it is fixed, and
+:mod:`lagrangian.fixed_variables` removes it from the problem before any solver asks).
 
 Without a Hessian, the solvers keep a quasi-Newton model of the Hessian of the
 Lagrangian (``Problem(quasi_newton=...)``): :class:`QuasiNewtonHessian`, a dense
@@ -96,7 +97,7 @@ def finite_difference_jacobian(fun, x: np.ndarray, *, lower=None, upper=None, f0
     -------
     ndarray, shape (k, n)
         Central columns cost 2 evaluations, one-sided ones 2 (plus ``fun(x)``
-        once); a variable with no room has a zero column.
+        once); a variable with no room (``lower == upper``) has a NaN column.
     """
     x = np.asarray(x, dtype=float)
     steps = central_difference_step(x)
@@ -121,7 +122,7 @@ def finite_difference_jacobian(fun, x: np.ndarray, *, lower=None, upper=None, f0
         if value_at_x is None:
             value_at_x = at(x)
         if not h > 0:
-            columns.append(np.zeros_like(value_at_x))
+            columns.append(np.full(value_at_x.shape, np.nan))
             continue
         one, two = x.copy(), x.copy()
         one[j] += sign * h

@@ -32,7 +32,8 @@ import numpy as np
 
 from .kkt import kkt_residuals
 from .problem import Constraint, Problem
-from .result import Solution, Status
+from . import linalg
+from .result import KKTResiduals, Solution, Status
 
 __all__ = ["FixedVariables", "solve_without_fixed", "restated_solution"]
 
@@ -93,35 +94,45 @@ class FixedVariables:
     def full_solution(self, reduced: Solution | None, *, tol: float = 1e-8) -> Solution:
         """The full problem's :class:`~lagrangian.Solution` from the reduced one (None: every variable fixed).
 
-        ``z`` on the fixed variables closes their stationarity rows; the KKT
-        residuals are recomputed on the full problem, from its own functions.
+        ``z`` on the fixed variables closes their stationarity rows (NaN where the
+        gradient is known only by differences); the KKT residuals are the reduced
+        problem's, recomputed from its functions, with the primal violation of the
+        full problem.
         """
         P = self.problem
         if reduced is None:
             x, y = self.values.copy(), np.zeros(P.m)
         else:
             x, y = self.expand(reduced.x), np.asarray(reduced.y, dtype=float)
-        g = P.gradient(x)
-        J = P.jacobian(x)
         z = np.zeros(P.n)
         if reduced is not None:
             z[self.free] = reduced.z
-        z[self.fixed] = -(g + np.asarray(J.T @ y).ravel())[self.fixed]
+        # NaN where the gradient is known only by differences, which cannot be taken in a
+        # variable without room: its multiplier is then unknown, not zero.
+        with np.errstate(invalid="ignore"):
+            z[self.fixed] = -(P.gradient(x) + linalg.transpose_times(P.jacobian(x), y))[self.fixed]
+        # The stationarity rows of the fixed variables hold by the choice of z_F, so the
+        # residuals are those of the free variables: the reduced problem's, recomputed
+        # from its functions (the primal part, which z does not enter, on the full problem).
+        primal = kkt_residuals(P, x, y, np.zeros(P.n)).primal
         if reduced is None:
-            residuals = kkt_residuals(P, x, y, z)
-            status = Status.SUCCESS if residuals.primal <= tol else Status.INFEASIBLE
-            return restated_solution(P, None, x=x, y=y, z=z, status=status, solver="fixed variables")
-        return restated_solution(P, reduced, x=x, y=y, z=z)
+            status = Status.SUCCESS if primal <= tol else Status.INFEASIBLE
+            residuals = KKTResiduals(stationarity=0.0, primal=primal, complementarity=0.0)
+            return restated_solution(P, None, x=x, y=y, z=z, status=status, solver="fixed variables", kkt=residuals)
+        free = reduced.kkt_check()
+        residuals = KKTResiduals(stationarity=free.stationarity, primal=max(primal, free.primal), complementarity=free.complementarity)
+        return restated_solution(P, reduced, x=x, y=y, z=z, kkt=residuals)
 
 
-def restated_solution(problem: Problem, base: Solution | None, *, x, y, z, status: Status | None = None, solver=None) -> Solution:
+def restated_solution(problem: Problem, base: Solution | None, *, x, y, z, status: Status | None = None, solver=None, kkt=None) -> Solution:
     """``base`` (a solution of a restatement of ``problem``) as a Solution of ``problem`` itself.
 
     ``(x, y, z)`` are in ``problem``'s variables and constraint order; the KKT
     residuals are recomputed from ``problem``'s own functions; status, counts and
     history are ``base``'s (with ``base`` None: no iterations, the problem's counts).
+    ``kkt`` replaces the recomputed residuals where the caller knows better.
     """
-    residuals = kkt_residuals(problem, x, y, z)
+    residuals = kkt_residuals(problem, x, y, z) if kkt is None else kkt
     if base is not None:
         status = base.status if status is None else status
         nit, evaluations, history, certificate = base.nit, base.evaluations, base.history, base.certificate

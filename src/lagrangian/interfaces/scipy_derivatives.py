@@ -225,12 +225,7 @@ def lagrangian_hessian(*, hess, hessp, args, gradient, exact_gradient, blocks, n
     if (objective_term is None or differenced) and n > DENSE_QUASI_NEWTON_LIMIT:
         return None, "auto", None
 
-    def differenced_gradient(x, y):
-        g = np.asarray(gradient(x), dtype=float) if objective_term is None else np.zeros(n)
-        for rows, jacobian in differenced:
-            J = jacobian(x)
-            g = g + np.asarray((J.T @ y[rows]) if sp.issparse(J) else np.atleast_2d(J).T @ y[rows]).ravel()
-        return g
+    differenced_gradient = lagrangian_gradient_of(gradient if objective_term is None else None, differenced, n)
 
     by_differences = objective_term is None or bool(differenced)
 
@@ -247,6 +242,40 @@ def lagrangian_hessian(*, hess, hessp, args, gradient, exact_gradient, blocks, n
     return hessian, "auto", source
 
 
+def lagrangian_gradient_of(gradient, pieces, n):
+    """``(x, y) -> grad f(x) + sum_k J_k(x)^T y[rows_k]`` for ``pieces = [(rows_k, jacobian_k)]``
+    (``gradient`` None leaves the objective out)."""
+
+    def lagrangian_gradient(x, y):
+        g = np.zeros(n) if gradient is None else np.asarray(gradient(x), dtype=float)
+        for rows, jacobian in pieces:
+            J = jacobian(x)
+            J = J if sp.issparse(J) else np.atleast_2d(np.asarray(J, dtype=float))
+            g = g + np.asarray(J.T @ np.asarray(y[rows], dtype=float)).ravel()
+        return g
+
+    return lagrangian_gradient
+
+
+def _row_slices(sizes):
+    starts = np.cumsum([0, *sizes])
+    return [slice(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:])]
+
+
+def difference_hessian(gradient, jacobians, sizes, *, lower, upper):
+    """``(x, y) -> nabla_x^2 L`` by bounded differences of ``grad f + sum_k J_k^T y_k`` (symmetrized).
+
+    What a traced Hessian falls back to when the trace stops matching the function.
+    """
+    lagrangian_gradient = lagrangian_gradient_of(gradient, list(zip(_row_slices(sizes), jacobians)), None)
+
+    def hessian(x, y):
+        D = finite_difference_jacobian(lambda z: lagrangian_gradient(z, y), x, lower=lower, upper=upper)
+        return 0.5 * (D + D.T)
+
+    return hessian
+
+
 def traced_program(objective, gradient, blocks, x0, *, lower, upper):
     """The objective and constraints traced together (:class:`lagrangian.graph.TracedProgram`), or None.
 
@@ -260,19 +289,12 @@ def traced_program(objective, gradient, blocks, x0, *, lower, upper):
     program = G.TracedProgram(objective, [block.fun for block in blocks])
     sizes = [np.atleast_1d(block.fun(x0)).size for block in blocks]
     y = np.ones(sum(sizes))
-    jacobians = [block.jacobian for block in blocks]
-
-    def lagrangian_gradient(x):
-        g = np.asarray(gradient(x), dtype=float)
-        for jacobian in jacobians:
-            J = jacobian(x)
-            J = J if sp.issparse(J) else np.atleast_2d(np.asarray(J, dtype=float))
-            g = g + np.asarray(J.sum(axis=0)).ravel()
-        return g
+    pieces = list(zip(_row_slices(sizes), [block.jacobian for block in blocks]))
+    lagrangian_gradient = lagrangian_gradient_of(gradient, pieces, x0.size)
 
     try:
         with np.errstate(all="ignore"):
-            check_derivative(lagrangian_gradient, x0, jacobian=lambda x: program.hessian(x, y), rtol=1e-5, atol=1e-8, lower=lower, upper=upper)
+            check_derivative(lambda x: lagrangian_gradient(x, y), x0, jacobian=lambda x: program.hessian(x, y), rtol=1e-5, atol=1e-8, lower=lower, upper=upper)
     except (AssertionError, *_TRACE_FAILURES):
         return None
     return program, sizes

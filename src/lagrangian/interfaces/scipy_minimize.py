@@ -41,6 +41,7 @@ from .scipy_derivatives import (
     FINITE_DIFFERENCE_NAMES,
     CountedObjective,
     TracedOrDifferences,
+    difference_hessian,
     differences,
     lagrangian_hessian,
     objective_derivative,
@@ -62,6 +63,7 @@ _OPTIONS = {
     "maxfun": "max_evaluations",
     "mu_init": "mu_init",
     "gtol": "tol",
+    "tol": "tol",
     "disp": "log",
     "verbose": "log",
 }
@@ -151,6 +153,14 @@ def _constraints(constraints, x0, *, lower, upper, sources):
                 hessian = ("unknown", None)
         else:
             raise ProblemError(f"constraints[{k}]", f"expected a dict, LinearConstraint or NonlinearConstraint, got {type(con).__name__}")
+        if np.any(getattr(con, "keep_feasible", False)):
+            # The interior point keeps the bounds, never general rows, feasible along the way.
+            warnings.warn(
+                f"constraints[{k}]: keep_feasible is honoured for bounds only; "
+                "state the constraint as a bound, or expect iterates that violate it",
+                OptimizeWarning,
+                stacklevel=3,
+            )
         if jac is not None:
             source = "exact"
         else:
@@ -312,9 +322,10 @@ def minimize(
         program = traced_program(objective.raw, gradient, blocks, x0, lower=lower, upper=upper)
     if program is not None:
         program, sizes = program
-        hessian, quasi_newton, sources["hessian"] = program.hessian, "auto", "computation graph"
         gradient = TracedOrDifferences(program.gradient, gradient.differences, sources, "gradient")
         blocks = _share_trace(program, blocks, jacobian_sources, sizes)
+        differenced = difference_hessian(gradient, [block.jacobian for block in blocks], sizes, lower=lower, upper=upper)
+        hessian, quasi_newton, sources["hessian"] = TracedOrDifferences(program.hessian, differenced, sources, "hessian"), "auto", "computation graph"
     else:
         sizes = [np.atleast_1d(block.fun(x0)).size for block in blocks]
         starts = np.cumsum([0, *sizes])
@@ -334,7 +345,33 @@ def minimize(
     result = solve_if_quadratic(problem, hess=hess, hessp=hessp, terms=terms, program=program, options=solver_options)
     if result is None:
         result = solve_without_fixed(solver, problem, callback=_callback(callback), **solver_options)
+        if method_key == "trust-constr":
+            result = _to_unscaled_tolerance(result, solver, problem, callback, solver_options)
     return _result(result, problem, objective, method_key, sources, jacobian_sources, box, started, solver_options)
+
+
+def _to_unscaled_tolerance(result, solver, problem, callback, solver_options, rounds=2):
+    """trust-constr's promise, ``||grad_x L||_inf <= gtol`` unscaled: tighten the scaled tolerance and warm-start.
+
+    The package stops on a KKT error scaled by the size of the multipliers
+    (IPOPT's ``s_d``); with large multipliers the unscaled residual can be above
+    ``gtol`` at a SUCCESS. Up to ``rounds`` more solves from ``(x, y, z)`` with the
+    tolerance cut by the ratio (and a factor 10) close that gap where the
+    arithmetic allows; the result keeps whichever solve ended better.
+    """
+    gtol = solver_options.get("tol", 1e-8)
+    tol = gtol
+    for _ in range(rounds):
+        stationarity = result.kkt.stationarity
+        if not (result.success and max(stationarity, result.kkt.primal) > gtol):
+            return result
+        tol = max(tol * gtol / max(stationarity, result.kkt.primal) / 10, 1e-15)
+        options = dict(solver_options, tol=tol, x0=result.x, y0=result.y, z0=result.z)
+        polished = solve_without_fixed(solver, problem, callback=_callback(callback), **options)
+        if not (polished.success and polished.kkt.max() < result.kkt.max()):
+            return result
+        result = polished
+    return result
 
 
 def _warn_if_approximated(sources, jacobian_sources):
@@ -370,9 +407,9 @@ def _result(result, problem, objective, method_key, sources, jacobian_sources, b
     g = problem.gradient(result.x)
     tol = solver_options.get("tol", 1e-8)
     named = None if method_key in _OWN_METHODS else scipy_method(method_key, problem.m > 0, box is not None)
-    code, message = scipy_status(named, result.status, result.kkt.primal, tol)
     lower, upper = box if box is not None else (None, None)
     fields = method_fields(named, result, problem, gradient=g, lower=lower, upper=upper, started=started)
+    code, message = scipy_status(named, result.status, result.kkt.primal, tol, optimality=fields.get("optimality"), gtol=tol)
     out = OptimizeResult(
         x=np.array(result.x),
         fun=result.fun,

@@ -11,7 +11,8 @@ quadratic program
 with ``P = H``, ``q = g(x_0) - P x_0`` and ``r = f(x_0) - g(x_0)^T x_0 + \tfrac12 x_0^T P x_0``.
 The claim "quadratic" is checked, not assumed: at a second point ``x_1`` inside the
 bounds, ``H(x_1) = H(x_0)``, ``g(x_1) - g(x_0) = P (x_1 - x_0)`` and ``f(x_1)`` equal to
-the quadratic model, each to 1e-9 relative; convexity is checked by an ``L D L^T``
+the quadratic model, each to 1e-9 relative, and again at the convex method's answer
+(a function that branches on ``x`` can be quadratic near ``x_0`` only); convexity is checked by an ``L D L^T``
 factorization of ``P + \delta I`` (``\delta`` = 1e-10 of the largest entry), whose
 pivots must all be positive. Such a problem is solved by Mehrotra's method
 (:func:`lagrangian.solve_qp`), which also proves infeasibility or unboundedness
@@ -119,4 +120,15 @@ def solve_if_quadratic(problem, *, hess, hessp, terms, program, options):
     solution = solve_qp(qp, **{key: options[key] for key in _CONVEX_OPTIONS if key in options})
     if solution.status not in _VERDICTS:
         return None
-    return restated_solution(problem, solution, x=solution.x, y=solution.y, z=solution.z)
+    # An infeasible-start method ends within its tolerance of the bounds, possibly just
+    # outside; the user's functions are never evaluated there, so x is put back inside.
+    x = np.clip(solution.x, problem.lb, problem.ub)
+    # Two points cannot prove a function quadratic everywhere (it may branch on x): the
+    # answer must also agree with the user's own objective and gradient where it landed.
+    g = P @ x + q
+    value = 0.5 * x @ (P @ x) + q @ x + r
+    if solution.status is Status.SUCCESS and not (
+        _close(problem.objective(x), value, max(1.0, abs(value))) and _close(problem.gradient(x), g, max(1.0, np.abs(g).max(initial=0)))
+    ):
+        return None
+    return restated_solution(problem, solution, x=x, y=solution.y, z=solution.z)

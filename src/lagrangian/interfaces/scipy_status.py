@@ -110,15 +110,21 @@ def scipy_method(method, has_constraints: bool, has_bounds: bool):
     return method if method in _TABLES else None
 
 
-def scipy_status(method, status: Status, primal: float, tol: float):
+def scipy_status(method, status: Status, primal: float, tol: float, *, optimality=None, gtol: float = 1e-8):
     """``(code, message)`` of ``status`` in the numbering of scipy's ``method`` (None: the package's own).
 
     ``primal`` (the largest constraint violation) decides the methods that
-    report an infeasible end apart from a stall.
+    report an infeasible end apart from a stall. trust-constr's 1 ("`gtol`
+    termination condition is satisfied") further needs ``optimality`` (the
+    unscaled ``||grad_x L||_inf``) and ``primal`` at most ``gtol``.
     """
     if method is None:
         return STATUS_CODES[status], status.advice
     table = _TABLES[method]
+    if method == "trust-constr" and status is Status.SUCCESS and optimality is not None and max(optimality, primal) > gtol:
+        # Converged by the package's scaled KKT test but not to trust-constr's unscaled
+        # gtol: report the small-step ending (2), whose tr_radius is the last step.
+        return table[None]
     if status in table:
         return table[status]
     if status in _LIMITS and Status.MAX_ITERATIONS in table:
