@@ -187,3 +187,20 @@ def test_a_qp_through_minimize_goes_to_the_convex_method_and_agrees_with_solve_q
     res = lg.minimize(lambda x: -(x @ x), np.full(6, 0.1), hess=lambda x: -2 * np.eye(6), bounds=Bounds(-0.5, 1))
     assert res.solution.solver != reference.solver
     np.testing.assert_allclose(np.abs(res.x), 1.0 * (res.x > 0) + 0.5 * (res.x < 0), atol=1e-6)
+
+
+def test_solve_removes_fixed_variables_and_closes_their_stationarity_rows():
+    # min (x0 - 1)^2 + (x1 - 2)^2 + x0 x1  with x1 fixed at 3: x0 = 1 - 3/2 = -0.5.
+    seen = Recorder(lambda x: (x[0] - 1) ** 2 + (x[1] - 2) ** 2 + x[0] * x[1])
+    problem = lg.Problem(
+        seen, [0.0, 3.0], gradient=lambda x: np.array([2 * (x[0] - 1) + x[1], 2 * (x[1] - 2) + x[0]]),
+        constraints=[lg.Inequality(lambda x: x[0] + x[1], upper=10.0, jacobian=lambda x: [[1.0, 1.0]], name="sum")],
+        bounds=([-5.0, 3.0], [5.0, 3.0]),
+    )  # fmt: skip
+    solution = lg.solve(problem)
+    assert solution.success
+    np.testing.assert_allclose(solution.x, [-0.5, 3.0], atol=1e-7)
+    # z_1 = -(df/dx1 + y) with y = 0 (the row is inactive): -(2 (3 - 2) - 0.5) = -1.5.
+    np.testing.assert_allclose(solution.z, [0.0, -1.5], atol=1e-6)
+    lg.testing.assert_kkt(problem, solution, tol=1e-7)
+    seen.assert_inside([-5.0, 3.0], [5.0, 3.0])

@@ -196,8 +196,16 @@ def _callback(callback):
     return lambda record, x: callback(x)
 
 
-def _solver_options(options, tol):
+# The iteration limits scipy's methods default to, kept when their name is given: a port
+# from scipy expects the same bound on its running time (the interior point's own
+# default, 3000, is for problems stated to this package).
+_DEFAULT_MAXITER = {"trust-constr": 1000, "slsqp": 100}
+
+
+def _solver_options(options, tol, method_key=None):
     solver_options = {}
+    if method_key in _DEFAULT_MAXITER:
+        solver_options["max_iterations"] = _DEFAULT_MAXITER[method_key]
     for key, value in dict(options or {}).items():
         if key in _OPTIONS:
             if key == "verbose":
@@ -268,7 +276,9 @@ def minimize(
     tol : float, optional
         Tolerance on the scaled KKT error (default 1e-8).
     options : dict, optional
-        ``maxiter``, ``disp``/``verbose`` (print the iteration log), ``gtol``
+        ``maxiter`` (default: the interior point's 3000, or scipy's default for
+        the method named: 1000 for trust-constr, 100 for SLSQP),
+        ``disp``/``verbose`` (print the iteration log), ``gtol``
         (same as ``tol``), ``max_time`` (seconds), ``max_evaluations``/``maxfev``/
         ``maxfun``, ``mu_init``. Other scipy options are accepted and ignored;
         unknown keys warn (``OptimizeWarning``), as in scipy.
@@ -307,7 +317,7 @@ def minimize(
     box = _bounds(bounds, n)
     lower, upper = box if box is not None else (None, None)
     x0 = _inside(x0, box)
-    solver_options = _solver_options(options, tol)
+    solver_options = _solver_options(options, tol, method_key)
 
     objective = CountedObjective(fun, args, returns_gradient=jac is True)
     sources = {}
