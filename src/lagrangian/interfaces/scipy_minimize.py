@@ -75,7 +75,7 @@ _IGNORED_OPTIONS = frozenset({
     "initial_barrier_parameter", "initial_barrier_tolerance", "factorization_method", "sparse_jacobian", "iprint",
     "rhobeg", "rhoend", "catol", "f_target", "maxls", "maxcor", "return_all", "adaptive", "xatol", "fatol",
     "direc", "scale", "offset", "mesg_num", "stepmx", "accuracy", "minfev", "rescale", "norm", "c1", "c2",
-    "workers", "feasibility_tol", "initial_tr_radius", "final_tr_radius", "maxfev", "scale_init",
+    "workers", "feasibility_tol", "final_tr_radius", "scale_init",
 })  # fmt: skip
 
 

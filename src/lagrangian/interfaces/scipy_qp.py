@@ -17,8 +17,9 @@ factorization of ``P + \delta I`` (``\delta`` = 1e-10 of the largest entry), who
 pivots must all be positive. Such a problem is solved by Mehrotra's method
 (:func:`lagrangian.solve_qp`), which also proves infeasibility or unboundedness
 with a certificate; its answer is restated as a solution of the original problem
-(KKT residuals recomputed from the user's functions). Anything else, or a convex
-solve that ends without a verdict, goes on to the nonlinear interior point.
+(KKT residuals recomputed from the user's functions), with the convex method's
+status whatever it is, so that ``minimize`` and ``solve_qp`` give the same verdict on
+the same QP. Anything else goes on to the nonlinear interior point.
 """
 
 from __future__ import annotations
@@ -27,11 +28,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..fixed_variables import restated_solution
-from ..result import Status
 
 __all__ = ["solve_if_quadratic", "is_positive_semidefinite"]
 
-_VERDICTS = {Status.SUCCESS, Status.INFEASIBLE, Status.UNBOUNDED}
 _CONVEX_OPTIONS = ("tol", "max_iterations", "max_time", "log")
 
 
@@ -118,8 +117,6 @@ def solve_if_quadratic(problem, *, hess, hessp, terms, program, options):
     A = problem.jacobian(problem.x0) if problem.m else sp.csr_array((0, problem.n))
     qp = QuadraticProgram(P, q, A, problem.cl, problem.cu, bounds=(problem.lb, problem.ub), r=r, x0=problem.x0)
     solution = solve_qp(qp, **{key: options[key] for key in _CONVEX_OPTIONS if key in options})
-    if solution.status not in _VERDICTS:
-        return None
     # An infeasible-start method ends within its tolerance of the bounds, possibly just
     # outside; the user's functions are never evaluated there, so x is put back inside.
     x = np.clip(solution.x, problem.lb, problem.ub)
@@ -127,8 +124,10 @@ def solve_if_quadratic(problem, *, hess, hessp, terms, program, options):
     # answer must also agree with the user's own objective and gradient where it landed.
     g = P @ x + q
     value = 0.5 * x @ (P @ x) + q @ x + r
-    if solution.status is Status.SUCCESS and not (
-        _close(problem.objective(x), value, max(1.0, abs(value))) and _close(problem.gradient(x), g, max(1.0, np.abs(g).max(initial=0)))
-    ):
+    with np.errstate(all="ignore"):
+        agrees = _close(problem.objective(x), value, max(1.0, abs(value))) and _close(problem.gradient(x), g, max(1.0, np.abs(g).max(initial=0)))
+    if not agrees:
         return None
+    # A checked convex QP keeps the convex method's verdict, whatever it is: the same
+    # as solve_qp's on the same data (the nonlinear method would not do better).
     return restated_solution(problem, solution, x=x, y=solution.y, z=solution.z)

@@ -16,6 +16,8 @@ the package's code, :data:`STATUS_CODES`.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..result import Status
@@ -150,8 +152,6 @@ def method_fields(method, solution, problem, *, gradient, lower, upper, started)
     multipliers ``z``), as trust-constr orders them; ``v`` follows the package
     convention, which is trust-constr's (``grad f + sum J_k^T v_k = 0``).
     """
-    import time
-
     x = solution.x
     values = problem.constraint_values(x) if problem.m else np.zeros(0)
     violation = _violation(values, problem.cl, problem.cu)
