@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-#: Tests that check scipy internals: skipped, with the reason.
 _EXACT_TEXT = "matches scipy's exact error text; lagrangian raises ProblemError (a ValueError) naming the argument"
 
 _FIXED_JAC = (
@@ -16,6 +15,7 @@ _FIXED_JAC = (
     "constraint Jacobians; lagrangian's objective gradient here is exact and reported"
 )
 
+#: Tests that check scipy internals: skipped, with the reason.
 SKIPPED: dict[str, str] = {
     "test_minimize_constrained.py::TestBoundedNelderMead::test_invalid_bounds": _EXACT_TEXT,
     "test_optimize.py::test_bounded_powell_vs_powell": (
@@ -25,7 +25,7 @@ SKIPPED: dict[str, str] = {
     "test_optimize.py::TestOptimizeSimple::test_minimize_invalid_bounds": _EXACT_TEXT,
     "test_optimize.py::test_all_bounds_equal": (
         "asserts nfev == 1 and scipy's message 'All independent variables were fixed by bounds'; "
-        "lagrangian also checks the problem at x0 and reports status FIXED-variables SUCCESS/INFEASIBLE"
+        "lagrangian evaluates fun once more (the problem's check at x0) and words its own message"
     ),
     # constraints2, 5, 6 and 7 are the cases with a constraint Jacobian left to differences.
     # (callback2, an intermediate_result callback, is skipped by scipy itself with SLSQP.)
@@ -82,8 +82,8 @@ KNOWN_FAILURES: dict[str, str] = {
 
 
 def lookup(table: dict[str, str], name: str):
-    """The reason for ``name`` in ``table``: an exact key, or the longest key that is a prefix
-    ending at ``::`` or ``[``."""
+    """The reason for ``name`` in ``table``: an exact key, else the longest key that is a prefix
+    ending at ``::`` or ``[`` or that matches with its ``*`` wildcards; None if none does."""
     if name in table:
         return table[name]
     best = None

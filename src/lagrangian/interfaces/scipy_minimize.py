@@ -38,7 +38,6 @@ from ..fixed_variables import solve_without_fixed
 from ..problem import Constraint, Problem
 from ..solvers import interior_point, newton_kkt
 from .scipy_derivatives import (
-    FINITE_DIFFERENCE_NAMES,
     CountedObjective,
     TracedOrDifferences,
     difference_hessian,
@@ -315,14 +314,34 @@ def minimize(
     n = x0.size
     constraints = _as_list(constraints)
     box = _bounds(bounds, n)
-    lower, upper = box if box is not None else (None, None)
     x0 = _inside(x0, box)
     solver_options = _solver_options(options, tol, method_key)
 
     objective = CountedObjective(fun, args, returns_gradient=jac is True)
-    sources = {}
+    sources, jacobian_sources = {}, {}
+    problem, terms, program = _problem(
+        objective, x0, jac=jac, hess=hess, hessp=hessp, args=args, box=box, constraints=constraints,
+        sources=sources, jacobian_sources=jacobian_sources,
+    )  # fmt: skip
+
+    result = solve_if_quadratic(problem, hess=hess, hessp=hessp, terms=terms, program=program, options=solver_options)
+    if result is None:
+        result = solve_without_fixed(solver, problem, callback=_callback(callback), **solver_options)
+        if method_key == "trust-constr":
+            result = _to_unscaled_tolerance(result, solver, problem, callback, solver_options)
+    return _result(result, problem, objective, method_key, sources, jacobian_sources, box, started, solver_options)
+
+
+def _problem(objective, x0, *, jac, hess, hessp, args, box, constraints, sources, jacobian_sources):
+    """The :class:`~lagrangian.Problem` for scipy's arguments, every derivative a callable made here.
+
+    Returns ``(problem, terms, program)``: the blocks' Hessian kinds (for the QP
+    test) and the traced program, if the objective and constraints traced
+    together. ``sources``/``jacobian_sources`` receive where each derivative comes from.
+    """
+    n = x0.size
+    lower, upper = box if box is not None else (None, None)
     gradient = objective_derivative(objective, jac, x0, lower=lower, upper=upper, sources=sources)
-    jacobian_sources = {}
     blocks, terms = _constraints(constraints, x0, lower=lower, upper=upper, sources=jacobian_sources)
     exact = lambda source: source != "finite differences"  # noqa: E731
     program = None
@@ -351,13 +370,8 @@ def minimize(
             sources["hessian"] = hessian_source
     _warn_if_approximated(sources, jacobian_sources)
     problem = Problem(objective, x0, gradient=gradient, constraints=blocks, bounds=box, hessian=hessian, quasi_newton=quasi_newton)
+    return problem, terms, program
 
-    result = solve_if_quadratic(problem, hess=hess, hessp=hessp, terms=terms, program=program, options=solver_options)
-    if result is None:
-        result = solve_without_fixed(solver, problem, callback=_callback(callback), **solver_options)
-        if method_key == "trust-constr":
-            result = _to_unscaled_tolerance(result, solver, problem, callback, solver_options)
-    return _result(result, problem, objective, method_key, sources, jacobian_sources, box, started, solver_options)
 
 
 def _to_unscaled_tolerance(result, solver, problem, callback, solver_options, rounds=2):
