@@ -204,3 +204,17 @@ def test_solve_removes_fixed_variables_and_closes_their_stationarity_rows():
     np.testing.assert_allclose(solution.z, [0.0, -1.5], atol=1e-6)
     lg.testing.assert_kkt(problem, solution, tol=1e-7)
     seen.assert_inside([-5.0, 3.0], [5.0, 3.0])
+
+
+def test_hessp_above_the_dense_limit_takes_the_matrix_free_path():
+    # min sum (x - c)^2 + 0.5 sum x^4 - ... a separable convex objective, n = 1200, sum x = 1.
+    n = 1200
+    c = np.linspace(-1, 1, n)
+    fun = lambda x: np.sum((x - c) ** 2) + 0.25 * np.sum(x**4)  # noqa: E731
+    jac = lambda x: 2 * (x - c) + x**3  # noqa: E731
+    hessp = lambda x, p: (2 + 3 * x**2) * p  # noqa: E731
+    res = lg.minimize(fun, np.zeros(n), jac=jac, hessp=hessp, constraints=LinearConstraint(np.ones((1, n)), 1, 1))
+    assert res.success and res.derivatives["hessian"] == "exact product"
+    # Stationarity: 2 (x - c) + x^3 + y = 0 for every i, with one multiplier y.
+    np.testing.assert_allclose(jac(res.x) + res.multipliers[0][0], 0.0, atol=1e-6)
+    assert res.x.sum() == pytest.approx(1.0, abs=1e-8)

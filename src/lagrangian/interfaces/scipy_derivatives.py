@@ -31,7 +31,7 @@ from ..derivatives import DENSE_QUASI_NEWTON_LIMIT, finite_difference_jacobian
 from ..errors import ProblemError
 from ..testing import check_derivative
 
-__all__ = ["CountedObjective", "TracedOrDifferences", "objective_derivative", "traced_derivative", "lagrangian_hessian"]
+__all__ = ["HessianProduct", "CountedObjective", "TracedOrDifferences", "objective_derivative", "traced_derivative", "lagrangian_hessian"]
 
 FINITE_DIFFERENCE_NAMES = ("2-point", "3-point", "cs")
 # Up to this many variables, constraint Jacobians and the Lagrangian's Hessian are
@@ -185,13 +185,37 @@ def _is_update_strategy(hess) -> bool:
     return isinstance(hess, HessianUpdateStrategy)
 
 
+def _hessian_product(hessp, args, blocks):
+    """``(x, y, v) -> nabla_x^2 L v`` from ``hessp`` and the blocks' exact terms (the matrix-free path
+    for large n), or the quasi-Newton model when a block's term is unknown."""
+    if any(kind not in ("linear", "exact") for _, kind, _, _, _ in blocks):
+        return None, "auto", None
+    exact_terms = [(rows, term) for rows, kind, term, _, _ in blocks if kind == "exact"]
+
+    def product(x, y, v):
+        Hv = np.asarray(hessp(x, v, *args), dtype=float).reshape(-1)
+        for rows, term in exact_terms:
+            Hv = Hv + np.asarray(term(x, np.asarray(y[rows], dtype=float)) @ v, dtype=float).reshape(-1)
+        return Hv
+
+    return HessianProduct(product), "auto", "exact product"
+
+
+class HessianProduct:
+    """Marks a Hessian-vector product ``(x, y, v) -> H v`` for ``Problem(hessian_product=...)``."""
+
+    def __init__(self, product):
+        self.product = product
+
+
 def lagrangian_hessian(*, hess, hessp, args, gradient, exact_gradient, blocks, n, lower, upper):
     """``(hessian, quasi_newton, source)`` for the Problem, from the objective's and the blocks' Hessian terms.
 
     ``blocks`` is a list of ``(rows, kind, term, jacobian, exact_jacobian)``:
     ``kind`` is ``"linear"`` (no Hessian term), ``"exact"`` (``term(x, v)``) or
-    ``"unknown"``. The result's ``hessian`` is ``(x, y) -> matrix`` or None (then
-    ``quasi_newton`` names the model).
+    ``"unknown"``. The result's ``hessian`` is ``(x, y) -> matrix``, a
+    :class:`HessianProduct` (``hessp`` above the dense limit: the matrix-free steps),
+    or None (then ``quasi_newton`` names the model).
     """
     strategies = [hess] + [term for _, kind, term, _, _ in blocks if kind == "strategy"]
     if any(_is_update_strategy(s) for s in strategies):
@@ -205,7 +229,7 @@ def lagrangian_hessian(*, hess, hessp, args, gradient, exact_gradient, blocks, n
         # the dense limit; above, the quasi-Newton model).
         objective_term = lambda x: np.column_stack([np.asarray(hessp(x, e, *args), dtype=float) for e in np.eye(n)]) if n else np.zeros((0, 0))  # noqa: E731
         if n > DENSE_QUASI_NEWTON_LIMIT:
-            return None, "auto", None
+            return _hessian_product(hessp, args, blocks)
     elif hess is None or (isinstance(hess, str) and hess in FINITE_DIFFERENCE_NAMES):
         objective_term = None  # by differences of the gradient, if it is exact
     else:

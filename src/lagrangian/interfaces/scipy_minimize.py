@@ -39,6 +39,7 @@ from ..problem import Constraint, Problem
 from ..solvers import interior_point, newton_kkt
 from .scipy_derivatives import (
     CountedObjective,
+    HessianProduct,
     TracedOrDifferences,
     difference_hessian,
     differences,
@@ -369,7 +370,11 @@ def _problem(objective, x0, *, jac, hess, hessp, args, box, constraints, sources
         if hessian_source is not None:
             sources["hessian"] = hessian_source
     _warn_if_approximated(sources, jacobian_sources)
-    problem = Problem(objective, x0, gradient=gradient, constraints=blocks, bounds=box, hessian=hessian, quasi_newton=quasi_newton)
+    product = hessian.product if isinstance(hessian, HessianProduct) else None
+    hessian = None if product is not None else hessian
+    problem = Problem(
+        objective, x0, gradient=gradient, constraints=blocks, bounds=box, hessian=hessian, hessian_product=product, quasi_newton=quasi_newton
+    )
     return problem, terms, program
 
 
