@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..fixed_variables import restated_solution
+from ..qp import QuadraticProgram, solve_qp
 
 __all__ = ["solve_if_quadratic", "is_positive_semidefinite"]
 
@@ -98,8 +99,6 @@ def solve_if_quadratic(problem, *, hess, hessp, terms, program, options):
     be ``"linear"``); the objective's Hessian must be exact: a ``hess`` callable
     or the traced ``program``.
     """
-    from ..qp import QuadraticProgram, solve_qp
-
     if any(kind != "linear" for kind, _, _ in terms) or hessp is not None:
         return None
     if not (callable(hess) or program is not None) or not problem.has_hessian:

@@ -2,6 +2,7 @@
 
 from ..errors import ProblemError
 from ..fixed_variables import solve_without_fixed
+from ..problem import Problem
 from .convex_qp import convex_qp
 from .interior_point import interior_point
 from .newton_kkt import newton_kkt
@@ -17,9 +18,11 @@ def solve(problem, *, method: str = "auto", **options):
     Parameters
     ----------
     problem : Problem or QuadraticProgram
-        A :class:`~lagrangian.QuadraticProgram` goes to :func:`lagrangian.solve_qp`
-        (the convex method; ``method`` is passed on when not ``"auto"``).
-    method : {"auto", "newton_kkt", "interior_point"}
+        A :class:`~lagrangian.QuadraticProgram` goes to the convex method
+        (:func:`~lagrangian.solvers.convex_qp.convex_qp`, as :func:`lagrangian.solve_qp`
+        does) unless ``method`` names a nonlinear solver, which then runs on
+        ``qp.problem()``.
+    method : {"auto", "convex_qp", "newton_kkt", "interior_point"}
         ``"auto"`` sends equality-constrained problems (every row ``cl == cu``, no
         bounds) to :func:`newton_kkt` and everything else to
         :func:`interior_point`.
@@ -34,10 +37,12 @@ def solve(problem, *, method: str = "auto", **options):
     differentiates or steps in a variable that has no room to move.
     """
 
-    from ..qp import QuadraticProgram, solve_qp  # qp imports this package
-
-    if isinstance(problem, QuadraticProgram):
-        return solve_qp(problem, **options) if method == "auto" else solve_qp(problem, method=method, **options)
+    if not isinstance(problem, Problem) and callable(getattr(problem, "problem", None)):
+        # A QuadraticProgram (qp imports this package, so it is recognised by what it
+        # offers, not by its class): the convex method, as lagrangian.solve_qp does.
+        if method in ("auto", "convex_qp"):
+            return convex_qp(problem, **options)
+        return solve(problem.problem(), method=method, **options)
     if method == "auto":
         method = "newton_kkt" if problem.is_equality_constrained else "interior_point"
     if method not in _METHODS:
