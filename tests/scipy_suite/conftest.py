@@ -47,6 +47,7 @@ _MARKERS = (
     "array_api_backends: scipy's marker",
     "skip_xp_backends(*args, **kwargs): scipy's marker",
     "xfail_xp_backends(*args, **kwargs): scipy's marker",
+    "filterwarnings(warning): pytest's marker, registered again for runs with -p no:warnings",
 )
 
 
