@@ -9,6 +9,18 @@ whose truncation error O(h^2) and rounding error O(eps / h) balance at that
 scale-aware step, leaving about 10 correct digits on well-scaled functions
 (Nocedal & Wright 2006, section 8.1).
 
+Interior means interior: given bounds ``lower <= x <= upper``,
+:func:`finite_difference_jacobian` never evaluates ``F`` outside them. A column
+whose variable lacks room for the central difference on one side takes the
+one-sided second-order difference into the interval,
+
+    J[:, j] ~ (-3 F(x) + 4 F(x + h e_j) - F(x + 2 h e_j)) / (2 h)     (h < 0 at an upper bound),
+
+whose error is also O(h^2); where the interval is narrower than ``2 h`` the step
+shrinks to fit, and a variable with no room at all (``lower == upper``) gets a NaN
+column: its derivative cannot be had without leaving the bounds (it is fixed, and
+:mod:`lagrangian.fixed_variables` removes it from the problem before any solver asks).
+
 Without a Hessian, the solvers keep a quasi-Newton model of the Hessian of the
 Lagrangian (``Problem(quasi_newton=...)``): :class:`QuasiNewtonHessian`, a dense
 BFGS or SR1 matrix, for up to :data:`DENSE_QUASI_NEWTON_LIMIT` variables, and
@@ -25,7 +37,7 @@ import scipy.sparse as sp
 from scipy.optimize import BFGS, SR1
 
 __all__ = [
-    "central_difference_jacobian", "central_difference_step", "QuasiNewtonHessian", "LimitedMemoryBFGS",
+    "central_difference_jacobian", "finite_difference_jacobian", "bounded_direction", "central_difference_step", "QuasiNewtonHessian", "LimitedMemoryBFGS",
     "quasi_newton_model", "DENSE_QUASI_NEWTON_LIMIT",
 ]
 
@@ -42,7 +54,7 @@ def central_difference_step(x: np.ndarray) -> np.ndarray:
 
 
 def central_difference_jacobian(fun, x: np.ndarray) -> np.ndarray:
-    """Approximate the Jacobian of ``fun`` at ``x`` by central differences.
+    """Approximate the Jacobian of ``fun`` at ``x`` by central differences (no bounds).
 
     Parameters
     ----------
@@ -55,19 +67,102 @@ def central_difference_jacobian(fun, x: np.ndarray) -> np.ndarray:
     ndarray, shape (k, n)
         Costs ``2 n`` evaluations of ``fun``.
     """
+    return finite_difference_jacobian(fun, x)
+
+
+def _room(x, lower, upper):
+    """Distances from ``x`` to its upper and lower bounds (``inf`` where unbounded)."""
+    n = x.size
+    lower = np.full(n, -np.inf) if lower is None else np.broadcast_to(np.asarray(lower, dtype=float), (n,))
+    upper = np.full(n, np.inf) if upper is None else np.broadcast_to(np.asarray(upper, dtype=float), (n,))
+    with np.errstate(invalid="ignore"):
+        return np.maximum(upper - x, 0.0), np.maximum(x - lower, 0.0)
+
+
+def finite_difference_jacobian(fun, x: np.ndarray, *, lower=None, upper=None, f0=None) -> np.ndarray:
+    """Approximate the Jacobian of ``fun`` at ``x`` by differences that stay inside ``[lower, upper]``.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> array_like`` of shape (k,) (or a scalar, then k = 1).
+    x : ndarray, shape (n,)
+        Must lie inside the bounds.
+    lower, upper : array_like (n,) or None
+        Bounds that no evaluation point may leave (``None``: unbounded).
+    f0 : array_like, optional
+        ``fun(x)`` if already known (one-sided columns need it).
+
+    Returns
+    -------
+    ndarray, shape (k, n)
+        Central columns cost 2 evaluations, one-sided ones 2 (plus ``fun(x)``
+        once); a variable with no room (``lower == upper``) has a NaN column.
+    """
     x = np.asarray(x, dtype=float)
     steps = central_difference_step(x)
+    up, down = _room(x, lower, upper)
+    value_at_x = None if f0 is None else np.atleast_1d(np.asarray(f0, dtype=float)).ravel()
+
+    def at(point):
+        return np.atleast_1d(np.asarray(fun(point), dtype=float)).ravel()
+
     columns = []
     for j, h in enumerate(steps):
-        forward, backward = x.copy(), x.copy()
-        forward[j] += h
-        backward[j] -= h
-        # The step actually taken, after rounding x_j + h, keeps the quotient exact.
-        width = forward[j] - backward[j]
-        columns.append((np.atleast_1d(fun(forward)) - np.atleast_1d(fun(backward))) / width)
+        if up[j] >= h and down[j] >= h:
+            forward, backward = x.copy(), x.copy()
+            forward[j] += h
+            backward[j] -= h
+            # The step actually taken, after rounding x_j + h, keeps the quotient exact.
+            columns.append((at(forward) - at(backward)) / (forward[j] - backward[j]))
+            continue
+        # One-sided, towards the side with more room; shrink the step to fit.
+        sign = 1.0 if up[j] >= down[j] else -1.0
+        h = min(h, max(up[j], down[j]) / 2.0)
+        if value_at_x is None:
+            value_at_x = at(x)
+        if not h > 0:
+            columns.append(np.full(value_at_x.shape, np.nan))
+            continue
+        one, two = x.copy(), x.copy()
+        one[j] += sign * h
+        two[j] += 2 * sign * h
+        h_one, h_two = one[j] - x[j], two[j] - x[j]
+        f1, f2 = at(one), at(two)
+        # Second-order one-sided difference for the steps actually taken (h_two ~ 2 h_one):
+        # the derivative of the parabola through (0, f(x)), (h_one, f1), (h_two, f2) at 0.
+        columns.append(
+            (f1 - value_at_x) * h_two / (h_one * (h_two - h_one)) - (f2 - value_at_x) * h_one / (h_two * (h_two - h_one))
+        )
     if not columns:
-        return np.zeros((np.atleast_1d(fun(x)).size, 0))
+        return np.zeros((at(x).size if value_at_x is None else value_at_x.size, 0))
     return np.column_stack(columns)
+
+
+def bounded_direction(x: np.ndarray, v: np.ndarray, h: float, *, lower=None, upper=None):
+    """A direction and step for a directional difference that stays inside ``[lower, upper]``.
+
+    Returns ``(v, h, central)``: ``v`` with the components that lack room for a
+    step of ``h`` on both sides turned towards the interior (zeroed where there is
+    no room at all), and ``central`` telling whether ``x +- h v`` both lie inside
+    (a central difference); otherwise ``h`` is shrunk so that ``x + 2 h v`` lies
+    inside (a one-sided second-order difference).
+    """
+    x, v = np.asarray(x, dtype=float), np.array(v, dtype=float)
+    up, down = _room(x, lower, upper)
+    reach = h * np.abs(v)
+    if np.all((up >= reach) & (down >= reach)):
+        return v, h, True
+    inward = np.where(up >= down, 1.0, -1.0)
+    v = np.where(np.maximum(up, down) > 0, inward * np.abs(v), 0.0)
+    norm = np.linalg.norm(v)
+    if norm == 0:
+        return v, 0.0, False
+    v /= norm
+    room = np.where(v > 0, up, down)
+    with np.errstate(divide="ignore"):
+        limits = np.where(v != 0, room / (2 * np.abs(v)), np.inf)
+    return v, float(min(h, limits.min())), False
 
 
 class QuasiNewtonHessian:

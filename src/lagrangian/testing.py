@@ -21,13 +21,15 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .derivatives import central_difference_step
+from .derivatives import bounded_direction, central_difference_step
 from .kkt import kkt_residuals
 
 __all__ = ["check_derivative", "assert_kkt"]
 
 
-def check_derivative(fun, x, *, jacobian=None, vjp=None, seed: int = 0, rtol: float = 1e-6, atol: float = 1e-9):
+def check_derivative(
+    fun, x, *, jacobian=None, vjp=None, seed: int = 0, rtol: float = 1e-6, atol: float = 1e-9, lower=None, upper=None
+):
     """Dot-product test of a Jacobian or vector-Jacobian product against central differences.
 
     Parameters
@@ -43,6 +45,12 @@ def check_derivative(fun, x, *, jacobian=None, vjp=None, seed: int = 0, rtol: fl
         Seeds the random directions ``u`` and ``v``.
     rtol, atol : float
         Pass when ``|<u, Jv>_fd - <J^T u, v>| <= atol + rtol * max(|.|, |.|)``.
+    lower, upper : array_like (n,), optional
+        Bounds the difference must not leave: where ``x`` lacks room for the
+        central difference, the direction turns into the box and the
+        one-sided second-order difference is used
+        (:func:`lagrangian.derivatives.bounded_direction`). With no room at all
+        (every variable fixed) there is nothing to compare and the test passes.
 
     Returns
     -------
@@ -62,9 +70,16 @@ def check_derivative(fun, x, *, jacobian=None, vjp=None, seed: int = 0, rtol: fl
     u = rng.standard_normal(k)
     v = rng.standard_normal(x.size)
     v /= np.linalg.norm(v) or 1.0
-    # A step along the unit direction v, scaled to the size of x.
+    # A step along the unit direction v, scaled to the size of x, kept inside the bounds.
     h = float(central_difference_step(np.array([np.linalg.norm(x, np.inf)]))[0])
-    jv = (np.atleast_1d(fun(x + h * v)) - np.atleast_1d(fun(x - h * v))) / (2 * h)
+    v, h, central = bounded_direction(x, v, h, lower=lower, upper=upper)
+    if h == 0:
+        return 0.0, 0.0
+    if central:
+        jv = (np.atleast_1d(fun(x + h * v)) - np.atleast_1d(fun(x - h * v))) / (2 * h)
+    else:
+        f0, f1, f2 = (np.atleast_1d(fun(x + t * h * v)) for t in (0.0, 1.0, 2.0))
+        jv = (-3 * f0 + 4 * f1 - f2) / (2 * h)
     by_differences = float(u @ jv)
     if vjp is not None:
         jtu = np.asarray(vjp(x, u), dtype=float).reshape(-1)

@@ -26,30 +26,33 @@ Lagrangian stationary; relaxing the bound 0 to ``-eps`` lowers ``f*`` by ``2 eps
 from __future__ import annotations
 
 import inspect
+import time
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import SR1, Bounds, HessianUpdateStrategy, LinearConstraint, NonlinearConstraint, OptimizeResult
+from scipy.optimize import Bounds, LinearConstraint, NonlinearConstraint, OptimizeResult, OptimizeWarning
 
-from .. import graph as G
-from ..derivatives import DENSE_QUASI_NEWTON_LIMIT
-from ..errors import ProblemError
+from ..errors import ApproximateDerivativeWarning, ProblemError
+from ..fixed_variables import solve_without_fixed
 from ..problem import Constraint, Problem
-from ..result import Status
-from ..testing import check_derivative
 from ..solvers import interior_point, newton_kkt
+from .scipy_derivatives import (
+    CountedObjective,
+    HessianProduct,
+    TracedOrDifferences,
+    difference_hessian,
+    differences,
+    lagrangian_hessian,
+    objective_derivative,
+    traced_derivative,
+    traced_program,
+)
+from .scipy_qp import solve_if_quadratic
+from .scipy_status import SCIPY_METHODS, STATUS_CODES, method_fields, scipy_method, scipy_status
 
 __all__ = ["minimize", "STATUS_CODES"]
 
-#: ``result.status`` integers: 0 is success, as in SLSQP; the name is in ``result.status_name``.
-STATUS_CODES = {status: code for code, status in enumerate(Status)}
-
-_FINITE_DIFFERENCE_NAMES = ("2-point", "3-point", "cs")
-_SCIPY_METHODS = {
-    None, "trust-constr", "slsqp", "cobyla", "cobyqa", "l-bfgs-b", "tnc", "bfgs", "newton-cg",
-    "trust-ncg", "trust-krylov", "trust-exact", "cg", "powell", "nelder-mead", "dogleg",
-}  # fmt: skip
 _OWN_METHODS = {"interior-point": interior_point, "newton-kkt": newton_kkt}
 _OPTIONS = {
     "maxiter": "max_iterations",
@@ -57,154 +60,75 @@ _OPTIONS = {
     "max_time": "max_time",
     "max_evaluations": "max_evaluations",
     "maxfev": "max_evaluations",
+    "maxfun": "max_evaluations",
     "mu_init": "mu_init",
     "gtol": "tol",
+    "tol": "tol",
     "disp": "log",
     "verbose": "log",
 }
-# Up to this many variables, constraint Jacobians and the Lagrangian's Hessian are
-# traced on scalar tapes (one node per entry, one multiplier solve per row, exact
-# Hessians). Above, a constraint's Jacobian is accumulated sparse on array nodes
-# (graph.value_and_sparse_jacobian) and the Hessian is a quasi-Newton model. The
-# objective's gradient is traced on array nodes at every size: its cost follows the
-# objective's own (a vectorized sum is a handful of nodes at any n).
-_TRACE_LIMIT = 2000
-
-
-def _with_args(fn, args):
-    return (lambda x: fn(x, *args)) if args else fn
-
-
-def _traced(fn, x0, *, vector):
-    """``fn``'s exact derivative through the package's computation graphs, or None if it cannot be traced.
-
-    The trace must reproduce ``fn(x0)`` to 1e-12 relative; functions that call
-    into compiled code, branch on values or return other types fall back to
-    finite differences.
-    """
-    x0 = np.asarray(x0, dtype=float)
-    if vector:
-        derivative = G.value_and_jacobian(fn) if x0.size <= _TRACE_LIMIT else G.value_and_sparse_jacobian(fn)
-    else:
-        derivative = G.value_and_grad(fn)
-    try:
-        with np.errstate(all="ignore"):
-            traced_value, _ = derivative(x0)
-            plain = np.atleast_1d(np.asarray(fn(x0), dtype=float)).ravel()
-    except Exception:  # noqa: BLE001 - any failure to trace means "not traceable"
-        return None
-    traced_value = np.atleast_1d(np.asarray(traced_value, dtype=float)).ravel()
-    if traced_value.shape != plain.shape or not np.allclose(traced_value, plain, rtol=1e-12, atol=1e-300):
-        return None
-    # One directional difference guards against a trace that ran but lost part of the
-    # graph (a value taken out through a C routine and put back as a constant, say).
-    try:
-        check_derivative(fn, x0, jacobian=lambda x: derivative(x)[1], rtol=1e-5, atol=1e-8)
-    except (AssertionError, ArithmeticError, ValueError, TypeError):
-        return None
-    if vector:
-        return lambda x: derivative(x)[1]
-    return lambda x: np.asarray(derivative(x)[1], dtype=float)
-
-
-def _objective(fun, jac, args, x0):
-    """(objective, gradient or None, source) from scipy's ``fun`` / ``jac``."""
-    fun = _with_args(fun, args)
-    if jac is True:
-        cache = {}
-
-        def evaluate(x):
-            key = np.asarray(x, dtype=float).tobytes()
-            if key not in cache:
-                cache.clear()
-                value, gradient = fun(x)
-                cache[key] = (float(value), np.asarray(gradient, dtype=float))
-            return cache[key]
-
-        return (lambda x: evaluate(x)[0]), (lambda x: evaluate(x)[1]), "exact"
-    if callable(jac):
-        return fun, _with_args(jac, args), "exact"
-    if jac is None or (isinstance(jac, str) and jac in _FINITE_DIFFERENCE_NAMES):
-        traced = _traced(fun, x0, vector=False) if jac is None else None
-        return fun, traced, "computation graph" if traced is not None else "finite differences"
-    raise ProblemError("jac", f"expected a callable, True, None or one of {_FINITE_DIFFERENCE_NAMES}, got {jac!r}")
-
-
-def _traced_program(objective, gradient, blocks, sizes, x0):
-    """The objective and constraints traced together (:class:`lagrangian.graph.TracedProgram`), or None.
-
-    Accepted only if its Hessian of ``f + y^T c`` passes a directional check
-    against differences of the (exact) Lagrangian gradient at ``x0`` with all
-    multipliers 1.
-    """
-    x0 = np.asarray(x0, dtype=float)
-    if x0.size > _TRACE_LIMIT:
-        return None
-    program = G.TracedProgram(objective, [block.fun for block in blocks])
-    hessian = program.hessian
-    y = np.ones(sum(sizes))
-    jacobians = [block.jacobian for block in blocks]
-    if any(j is None for j in jacobians):
-        return None
-
-    def lagrangian_gradient(x):
-        # all multipliers are 1: grad f + sum of the Jacobians' column sums
-        g = np.asarray(gradient(x), dtype=float)
-        for jacobian in jacobians:
-            J = jacobian(x)
-            J = J if sp.issparse(J) else np.atleast_2d(np.asarray(J, dtype=float))
-            g = g + np.asarray(J.sum(axis=0)).ravel()
-        return g
-
-    try:
-        with np.errstate(all="ignore"):
-            check_derivative(lagrangian_gradient, x0, jacobian=lambda x: hessian(x, y), rtol=1e-5, atol=1e-8)
-    except (AssertionError, ArithmeticError, ValueError, TypeError):
-        return None
-    return program
-
-
-def _share_trace(program, blocks, sources, sizes):
-    """The traced blocks with their Jacobians read from ``program``'s one trace per point.
-
-    Separately traced, the objective and each constraint block would be traced
-    again at every point, and once more for the Hessian.
-    """
-    starts = np.cumsum([0, *sizes])
-    shared = []
-    for block, source, start, stop in zip(blocks, sources, starts[:-1], starts[1:]):
-        if source == "computation graph":
-            jacobian = lambda x, rows=slice(int(start), int(stop)): program.jacobian(x)[rows]  # noqa: E731
-            block = Constraint(block.fun, block.lower, block.upper, jacobian=jacobian, name=block.name)
-        shared.append(block)
-    return shared
+# scipy options that have no counterpart here (tolerances of other algorithms, their
+# trust-region and barrier settings, difference steps): accepted and ignored, as a
+# port from scipy passes them.
+_IGNORED_OPTIONS = frozenset({
+    "xtol", "ftol", "barrier_tol", "eps", "finite_diff_rel_step", "initial_tr_radius", "initial_constr_penalty",
+    "initial_barrier_parameter", "initial_barrier_tolerance", "factorization_method", "sparse_jacobian", "iprint",
+    "rhobeg", "rhoend", "catol", "f_target", "maxls", "maxcor", "return_all", "adaptive", "xatol", "fatol",
+    "direc", "scale", "offset", "mesg_num", "stepmx", "accuracy", "minfev", "rescale", "norm", "c1", "c2",
+    "workers", "feasibility_tol", "final_tr_radius", "scale_init",
+})  # fmt: skip
 
 
 def _bounds(bounds, n):
-    if bounds is None or isinstance(bounds, Bounds):
-        return bounds
-    pairs = list(bounds)
-    if len(pairs) != n or not all(np.ndim(pair) == 1 and len(pair) == 2 for pair in pairs):
-        raise ProblemError("bounds", f"expected scipy.optimize.Bounds or a sequence of {n} (min, max) pairs")
-    lower = [-np.inf if low is None else low for low, _ in pairs]
-    upper = [np.inf if up is None else up for _, up in pairs]
-    return (lower, upper)
+    """``(lb, ub)`` arrays of length n from scipy's ``Bounds`` (scalars broadcast) or (min, max) pairs, or None."""
+    if bounds is None:
+        return None
+    if isinstance(bounds, Bounds):
+        lower, upper = bounds.lb, bounds.ub
+    else:
+        pairs = list(bounds)
+        if len(pairs) != n or not all(np.ndim(pair) == 1 and len(pair) == 2 for pair in pairs):
+            raise ProblemError("bounds", f"expected scipy.optimize.Bounds or a sequence of {n} (min, max) pairs")
+        lower = [-np.inf if low is None else low for low, _ in pairs]
+        upper = [np.inf if up is None else up for _, up in pairs]
+    try:
+        lb = np.array(np.broadcast_to(np.asarray(lower, dtype=float), (n,)))
+        ub = np.array(np.broadcast_to(np.asarray(upper, dtype=float), (n,)))
+    except ValueError as exc:
+        raise ProblemError("bounds", f"lower and upper bounds must broadcast to the {n} variables") from exc
+    if np.any(np.isnan(lb)) or np.any(np.isnan(ub)):
+        raise ProblemError("bounds", "contains NaN")
+    if np.any(lb > ub):
+        i = int(np.flatnonzero(lb > ub)[0])
+        raise ProblemError("bounds", f"lower bound exceeds upper bound at position {i} ({lb[i]!r} > {ub[i]!r})")
+    return lb, ub
 
 
-def _constraint_jacobian(fun, jac, x0):
-    """(jacobian callable or None, source) for one constraint block."""
-    if callable(jac):
-        return jac, "exact"
-    traced = _traced(fun, x0, vector=True)
-    return traced, "computation graph" if traced is not None else "finite differences"
+def _inside(x0, box):
+    """``x0`` moved inside the bounds (scipy clips too, and warns)."""
+    if box is None:
+        return x0
+    lb, ub = box
+    if np.any(x0 < lb) or np.any(x0 > ub):
+        warnings.warn("Initial guess is not within the specified bounds", OptimizeWarning, stacklevel=3)
+        x0 = np.clip(x0, lb, ub)
+    return x0
 
 
-def _constraints(constraints, x0):
-    """Our Constraint blocks, each block's Hessian term ``(x, y) -> sum y_i nabla^2 c_i`` (None if
-    unknown), and where each block's Jacobian comes from."""
+def _as_list(constraints):
+    if constraints is None:
+        return []
     if isinstance(constraints, (dict, LinearConstraint, NonlinearConstraint)):
-        constraints = [constraints]
-    blocks, hessians, sources = [], [], []
+        return [constraints]
+    return list(constraints)
+
+
+def _constraints(constraints, x0, *, lower, upper, sources):
+    """Our Constraint blocks and, per block, ``(kind, Hessian term, exact Jacobian?)`` for the Hessian.
+
+    ``sources`` receives, per block, where its Jacobian comes from.
+    """
+    blocks, terms = [], []
     for k, con in enumerate(constraints):
         name = f"constraint {k}"
         if isinstance(con, dict):
@@ -212,198 +136,327 @@ def _constraints(constraints, x0):
             if kind not in ("eq", "ineq") or not callable(con.get("fun")):
                 raise ProblemError(f"constraints[{k}]", "a dict constraint needs 'type' ('eq' or 'ineq') and a callable 'fun'")
             args = tuple(con.get("args", ()))
-            fun = _with_args(con["fun"], args)
+            fun = (lambda x, f=con["fun"], a=args: f(x, *a)) if args else con["fun"]
             jac = con.get("jac")
-            jac, source = _constraint_jacobian(fun, _with_args(jac, args) if callable(jac) else None, x0)
-            blocks.append(Constraint(fun, 0.0, 0.0 if kind == "eq" else np.inf, jacobian=jac, name=name))
-            hessians.append(None)
+            jac = (lambda x, j=jac, a=args: j(x, *a)) if callable(jac) else None
+            lo, up, hessian = 0.0, (0.0 if kind == "eq" else np.inf), ("unknown", None)
         elif isinstance(con, LinearConstraint):
             A = sp.csr_array(con.A) if sp.issparse(con.A) else np.atleast_2d(np.asarray(con.A, dtype=float))
-            blocks.append(Constraint(lambda x, A=A: A @ x, con.lb, con.ub, jacobian=lambda x, A=A: A, name=name))
-            hessians.append(lambda x, y: 0.0)
-            source = "exact"
+            fun, jac, lo, up, hessian = (lambda x, A=A: A @ x), (lambda x, A=A: A), con.lb, con.ub, ("linear", None)
         elif isinstance(con, NonlinearConstraint):
-            jac, source = _constraint_jacobian(con.fun, con.jac, x0)
-            blocks.append(Constraint(con.fun, con.lb, con.ub, jacobian=jac, name=name))
-            hessians.append(con.hess if callable(con.hess) else None)
+            fun, jac, lo, up = con.fun, (con.jac if callable(con.jac) else None), con.lb, con.ub
+            if callable(con.hess):
+                hessian = ("exact", con.hess)
+            elif con.hess is not None and not isinstance(con.hess, str):
+                hessian = ("strategy", con.hess)
+            else:
+                hessian = ("unknown", None)
         else:
             raise ProblemError(f"constraints[{k}]", f"expected a dict, LinearConstraint or NonlinearConstraint, got {type(con).__name__}")
-        sources.append(source)
-    return blocks, hessians, sources
-
-
-def _hessian(hess, args, sizes, hessians, exact_first_derivatives, n):
-    """The Problem's ``(hessian=, quasi_newton=)`` from scipy's ``hess`` and the constraints' ``hess``.
-
-    scipy's constraint ``hess(x, v)`` is ``sum_i v_i nabla^2 c_i``; with ``v`` our
-    ``y`` of that block, the sum over blocks plus ``nabla^2 f`` is the Hessian of
-    ``L = f + y^T c``.
-    """
-    if isinstance(hess, HessianUpdateStrategy):
-        # scipy's BFGS() is dense; at a size where a dense model does not fit, the
-        # limited-memory one answers the same request ("auto").
-        return None, "sr1" if isinstance(hess, SR1) else "auto"
-    if callable(hess) and all(h is not None for h in hessians):
-        hess = _with_args(hess, args)
-        bounds = np.cumsum([0, *sizes])
-        pieces = [(h, slice(start, stop)) for h, start, stop in zip(hessians, bounds[:-1], bounds[1:])]
-
-        def lagrangian_hessian(x, y):
-            H = hess(x)
-            H = sp.csr_array(H) if sp.issparse(H) else np.atleast_2d(np.asarray(H, dtype=float))
-            for h, rows in pieces:
-                term = h(x, y[rows])
-                H = H + (sp.csr_array(term) if sp.issparse(term) else term)
-            return H
-
-        return lagrangian_hessian, "auto"
-    if hess is None or callable(hess) or (isinstance(hess, str) and hess in _FINITE_DIFFERENCE_NAMES):
-        # No exact Hessian of the Lagrangian: differences of exact gradients when the
-        # first derivatives are exact and n is small (2n gradient calls and a dense
-        # n x n matrix per iteration), else a quasi-Newton model (limited-memory above
-        # DENSE_QUASI_NEWTON_LIMIT).
-        differences = exact_first_derivatives and n <= DENSE_QUASI_NEWTON_LIMIT
-        return ("finite-differences" if differences else None), "auto"
-    raise ProblemError("hess", f"expected a callable, a HessianUpdateStrategy, None or one of {_FINITE_DIFFERENCE_NAMES}, got {hess!r}")
+        if np.any(getattr(con, "keep_feasible", False)):
+            # The interior point keeps the bounds, never general rows, feasible along the way.
+            warnings.warn(
+                f"constraints[{k}]: keep_feasible is honoured for bounds only; "
+                "state the constraint as a bound, or expect iterates that violate it",
+                OptimizeWarning,
+                stacklevel=3,
+            )
+        if jac is not None:
+            source = "exact"
+        else:
+            by_differences = differences(lambda x, f=fun: np.atleast_1d(np.asarray(f(x), dtype=float)).ravel(), lower, upper)
+            traced = traced_derivative(fun, x0, vector=True, lower=lower, upper=upper)
+            if traced is not None:
+                jac, source = TracedOrDifferences(traced, by_differences, sources, name), "computation graph"
+            else:
+                jac, source = by_differences, "finite differences"
+        sources[name] = source
+        blocks.append(Constraint(fun, lo, up, jacobian=jac, name=name))
+        terms.append((hessian[0], hessian[1], source != "finite differences"))
+    return blocks, terms
 
 
 def _callback(callback):
-    """Adapt scipy's ``callback(xk)`` or ``callback(intermediate_result)`` to the solvers' ``(record, x)``."""
+    """Adapt scipy's ``callback(xk)``, ``callback(intermediate_result)`` or trust-constr's
+    ``callback(xk, state)`` to the solvers' ``(record, x)``."""
     if callback is None:
         return None
     try:
-        parameters = list(inspect.signature(callback).parameters)
+        parameters = [p for p in inspect.signature(callback).parameters.values() if p.default is p.empty]
     except (TypeError, ValueError):
         parameters = []
-    if parameters == ["intermediate_result"]:
-        return lambda record, x: callback(intermediate_result=OptimizeResult(x=x, fun=record.objective, nit=record.iteration))
+    state = lambda record, x: OptimizeResult(x=x, fun=record.objective, nit=record.iteration, niter=record.iteration)  # noqa: E731
+    if [p.name for p in parameters] == ["intermediate_result"]:
+        return lambda record, x: callback(intermediate_result=state(record, x))
+    if len(parameters) == 2:
+        def two_arguments(record, x):
+            if callback(x, state(record, x)):
+                raise StopIteration  # trust-constr's old protocol: returning True stops
+        return two_arguments
     return lambda record, x: callback(x)
+
+
+# The iteration limits scipy's methods default to, kept when their name is given: a port
+# from scipy expects the same bound on its running time (the interior point's own
+# default, 3000, is for problems stated to this package).
+_DEFAULT_MAXITER = {"trust-constr": 1000, "slsqp": 100}
+
+
+def _solver_options(options, tol, method_key=None):
+    solver_options = {}
+    if method_key in _DEFAULT_MAXITER:
+        solver_options["max_iterations"] = _DEFAULT_MAXITER[method_key]
+    for key, value in dict(options or {}).items():
+        if key in _OPTIONS:
+            if key == "verbose":
+                value = value >= 2
+            if _OPTIONS[key] in ("max_iterations", "max_evaluations"):
+                value = int(value)
+            if _OPTIONS[key] == "log":
+                value = bool(value)
+            solver_options[_OPTIONS[key]] = value
+        elif key not in _IGNORED_OPTIONS:
+            warnings.warn(f"Unknown solver options: {key}", OptimizeWarning, stacklevel=3)
+    if tol is not None:
+        solver_options["tol"] = tol
+    return solver_options
 
 
 def minimize(
     fun,
     x0,
-    *,
     args=(),
     method=None,
     jac=None,
     hess=None,
+    hessp=None,
     bounds=None,
     constraints=(),
     tol=None,
-    options=None,
     callback=None,
+    options=None,
 ) -> OptimizeResult:
     """Minimize a function subject to constraints and bounds, with scipy's calling convention.
+
+    The arguments are scipy's, in scipy's order.
 
     Parameters
     ----------
     fun : callable
-        ``fun(x, *args) -> float``.
+        ``fun(x, *args) -> float`` (an array of size 1 is taken as its number).
     x0 : array_like (n,)
+        Moved inside the bounds if outside (with scipy's ``OptimizeWarning``).
     args : tuple
-        Extra arguments for ``fun``, ``jac`` and ``hess``.
-    method : str, optional
+        Extra arguments for ``fun``, ``jac``, ``hess`` and ``hessp``.
+    method : str or callable, optional
         ``"interior-point"`` (the default for any problem) or ``"newton-kkt"``
         (equality constraints only). scipy's method names (``"trust-constr"``,
         ``"SLSQP"``, ...) are accepted so that calls port unchanged; they run the
-        interior-point method.
-    jac : callable, True, None or "2-point"/"3-point"/"cs"
-        The gradient. ``None`` first tries to trace ``fun`` through
+        interior-point method, and ``status``/``message`` then follow that
+        method's codes (:mod:`lagrangian.interfaces.scipy_status`). A callable is
+        a custom minimizer and is called as scipy calls it.
+    jac : callable, True, False, None or "2-point"/"3-point"/"cs"
+        The gradient. ``None``/``False`` first try to trace ``fun`` through
         :mod:`lagrangian.graph` (exact, ``result.derivatives["gradient"] ==
-        "computation graph"``) and falls back to central differences.
-    hess : callable, HessianUpdateStrategy, None or a difference scheme name
-        The objective's Hessian ``hess(x, *args)``. The Lagrangian's Hessian is
-        exact when every nonlinear constraint has ``hess`` too, or when ``fun``
-        and the constraints trace through :mod:`lagrangian.graph`; otherwise it
-        is formed by differences of exact gradients (when the first derivatives
-        are exact and n is at most 1,000) or by a BFGS model: dense up to 1,000
-        variables, limited-memory above (``BFGS()`` asks for the same; ``SR1()``
-        selects a dense SR1 model). ``result.derivatives["hessian"]`` says which.
+        "computation graph"``) and fall back to differences. Differences never
+        leave the bounds (one-sided at a bound).
+    hess, hessp : callable, HessianUpdateStrategy, None or a difference scheme name
+        The objective's Hessian ``hess(x, *args)`` or its product
+        ``hessp(x, p, *args)``. The Lagrangian's Hessian is exact when every
+        nonlinear constraint has ``hess`` too, or when ``fun`` and the
+        constraints trace through :mod:`lagrangian.graph`; otherwise missing
+        terms come from differences of exact gradients (n at most 1,000) or the
+        whole Hessian from a BFGS model (``SR1()`` selects SR1).
+        ``result.derivatives["hessian"]`` says which.
     bounds : scipy.optimize.Bounds or sequence of (min, max) pairs, optional
-    constraints : dict, LinearConstraint, NonlinearConstraint or a sequence of them
+        Scalars broadcast. Variables with ``lb == ub`` are fixed and removed from
+        the problem (:mod:`lagrangian.fixed_variables`); ``fun`` is never
+        evaluated outside the bounds (``keep_feasible`` holds for every bound).
+    constraints : dict, LinearConstraint, NonlinearConstraint, a sequence of them, or None
     tol : float, optional
         Tolerance on the scaled KKT error (default 1e-8).
     options : dict, optional
-        ``maxiter``, ``disp``/``verbose`` (print the iteration log), ``gtol``
-        (same as ``tol``), ``max_time`` (seconds), ``max_evaluations``/``maxfev``,
-        ``mu_init``. Unknown keys warn, as in scipy.
+        ``maxiter`` (default: the interior point's 3000, or scipy's default for
+        the method named: 1000 for trust-constr, 100 for SLSQP),
+        ``disp``/``verbose`` (print the iteration log), ``gtol``
+        (same as ``tol``), ``max_time`` (seconds), ``max_evaluations``/``maxfev``/
+        ``maxfun``, ``mu_init``. Other scipy options are accepted and ignored;
+        unknown keys warn (``OptimizeWarning``), as in scipy.
     callback : callable, optional
-        ``callback(xk)`` or ``callback(intermediate_result)`` each iteration;
-        raising ``StopIteration`` stops the solve (status ``STOPPED``).
+        ``callback(xk)``, ``callback(intermediate_result)`` or trust-constr's
+        ``callback(xk, state)`` each iteration; raising ``StopIteration`` stops the
+        solve (status ``STOPPED``).
 
     Returns
     -------
     scipy.optimize.OptimizeResult
-        ``x, fun, success, status`` (0 on success; see :data:`STATUS_CODES`),
-        ``status_name, message, nit, nfev, njev, nhev``, ``multipliers`` (one
-        array per constraint, in the order given), ``bound_multipliers`` (``z``,
-        length n), ``kkt`` (stationarity, primal, complementarity),
-        ``derivatives`` (where each derivative came from) and ``solution`` (the
-        package's :class:`~lagrangian.Solution`).
+        ``x, fun, jac, success, status, message, nit, nfev`` (every call of
+        ``fun``), ``njev, nhev``, ``multipliers`` (one array per constraint, in
+        the order given), ``bound_multipliers`` (``z``, length n), ``kkt``
+        (stationarity, primal, complementarity), ``status_name`` (the package's
+        :class:`~lagrangian.Status`), ``derivatives`` (where each derivative came
+        from), ``solution`` (the package's :class:`~lagrangian.Solution`), and the
+        fields of the scipy method named: trust-constr's ``constr_violation``,
+        ``optimality``, ``v``, ``constr``, ``jac``, ``grad``, ``lagrangian_grad``,
+        ... and SLSQP's/COBYLA's ``maxcv``.
     """
+    started = time.perf_counter()
+    if callable(method):
+        return method(fun, x0, args=args, jac=jac, hess=hess, hessp=hessp, bounds=bounds, constraints=constraints,
+                      callback=callback, **dict(options or {}))  # fmt: skip
     method_key = method.lower() if isinstance(method, str) else method
-    if method_key not in _SCIPY_METHODS and method_key not in _OWN_METHODS:
-        raise ProblemError("method", f"expected 'interior-point', 'newton-kkt' or a scipy method name, got {method!r}")
+    if method_key is not None and method_key not in SCIPY_METHODS and method_key not in _OWN_METHODS:
+        raise ProblemError("method", f"expected 'interior-point', 'newton-kkt', a scipy method name or a callable, got {method!r}")
     solver = _OWN_METHODS.get(method_key, interior_point)
     x0 = np.atleast_1d(np.asarray(x0, dtype=float))
+    if x0.ndim != 1:
+        raise ProblemError("x0", f"must have one dimension, got shape {x0.shape}")
     args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
+    n = x0.size
+    constraints = _as_list(constraints)
+    box = _bounds(bounds, n)
+    x0 = _inside(x0, box)
+    solver_options = _solver_options(options, tol, method_key)
 
-    solver_options = {}
-    for key, value in dict(options or {}).items():
-        if key not in _OPTIONS:
-            warnings.warn(f"Unknown solver options: {key}", RuntimeWarning, stacklevel=2)
-            continue
-        if key == "verbose":
-            value = value >= 2
-        solver_options[_OPTIONS[key]] = value
-    if tol is not None:
-        solver_options["tol"] = tol
+    objective = CountedObjective(fun, args, returns_gradient=jac is True)
+    sources, jacobian_sources = {}, {}
+    problem, terms, program = _problem(
+        objective, x0, jac=jac, hess=hess, hessp=hessp, args=args, box=box, constraints=constraints,
+        sources=sources, jacobian_sources=jacobian_sources,
+    )  # fmt: skip
 
-    objective, gradient, gradient_source = _objective(fun, jac, args, x0)
-    blocks, hessians, jacobian_sources = _constraints(constraints, x0)
-    exact_first = gradient is not None and "finite differences" not in jacobian_sources
-    sizes = [np.atleast_1d(block.fun(x0)).size for block in blocks]  # rows per block, read once at x0
-    hessian, quasi_newton = _hessian(hess, args, sizes, hessians, exact_first, np.size(x0))
-    hessian_source = None
-    if hess is None and gradient_source == "computation graph":
-        program = _traced_program(objective, gradient, blocks, sizes, x0)
-        if program is not None:
-            hessian, hessian_source = program.hessian, "computation graph"
-            gradient, blocks = program.gradient, _share_trace(program, blocks, jacobian_sources, sizes)
+    result = solve_if_quadratic(problem, hess=hess, hessp=hessp, terms=terms, program=program, options=solver_options)
+    if result is None:
+        result = solve_without_fixed(solver, problem, callback=_callback(callback), **solver_options)
+        if method_key == "trust-constr":
+            result = _to_unscaled_tolerance(result, solver, problem, callback, solver_options)
+    return _result(result, problem, objective, method_key, sources, jacobian_sources, box, started, solver_options)
+
+
+def _problem(objective, x0, *, jac, hess, hessp, args, box, constraints, sources, jacobian_sources):
+    """The :class:`~lagrangian.Problem` for scipy's arguments, every derivative a callable made here.
+
+    Returns ``(problem, terms, program)``: the blocks' Hessian kinds (for the QP
+    test) and the traced program, if the objective and constraints traced
+    together. ``sources``/``jacobian_sources`` receive where each derivative comes from.
+    """
+    n = x0.size
+    lower, upper = box if box is not None else (None, None)
+    gradient = objective_derivative(objective, jac, x0, lower=lower, upper=upper, sources=sources)
+    blocks, terms = _constraints(constraints, x0, lower=lower, upper=upper, sources=jacobian_sources)
+    exact = lambda source: source != "finite differences"  # noqa: E731
+    program = None
+    if hess is None and hessp is None and sources["gradient"] == "computation graph" and all(
+        kind == "linear" or exact(jacobian_sources[block.name]) for block, (kind, _, _) in zip(blocks, terms)
+    ):
+        program = traced_program(objective.raw, gradient, blocks, x0, lower=lower, upper=upper)
+    if program is not None:
+        program, sizes = program
+        gradient = TracedOrDifferences(program.gradient, gradient.differences, sources, "gradient")
+        blocks = _share_trace(program, blocks, jacobian_sources, sizes)
+        differenced = difference_hessian(gradient, [block.jacobian for block in blocks], sizes, lower=lower, upper=upper)
+        hessian, quasi_newton, sources["hessian"] = TracedOrDifferences(program.hessian, differenced, sources, "hessian"), "auto", "computation graph"
+    else:
+        sizes = [np.atleast_1d(block.fun(x0)).size for block in blocks]
+        starts = np.cumsum([0, *sizes])
+        hessian_blocks = [
+            (slice(int(a), int(b)), kind, term, block.jacobian, ok)
+            for (kind, term, ok), block, a, b in zip(terms, blocks, starts[:-1], starts[1:])
+        ]
+        hessian, quasi_newton, hessian_source = lagrangian_hessian(
+            hess=hess, hessp=hessp, args=args, gradient=gradient, exact_gradient=exact(sources["gradient"]),
+            blocks=hessian_blocks, n=n, lower=lower, upper=upper,
+        )  # fmt: skip
+        if hessian_source is not None:
+            sources["hessian"] = hessian_source
+    _warn_if_approximated(sources, jacobian_sources)
+    product = hessian.product if isinstance(hessian, HessianProduct) else None
+    hessian = None if product is not None else hessian
     problem = Problem(
-        objective,
-        x0,
-        gradient=gradient,
-        constraints=blocks,
-        bounds=_bounds(bounds, x0.size),
-        hessian=hessian,
-        quasi_newton=quasi_newton,
+        objective, x0, gradient=gradient, constraints=blocks, bounds=box, hessian=hessian, hessian_product=product, quasi_newton=quasi_newton
     )
-    result = solver(problem, callback=_callback(callback), **solver_options)
+    return problem, terms, program
 
+
+
+def _to_unscaled_tolerance(result, solver, problem, callback, solver_options, rounds=2):
+    """trust-constr's promise, ``||grad_x L||_inf <= gtol`` unscaled: tighten the scaled tolerance and warm-start.
+
+    The package stops on a KKT error scaled by the size of the multipliers
+    (IPOPT's ``s_d``); with large multipliers the unscaled residual can be above
+    ``gtol`` at a SUCCESS. Up to ``rounds`` more solves from ``(x, y, z)`` with the
+    tolerance cut by the ratio (and a factor 10) close that gap where the
+    arithmetic allows; the result keeps whichever solve ended better.
+    """
+    gtol = solver_options.get("tol", 1e-8)
+    tol = gtol
+    for _ in range(rounds):
+        stationarity = result.kkt.stationarity
+        if not (result.success and max(stationarity, result.kkt.primal) > gtol):
+            return result
+        tol = max(tol * gtol / max(stationarity, result.kkt.primal) / 10, 1e-15)
+        options = dict(solver_options, tol=tol, x0=result.x, y0=result.y, z0=result.z)
+        polished = solve_without_fixed(solver, problem, callback=_callback(callback), **options)
+        if not (polished.success and polished.kkt.max() < result.kkt.max()):
+            return result
+        result = polished
+    return result
+
+
+def _warn_if_approximated(sources, jacobian_sources):
+    approximated = [f"jacobian of {name!r}" for name, source in jacobian_sources.items() if source == "finite differences"]
+    if sources["gradient"] == "finite differences":
+        approximated.insert(0, "gradient")
+    if approximated:
+        warnings.warn(
+            f"approximating the {', '.join(approximated)} by finite differences inside the bounds "
+            "(about 10 correct digits); pass exact derivatives for tighter KKT residuals",
+            ApproximateDerivativeWarning,
+            stacklevel=3,
+        )
+
+
+def _share_trace(program, blocks, sources, sizes):
+    """The traced blocks with their Jacobians read from ``program``'s one trace per point."""
+    starts = np.cumsum([0, *sizes])
+    shared = []
+    for block, start, stop in zip(blocks, starts[:-1], starts[1:]):
+        if sources[block.name] == "computation graph":
+            rows = slice(int(start), int(stop))
+            jacobian = TracedOrDifferences(lambda x, rows=rows: program.jacobian(x)[rows], block.jacobian.differences, sources, block.name)
+            block = Constraint(block.fun, block.lower, block.upper, jacobian=jacobian, name=block.name)
+        shared.append(block)
+    return shared
+
+
+def _result(result, problem, objective, method_key, sources, jacobian_sources, box, started, solver_options):
     derivatives = dict(problem.derivative_sources)
-    derivatives["gradient"] = gradient_source
-    derivatives["jacobian"] = jacobian_sources
-    if hessian_source is not None:
-        derivatives["hessian"] = hessian_source
+    derivatives.update(sources)
+    derivatives["jacobian"] = [jacobian_sources[name] for name in problem.slices]
     g = problem.gradient(result.x)
-    return OptimizeResult(
+    tol = solver_options.get("tol", 1e-8)
+    named = None if method_key in _OWN_METHODS else scipy_method(method_key, problem.m > 0, box is not None)
+    lower, upper = box if box is not None else (None, None)
+    fields = method_fields(named, result, problem, gradient=g, lower=lower, upper=upper, started=started)
+    code, message = scipy_status(named, result.status, result.kkt.primal, tol, optimality=fields.get("optimality"), gtol=tol)
+    out = OptimizeResult(
         x=np.array(result.x),
         fun=result.fun,
         jac=g,
         success=result.success,
-        status=STATUS_CODES[result.status],
+        status=code,
         status_name=result.status.name,
-        message=result.message,
+        message=message,
         nit=result.nit,
-        nfev=result.evaluations["objective"],
+        nfev=objective.calls,
         njev=result.evaluations["gradient"],
         nhev=result.evaluations["hessian"],
-        multipliers=[np.array(result.multipliers[con.name]) for con in problem.constraints],
+        multipliers=[np.array(result.multipliers[name]) for name in problem.slices],
         bound_multipliers=np.array(result.z),
         kkt=result.kkt.as_dict(),
         derivatives=derivatives,
-        method=solver.__name__,
         solution=result,
+        method=result.solver,
     )
+    out.update(fields)  # trust-constr's own "method" and "jac" replace ours
+    return out

@@ -1,0 +1,220 @@
+"""``lagrangian.minimize`` as a drop-in for scipy: arguments scipy accepts, per-method results,
+evaluations that stay inside the bounds, fixed variables, branching objectives, QPs.
+
+Each answer is checked against an independent truth: a closed form, scipy's own
+solver on the same call, or the KKT conditions recomputed from the user's functions.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import Bounds, LinearConstraint, NonlinearConstraint, OptimizeWarning
+from scipy.optimize import minimize as scipy_minimize
+
+import lagrangian as lg
+from lagrangian.derivatives import finite_difference_jacobian
+
+
+class Recorder:
+    """An objective that records every point it is called at."""
+
+    def __init__(self, fun):
+        self.fun, self.points, self.calls = fun, [], 0
+
+    def __call__(self, x, *args):
+        self.calls += 1  # a trace calls with traced values, which are not points
+        if np.asarray(x).dtype != object:
+            self.points.append(np.array(x, dtype=float))
+        return self.fun(x, *args)
+
+    def assert_inside(self, lb, ub):
+        points = np.array(self.points)
+        outside = np.any((points < lb) | (points > ub), axis=1)
+        assert not outside.any(), f"{outside.sum()} of {len(points)} evaluations outside the bounds, e.g. {points[outside][0]}"
+
+
+def test_scalar_bounds_broadcast_portfolio():
+    # min risk x' S x - r'x, sum x = 1, x >= 0 written with scipy's scalar Bounds(0, inf).
+    S = np.array([[0.1, 0.02, 0.0], [0.02, 0.2, 0.01], [0.0, 0.01, 0.3]])
+    r = np.array([0.05, 0.1, 0.02])
+    args = dict(bounds=Bounds(0, np.inf), constraints=LinearConstraint(np.ones((1, 3)), 1, 1))
+    ours = lg.minimize(lambda x: x @ S @ x - r @ x, np.full(3, 1 / 3), **args)
+    theirs = scipy_minimize(lambda x: x @ S @ x - r @ x, np.full(3, 1 / 3), method="SLSQP", options={"ftol": 1e-12}, **args)
+    assert ours.success
+    np.testing.assert_allclose(ours.x, theirs.x, atol=1e-6)
+
+
+@pytest.mark.parametrize("jac", [None, False, "2-point", "3-point"])
+def test_evaluations_stay_inside_bounds_with_x0_outside_and_a_fixed_variable(jac):
+    # sqrt and log are undefined below 0: the objective may only be called inside [lb, ub].
+    lb, ub = np.array([0.0, 1.0, 0.0]), np.array([4.0, 1.0, 3.0])
+    fun = Recorder(lambda x: (math.sqrt(x[0]) - 1.5) ** 2 + x[1] * math.log(1 + x[2]) + (x[2] - 0.2) ** 2)
+    with pytest.warns(OptimizeWarning, match="Initial guess is not within the specified bounds"):
+        res = lg.minimize(fun, [-1.0, 3.0, 5.0], jac=jac, bounds=Bounds(lb, ub))
+    fun.assert_inside(lb, ub)
+    # x0 = 2.25 (sqrt = 1.5); x2 solves 1/(1 + x2) + 2 (x2 - 0.2) = 0, x2 < 0: the bound 0 is active.
+    np.testing.assert_allclose(res.x, [2.25, 1.0, 0.0], atol=1e-5)
+    assert res.success and res.nfev == fun.calls
+
+
+def test_branching_objective_falls_back_to_differences_instead_of_crashing():
+    def f(x):  # the issue's example: math.exp cannot take a traced value
+        return (x[0] - 0.2) ** 2 + x[1] ** 2 if x[0] > 0.5 else math.exp(x[0] - 0.5) * 0.09 + x[1] ** 2
+
+    res = lg.minimize(f, [1.0, 1.0], bounds=[(-1, 2), (-1, 2)])
+    # On x0 <= .5 the minimum is at the bound x0 = -1 (0.09 e^-1.5 = 0.0201 < 0.09 on the other branch).
+    np.testing.assert_allclose(res.x, [-1.0, 0.0], atol=1e-5)
+    assert res.fun == pytest.approx(0.09 * math.exp(-1.5), rel=1e-6)
+    assert "finite differences" in res.derivatives["gradient"]
+
+
+def test_arguments_scipy_accepts():
+    quadratic = lambda x: (x[0] - 1) ** 2 + (x[1] - 2.5) ** 2  # noqa: E731
+    # constraints=None, jac=False, positional args, a size-1 array objective, hessp.
+    res = lg.minimize(lambda x, a: np.array([quadratic(x) + a]), [2.0, 0.0], (1.0,), None, False, constraints=None, bounds=[(0, None), (0, 2)])
+    np.testing.assert_allclose(res.x, [1.0, 2.0], atol=1e-6)
+    assert res.fun == pytest.approx(1.25, rel=1e-8)
+    res = lg.minimize(
+        quadratic, [2.0, 0.0], jac=lambda x: np.array([2 * (x[0] - 1), 2 * (x[1] - 2.5)]),
+        hessp=lambda x, p: 2 * p, bounds=Bounds([0, 0], [np.inf, 2]), method="trust-constr",
+    )  # fmt: skip
+    np.testing.assert_allclose(res.x, [1.0, 2.0], atol=1e-6)
+    assert res.derivatives["hessian"] == "exact"
+
+    def custom(fun, x0, args=(), **kwargs):
+        return {"x": np.asarray(x0), "called_with": sorted(kwargs)}
+
+    out = lg.minimize(quadratic, [0.0, 0.0], method=custom, bounds=[(0, 1), (0, 1)])
+    assert out["called_with"] == ["bounds", "callback", "constraints", "hess", "hessp", "jac"]
+
+
+def test_nfev_counts_every_call_of_fun():
+    fun = Recorder(lambda x: (x[0] - 3) ** 2 + math.sin(x[1]))  # math.sin: not traceable, differences
+    res = lg.minimize(fun, [0.0, 0.0], bounds=[(-1, 1), (-2, 2)], method="SLSQP")
+    assert res.nfev == fun.calls > res.nit
+
+
+HS71_OBJECTIVE = lambda x: x[0] * x[3] * (x[0] + x[1] + x[2]) + x[2]  # noqa: E731
+HS71 = dict(
+    bounds=Bounds(1, 5),
+    constraints=[
+        NonlinearConstraint(lambda x: x[0] * x[1] * x[2] * x[3], 25, np.inf),
+        NonlinearConstraint(lambda x: x @ x, 40, 40),
+    ],
+)
+
+
+def test_trust_constr_status_and_fields_agree_with_scipy_trust_constr():
+    x0 = np.array([1.0, 5.0, 5.0, 1.0])
+    ours = lg.minimize(HS71_OBJECTIVE, x0, method="trust-constr", **HS71)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        theirs = scipy_minimize(HS71_OBJECTIVE, x0, method="trust-constr", options={"gtol": 1e-10, "xtol": 1e-12}, **HS71)
+    assert ours.status in (1, 2) and ours.success and ours.optimality <= 1e-8
+    assert ours.method in ("tr_interior_point", "equality_constrained_sqp")
+    assert len(ours.v) == len(theirs.v) == 3 and len(ours.constr) == 3 and len(ours.jac) == 3
+    for mine, scipys in zip(ours.v, theirs.v):
+        np.testing.assert_allclose(mine, scipys, atol=1e-5)
+    for mine, scipys in zip(ours.constr, theirs.constr):
+        np.testing.assert_allclose(mine, scipys, atol=1e-6)
+    assert ours.constr_violation <= 1e-8
+    np.testing.assert_allclose(ours.lagrangian_grad, theirs.lagrangian_grad, atol=1e-6)
+
+
+def test_slsqp_codes_and_maxcv():
+    x0 = np.array([1.0, 5.0, 5.0, 1.0])
+    res = lg.minimize(HS71_OBJECTIVE, x0, method="SLSQP", **HS71)
+    assert res.status == 0 and res.maxcv <= 1e-8
+    res = lg.minimize(HS71_OBJECTIVE, x0, method="SLSQP", options={"maxiter": 2}, **HS71)
+    assert (res.status, res.message, res.status_name) == (9, "Iteration limit reached", "MAX_ITERATIONS")
+    res = lg.minimize(HS71_OBJECTIVE, x0, method="trust-constr", options={"maxiter": 2}, **HS71)
+    assert res.status == 0 and not res.success
+
+
+def test_fixed_variables_are_removed_and_get_the_multiplier_that_closes_stationarity():
+    # rosen with x1 = 2 and x3 = -1 fixed (scipy's own test_equal_bounds problem).
+    from scipy.optimize import rosen, rosen_der
+
+    lb, ub = [0.0, 2.0, -np.inf, -1.0], [1.0, 2.0, np.inf, -1.0]
+    fun = Recorder(rosen)
+    res = lg.minimize(fun, [0.5, 2.0, 1.0, -1.0], jac=rosen_der, bounds=Bounds(lb, ub))
+    theirs = scipy_minimize(rosen, [0.5, 2.0, 1.0, -1.0], jac=rosen_der, bounds=Bounds(lb, ub), method="L-BFGS-B")
+    fun.assert_inside(lb, ub)
+    np.testing.assert_allclose(res.x, theirs.x, atol=1e-5)
+    g = rosen_der(res.x)
+    np.testing.assert_allclose(res.bound_multipliers[[1, 3]], -g[[1, 3]], rtol=1e-10)
+    lg.testing.assert_kkt(res.solution._problem, res.solution, tol=1e-6)
+
+
+def test_every_variable_fixed_is_a_feasibility_check():
+    res = lg.minimize(lambda x: np.linalg.norm(x), [1.0, 3.0], bounds=[(1, 1), (2, 2)], constraints=NonlinearConstraint(np.sum, -np.inf, 0.0))
+    assert not res.success and res.status_name == "INFEASIBLE" and res.fun == pytest.approx(math.sqrt(5))
+    res = lg.minimize(lambda x: np.linalg.norm(x), [1.0, 3.0], bounds=[(1, 1), (2, 2)], constraints=NonlinearConstraint(np.sum, -np.inf, 4.0))
+    assert res.success and np.array_equal(res.x, [1.0, 2.0])
+
+
+def test_one_sided_differences_at_a_bound_are_second_order():
+    fun = lambda x: np.array([np.sqrt(x[0]) * x[1], np.log(x[1]) + x[0] ** 3])  # noqa: E731
+    exact = lambda x: np.array([[0.5 / np.sqrt(x[0]) * x[1], np.sqrt(x[0])], [3 * x[0] ** 2, 1 / x[1]]])  # noqa: E731
+    x = np.array([0.25, 1.0])
+    for lower, upper in (([0.25, 0.5], [1, 2]), ([0, 0.5], [0.25, 1.0]), ([0.25, 1.0], [0.25 + 1e-7, 1.0 + 3e-6])):
+        seen = Recorder(fun)
+        J = finite_difference_jacobian(seen, x, lower=lower, upper=upper)
+        seen.assert_inside(lower, upper)
+        np.testing.assert_allclose(J, exact(x), rtol=1e-7)
+    J = finite_difference_jacobian(fun, x, lower=[0.25, 0.5], upper=[0.25, 2])
+    assert np.isnan(J[:, 0]).all() and np.allclose(J[:, 1], exact(x)[:, 1])  # no room: unknown, not zero
+
+
+def test_a_qp_through_minimize_goes_to_the_convex_method_and_agrees_with_solve_qp():
+    rng = np.random.default_rng(3)
+    M = rng.standard_normal((6, 6))
+    P, q = M @ M.T + np.eye(6), rng.standard_normal(6)
+    A = rng.standard_normal((3, 6))
+    qp = lg.QuadraticProgram(P, q, A, -np.ones(3), np.ones(3), bounds=(-0.5 * np.ones(6), np.ones(6)))
+    reference = lg.solve(qp)  # dispatches to solve_qp
+    assert reference.solver == lg.solve_qp(qp).solver and reference.success
+    res = lg.minimize(
+        lambda x: 0.5 * x @ P @ x + q @ x, np.zeros(6), jac=lambda x: P @ x + q, hess=lambda x: P,
+        constraints=LinearConstraint(A, -1, 1), bounds=Bounds(-0.5, 1),
+    )  # fmt: skip
+    assert res.success and res.solution.solver == reference.solver
+    np.testing.assert_allclose(res.x, reference.x, atol=1e-7)
+    np.testing.assert_allclose(res.multipliers[0], reference.y, atol=1e-6)
+    # A nonconvex quadratic is not handed to the convex method.
+    res = lg.minimize(lambda x: -(x @ x), np.full(6, 0.1), hess=lambda x: -2 * np.eye(6), bounds=Bounds(-0.5, 1))
+    assert res.solution.solver != reference.solver
+    np.testing.assert_allclose(np.abs(res.x), 1.0 * (res.x > 0) + 0.5 * (res.x < 0), atol=1e-6)
+
+
+def test_solve_removes_fixed_variables_and_closes_their_stationarity_rows():
+    # min (x0 - 1)^2 + (x1 - 2)^2 + x0 x1  with x1 fixed at 3: x0 = 1 - 3/2 = -0.5.
+    seen = Recorder(lambda x: (x[0] - 1) ** 2 + (x[1] - 2) ** 2 + x[0] * x[1])
+    problem = lg.Problem(
+        seen, [0.0, 3.0], gradient=lambda x: np.array([2 * (x[0] - 1) + x[1], 2 * (x[1] - 2) + x[0]]),
+        constraints=[lg.Inequality(lambda x: x[0] + x[1], upper=10.0, jacobian=lambda x: [[1.0, 1.0]], name="sum")],
+        bounds=([-5.0, 3.0], [5.0, 3.0]),
+    )  # fmt: skip
+    solution = lg.solve(problem)
+    assert solution.success
+    np.testing.assert_allclose(solution.x, [-0.5, 3.0], atol=1e-7)
+    # z_1 = -(df/dx1 + y) with y = 0 (the row is inactive): -(2 (3 - 2) - 0.5) = -1.5.
+    np.testing.assert_allclose(solution.z, [0.0, -1.5], atol=1e-6)
+    lg.testing.assert_kkt(problem, solution, tol=1e-7)
+    seen.assert_inside([-5.0, 3.0], [5.0, 3.0])
+
+
+def test_hessp_above_the_dense_limit_takes_the_matrix_free_path():
+    # min sum (x - c)^2 + 0.5 sum x^4 - ... a separable convex objective, n = 1200, sum x = 1.
+    n = 1200
+    c = np.linspace(-1, 1, n)
+    fun = lambda x: np.sum((x - c) ** 2) + 0.25 * np.sum(x**4)  # noqa: E731
+    jac = lambda x: 2 * (x - c) + x**3  # noqa: E731
+    hessp = lambda x, p: (2 + 3 * x**2) * p  # noqa: E731
+    res = lg.minimize(fun, np.zeros(n), jac=jac, hessp=hessp, constraints=LinearConstraint(np.ones((1, n)), 1, 1))
+    assert res.success and res.derivatives["hessian"] == "exact product"
+    # Stationarity: 2 (x - c) + x^3 + y = 0 for every i, with one multiplier y.
+    np.testing.assert_allclose(jac(res.x) + res.multipliers[0][0], 0.0, atol=1e-6)
+    assert res.x.sum() == pytest.approx(1.0, abs=1e-8)
