@@ -31,7 +31,8 @@ TOOLING = frozenset({"__main__", "cli", "layout"})
 #: Each caller imports its callee (directly, or through the callee's package re-exporting it).
 CALL_PATH = [
     ("lagrangian", "lagrangian.interfaces.scipy_minimize", "minimize(fun, x0, bounds=..., constraints=...): scipy's arguments read"),
-    ("lagrangian.interfaces.scipy_minimize", "lagrangian.graph", "exact derivatives: the functions traced (value_and_grad, TracedProgram)"),
+    ("lagrangian.interfaces.scipy_minimize", "lagrangian.interfaces.scipy_derivatives", "the derivatives the caller did not give"),
+    ("lagrangian.interfaces.scipy_derivatives", "lagrangian.graph", "exact derivatives: the functions traced (value_and_grad, TracedProgram)"),
     ("lagrangian.interfaces.scipy_minimize", "lagrangian.problem", "Problem(f, c, cl <= c(x) <= cu, lb <= x <= ub), validated"),
     ("lagrangian.interfaces.scipy_minimize", "lagrangian.solvers.interior_point", "interior_point(problem): Newton steps on the barrier KKT system"),
     ("lagrangian.solvers.interior_point", "lagrangian.kkt", "the KKT conditions: least-squares multipliers, residuals"),
@@ -39,7 +40,8 @@ CALL_PATH = [
     ("lagrangian.linalg.kkt_factorization", "lagrangian.linalg.factorizations", "QDLDL (sparse) or dense LDL^T: factor, solve"),
     ("lagrangian.solvers.interior_point", "lagrangian.result", "back up: Solution(x, multipliers, Status)"),
     ("lagrangian.result", "lagrangian.kkt", "the Solution's KKT residuals, recomputed on request (kkt_check)"),
-    ("lagrangian.interfaces.scipy_minimize", "lagrangian.result", "back to the caller: the Solution as scipy's OptimizeResult"),
+    ("lagrangian.interfaces.scipy_minimize", "lagrangian.interfaces.scipy_status", "back to the caller: the Solution as scipy's OptimizeResult"),
+    ("lagrangian.interfaces.scipy_status", "lagrangian.result", "its Status read as the scipy method's status code and message"),
 ]
 
 PATH_COLOUR = "#c0392b"

@@ -141,7 +141,7 @@ def test_options_callback_and_stop():
         ({"method": "simplex"}, "method: expected 'interior-point'"),
         ({"constraints": [{"type": "le", "fun": abs}]}, r"constraints\[0\]: a dict constraint needs"),
         ({"constraints": [42]}, r"constraints\[0\]: expected a dict"),
-        ({"bounds": [(0, 1)]}, "bounds: expected scipy.optimize.Bounds or a sequence of 2"),
+        ({"bounds": [(0, 1)] * 3}, "bounds: got 3 entries"),
         ({"jac": "5-point"}, "jac: expected a callable"),
     ],
 )

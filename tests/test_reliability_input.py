@@ -77,7 +77,7 @@ def test_complex_input_is_refused_naming_the_argument(make, argument):
 
 def test_complex_objective_at_x0_is_refused_by_minimize():
     # before: SUCCESS, the imaginary part dropped by a cast to float
-    refused(lambda: lg.minimize(lambda x: (x[0] - 1) ** 2 + 1j * x[1], [0.0, 0.0]), "objective")
+    refused(lambda: lg.minimize(lambda x: (x[0] - 1) ** 2 + 1j * x[1], [0.0, 0.0]), "fun")
 
 
 def test_an_objective_that_turns_complex_during_the_solve_is_refused_there():
@@ -232,9 +232,10 @@ def test_non_numeric_input_names_the_argument(make, argument):
 
 @pytest.mark.parametrize("objective", [lambda x: "abc", lambda x: None])
 def test_minimize_and_problem_refuse_a_non_numeric_objective_alike(objective):
+    # Each entry point names its own parameter (Problem's objective, scipy's fun); the fault is told alike.
     from_problem = refused(lambda: lg.Problem(objective, [0.0, 0.0], gradient=lambda x: x), "objective")
-    from_minimize = refused(lambda: lg.minimize(objective, [0.0, 0.0], jac=lambda x: x), "objective")
-    assert from_problem == from_minimize
+    from_minimize = refused(lambda: lg.minimize(objective, [0.0, 0.0], jac=lambda x: x), "fun")
+    assert from_problem.removeprefix("objective: ") == from_minimize.removeprefix("fun: ")
 
 
 def test_minimize_and_problem_refuse_unaccepted_bounds_alike():

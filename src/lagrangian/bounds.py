@@ -100,6 +100,13 @@ def _shape_of(item):
     return "number" if _is_number(item) else "other"
 
 
+def _one_entry_as_number(values):
+    """A side of ``scipy.optimize.Bounds`` given as a number, which scipy stores as an array of one entry."""
+    if isinstance(values, np.ndarray) and values.size == 1 and values.ndim <= 1:
+        return values.reshape(())
+    return values
+
+
 def _side(values, default: float, n: int, label: str) -> np.ndarray:
     """One side (lower or upper) as ``n`` floats; ``None`` entries or a ``None`` side mean ``default``."""
     if values is None:
@@ -203,8 +210,9 @@ def read_bounds(bounds, n: int, *, pairs: bool = False) -> tuple[np.ndarray, np.
     if bounds is None:
         return np.full(n, -np.inf), np.full(n, np.inf)
     if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
-        lower = _side(bounds.lb, -np.inf, n, "lb")
-        upper = _side(bounds.ub, np.inf, n, "ub")
+        # scipy's Bounds keeps a number as an array of one entry and broadcasts it.
+        lower = _side(_one_entry_as_number(bounds.lb), -np.inf, n, "lb")
+        upper = _side(_one_entry_as_number(bounds.ub), np.inf, n, "ub")
     elif _is_sequence(bounds):
         items = list(bounds)
         shapes = [_shape_of(item) for item in items]

@@ -296,25 +296,48 @@ class Problem:
             self.counts[key] = 0
 
     def _check_derivatives(self, where: str):
-        """Every derivative at ``x_start`` has the right shape and finite entries, or a ProblemError naming it.
+        """Every derivative at ``x_start`` has finite entries in the free variables, or a ProblemError naming it.
 
         A NaN or inf here would otherwise surface inside the first linear solve
-        ("b: contains NaN") or as LAPACK's "SVD did not converge".
+        ("b: contains NaN") or as LAPACK's "SVD did not converge". Columns of
+        fixed variables (``lb == ub``) are not checked: the solvers remove those
+        variables, and a derivative by differences cannot step off a fixed value
+        (scipy reports NaN there too).
         """
         x, m, at = self.x_start, self.m, f" {where}"
+        fixed = self.lb == self.ub
+
+        def free_part(values):
+            """``values`` with the entries in fixed variables' rows or columns set to zero (positions kept for the message)."""
+            if not fixed.any():
+                return values
+            if not sp.issparse(values):
+                values = np.array(values, dtype=float)
+                values[..., fixed] = 0.0
+                if values.ndim == 2 and values.shape[0] == self.n and values.shape[1] == self.n:
+                    values[fixed, :] = 0.0
+                return values
+            values = sp.csc_array(values, copy=True)
+            in_fixed = fixed[np.repeat(np.arange(values.shape[1]), np.diff(values.indptr))]
+            if values.shape[0] == self.n and values.shape[1] == self.n:
+                in_fixed |= fixed[values.indices]
+            values.data[in_fixed] = 0.0
+            return values
+
         differenced = " (central differences of the objective: it is not finite within a step of x)"
-        check_finite(self.gradient(x), "gradient" + ("" if self._gradient is not None else differenced), where=at)
+        check_finite(free_part(self.gradient(x)), "gradient" + ("" if self._gradient is not None else differenced), where=at)
         for con in self.constraints:
             label = con._label("jacobian")
             if con.jacobian is None:
                 label += " (central differences of its fun: not finite within a step of x)"
-            check_finite(self._jacobian_block(con, x, dense=False), label, where=at)
+            check_finite(free_part(self._jacobian_block(con, x, dense=False)), label, where=at)
         y = np.ones(m)  # every constraint's curvature term enters
         if self._hessian is not None:
             label = "hessian" if not isinstance(self._hessian, str) else "hessian (finite differences of the Lagrangian gradient)"
-            check_finite(self.hessian(x, y), label, where=f"{at} with every multiplier 1")
+            check_finite(free_part(self.hessian(x, y)), label, where=f"{at} with every multiplier 1")
         if self._hessian_product is not None:
-            check_finite(self.hessian_product(x, y, np.ones(self.n)), "hessian_product", where=f"{at} with every multiplier and v = 1")
+            v = np.where(fixed, 0.0, 1.0)
+            check_finite(free_part(self.hessian_product(x, y, v)), "hessian_product", where=f"{at} with every multiplier 1 and v = 1 on the free variables")
 
     # -- structure ----------------------------------------------------------------
     @property

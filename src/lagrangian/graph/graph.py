@@ -125,7 +125,7 @@ class Graph:
             value = output._value  # .value would mark the tape as read
             if np.shape(value) != ():
                 raise TypeError(f"the traced function must return a scalar, got an array of shape {np.shape(value)}")
-            self.output, self.value = output.index, float(value)
+            self.output, self.value = output.index, real_scalar(value, "the traced function's value")
         else:
             try:
                 self.output, self.value = None, float(output)

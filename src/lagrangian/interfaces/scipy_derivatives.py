@@ -29,6 +29,7 @@ from scipy.sparse.linalg import LinearOperator
 from .. import graph as G
 from ..derivatives import DENSE_QUASI_NEWTON_LIMIT, finite_difference_jacobian
 from ..errors import ProblemError
+from ..inputs import real_array
 from ..testing import check_derivative
 
 __all__ = ["HessianProduct", "CountedObjective", "TracedOrDifferences", "objective_derivative", "traced_derivative", "lagrangian_hessian"]
@@ -63,7 +64,7 @@ class CountedObjective:
         out = self.fun(x.copy(), *self.args)
         if self.returns_gradient:
             value, gradient = out
-            out = (_scalar(value), np.asarray(gradient, dtype=float).reshape(-1))
+            out = (_scalar(value), real_array(gradient, "jac").reshape(-1))
         self._last = (x.copy(), out)
         return out
 
@@ -82,7 +83,7 @@ class CountedObjective:
 
 
 def _scalar(value) -> float:
-    array = np.asarray(value)
+    array = real_array(value, "fun")
     if array.size != 1:
         raise ProblemError("fun", f"must return a scalar (or an array of size 1), got shape {array.shape}")
     return float(array.reshape(-1)[0])
@@ -129,7 +130,7 @@ def traced_derivative(fun, x0, *, vector: bool, lower, upper):
     try:
         with np.errstate(all="ignore"):
             traced_value, _ = derivative(x0)
-            plain = np.atleast_1d(np.asarray(fun(x0), dtype=float)).ravel()
+            plain = np.atleast_1d(real_array(fun(x0), "fun")).ravel()
     except Exception:  # noqa: BLE001 - any failure to trace means "not traceable"
         return None
     traced_value = np.atleast_1d(np.asarray(traced_value, dtype=float)).ravel()
@@ -157,7 +158,7 @@ def objective_derivative(objective: CountedObjective, jac, x0, *, lower, upper, 
     if callable(jac):
         sources["gradient"] = "exact"
         args = objective.args
-        return lambda x: np.asarray(jac(x, *args), dtype=float).reshape(-1)
+        return lambda x: real_array(jac(x, *args), "jac").reshape(-1)
     if jac is None or jac is False:
         traced = traced_derivative(objective.raw, x0, vector=False, lower=lower, upper=upper)
         if traced is not None:
@@ -177,7 +178,7 @@ def as_matrix(H, n):
         return H.matmat(np.eye(n))
     if sp.issparse(H):
         return sp.csr_array(H)
-    H = np.asarray(H, dtype=float)
+    H = real_array(H, "hess")
     return H * np.eye(n) if H.ndim == 0 else np.atleast_2d(H)
 
 
@@ -193,7 +194,7 @@ def _hessian_product(hessp, args, blocks):
     exact_terms = [(rows, term) for rows, kind, term, _, _ in blocks if kind == "exact"]
 
     def product(x, y, v):
-        Hv = np.asarray(hessp(x, v, *args), dtype=float).reshape(-1)
+        Hv = real_array(hessp(x, v, *args), "hessp").reshape(-1)
         for rows, term in exact_terms:
             Hv = Hv + np.asarray(term(x, np.asarray(y[rows], dtype=float)) @ v, dtype=float).reshape(-1)
         return Hv
@@ -227,7 +228,7 @@ def lagrangian_hessian(*, hess, hessp, args, gradient, exact_gradient, blocks, n
     elif callable(hessp):
         # n Hessian-vector products form the matrix: the KKT solve needs it (up to
         # the dense limit; above, the quasi-Newton model).
-        objective_term = lambda x: np.column_stack([np.asarray(hessp(x, e, *args), dtype=float) for e in np.eye(n)]) if n else np.zeros((0, 0))  # noqa: E731
+        objective_term = lambda x: np.column_stack([real_array(hessp(x, e, *args), "hessp") for e in np.eye(n)]) if n else np.zeros((0, 0))  # noqa: E731
         if n > DENSE_QUASI_NEWTON_LIMIT:
             return _hessian_product(hessp, args, blocks)
     elif hess is None or (isinstance(hess, str) and hess in FINITE_DIFFERENCE_NAMES):

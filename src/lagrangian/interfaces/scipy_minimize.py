@@ -33,8 +33,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, NonlinearConstraint, OptimizeResult, OptimizeWarning
 
+from ..bounds import read_bounds
 from ..errors import ApproximateDerivativeWarning, ProblemError
 from ..fixed_variables import solve_without_fixed
+from ..inputs import real_array, real_vector
 from ..problem import Constraint, Problem
 from ..solvers import interior_point, newton_kkt
 from .scipy_derivatives import (
@@ -77,31 +79,6 @@ _IGNORED_OPTIONS = frozenset({
     "direc", "scale", "offset", "mesg_num", "stepmx", "accuracy", "minfev", "rescale", "norm", "c1", "c2",
     "workers", "feasibility_tol", "final_tr_radius", "scale_init",
 })  # fmt: skip
-
-
-def _bounds(bounds, n):
-    """``(lb, ub)`` arrays of length n from scipy's ``Bounds`` (scalars broadcast) or (min, max) pairs, or None."""
-    if bounds is None:
-        return None
-    if isinstance(bounds, Bounds):
-        lower, upper = bounds.lb, bounds.ub
-    else:
-        pairs = list(bounds)
-        if len(pairs) != n or not all(np.ndim(pair) == 1 and len(pair) == 2 for pair in pairs):
-            raise ProblemError("bounds", f"expected scipy.optimize.Bounds or a sequence of {n} (min, max) pairs")
-        lower = [-np.inf if low is None else low for low, _ in pairs]
-        upper = [np.inf if up is None else up for _, up in pairs]
-    try:
-        lb = np.array(np.broadcast_to(np.asarray(lower, dtype=float), (n,)))
-        ub = np.array(np.broadcast_to(np.asarray(upper, dtype=float), (n,)))
-    except ValueError as exc:
-        raise ProblemError("bounds", f"lower and upper bounds must broadcast to the {n} variables") from exc
-    if np.any(np.isnan(lb)) or np.any(np.isnan(ub)):
-        raise ProblemError("bounds", "contains NaN")
-    if np.any(lb > ub):
-        i = int(np.flatnonzero(lb > ub)[0])
-        raise ProblemError("bounds", f"lower bound exceeds upper bound at position {i} ({lb[i]!r} > {ub[i]!r})")
-    return lb, ub
 
 
 def _inside(x0, box):
@@ -164,7 +141,7 @@ def _constraints(constraints, x0, *, lower, upper, sources):
         if jac is not None:
             source = "exact"
         else:
-            by_differences = differences(lambda x, f=fun: np.atleast_1d(np.asarray(f(x), dtype=float)).ravel(), lower, upper)
+            by_differences = differences(lambda x, f=fun: np.atleast_1d(real_array(f(x), "constraints: fun")).ravel(), lower, upper)
             traced = traced_derivative(fun, x0, vector=True, lower=lower, upper=upper)
             if traced is not None:
                 jac, source = TracedOrDifferences(traced, by_differences, sources, name), "computation graph"
@@ -308,13 +285,12 @@ def minimize(
     if method_key is not None and method_key not in SCIPY_METHODS and method_key not in _OWN_METHODS:
         raise ProblemError("method", f"expected 'interior-point', 'newton-kkt', a scipy method name or a callable, got {method!r}")
     solver = _OWN_METHODS.get(method_key, interior_point)
-    x0 = np.atleast_1d(np.asarray(x0, dtype=float))
-    if x0.ndim != 1:
-        raise ProblemError("x0", f"must have one dimension, got shape {x0.shape}")
+    x0 = real_vector(x0, "x0", at_least_1d=True)
     args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
     n = x0.size
     constraints = _as_list(constraints)
-    box = _bounds(bounds, n)
+    # scipy's reading: a sequence of two-entry sequences is only ever (min, max) pairs.
+    box = None if bounds is None else read_bounds(bounds, n, pairs=True)
     x0 = _inside(x0, box)
     solver_options = _solver_options(options, tol, method_key)
 
