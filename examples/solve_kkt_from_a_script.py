@@ -84,9 +84,9 @@ def main():
     # 3. The whole solve
     # ------------------
     solution = lg.solve(problem, log=True)
-    print(solution)
     y_star = solution.multipliers["surface"][0]
-    print(f"\nshadow price -df*/dS = 1/4; multiplier found: {y_star:.15f}")
+    print(f"x = {solution.x}, f(x) = {solution.fun:.15g} after {solution.nit} iterations")
+    print(f"shadow price -df*/dS = 1/4; multiplier found: {y_star:.15f}")
     print("independent KKT check:", solution.kkt_check())
 
     return {
