@@ -116,3 +116,17 @@ DEMOS = (
 )
 
 BY_NAME = {demo.name: demo for demo in DEMOS}
+
+
+def check(claim: str, value, op: str, bound) -> None:
+    """Print one check of a documentation page as a ``pass`` line; raise if it fails.
+
+    The pages of the learning path run at build time; a failed check stops the build
+    (and fails the test that runs the page), so a number on a page cannot go stale.
+    """
+    line = Check(claim, "value", op, bound)
+    found = {"value": value}
+    holds = line.holds(found)
+    print(f"{'pass' if holds else 'FAIL'}  {claim} ({line.measured(found).replace('value = ', '')})")
+    if not holds:
+        raise AssertionError(f"check failed: {claim} ({line.measured(found)})")

@@ -1,6 +1,6 @@
 r"""
-A neural network as a KKT system
-================================
+Worked example: training a network through its KKT system
+=========================================================
 
 The lecture's network :math:`f(x) = W^3 s(W^2 s(W^1 x))` is the recursion
 :math:`z^0 = x`, :math:`h^l = W^l z^{l-1}`, :math:`z^l = s(h^l)`; written as

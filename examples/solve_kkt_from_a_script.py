@@ -1,6 +1,6 @@
 r"""
-Solving a KKT system from a script
-==================================
+Worked example: the largest box, step by step
+=============================================
 
 The largest box with surface area 6:
 

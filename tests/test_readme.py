@@ -126,7 +126,7 @@ def run_file(path: Path, scratch: Path) -> int:
 
 
 # Pages whose Python blocks must all run. A page's blocks share one namespace.
-DOCUMENTS = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.rst"))]
+DOCUMENTS = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("**/*.rst") if p.parts[-2] not in ("learn", "auto_examples", "_build"))]
 
 
 @pytest.mark.parametrize("name", [d for d in DOCUMENTS if python_blocks(ROOT / d)])
