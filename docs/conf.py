@@ -48,6 +48,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "sphinx_gallery.gen_gallery",
+    "matplotlib.sphinxext.plot_directive",
     "myst_parser",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -77,6 +78,14 @@ autosummary_generate = False
 nitpicky = False
 myst_heading_anchors = 2
 suppress_warnings = ["myst.header"]
+
+# ``.. plot::`` blocks run while the site is built; their asserts check the numbers the
+# page states, and a failed one stops the build.
+plot_include_source = True
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 110)]
+plot_rcparams = {"figure.autolayout": False}
 
 sphinx_gallery_conf = {
     "examples_dirs": [str(HERE / "learn_src"), str(HERE.parent / "examples")],
