@@ -26,8 +26,14 @@ is computed, one operation per line, by the program
     \quad f = d + e .
 
 Each line names an intermediate value (a *node*) and says how it is computed from
-earlier ones (its *parents*). Drawn as a graph, with each node's value at
-:math:`x = 0.1`:
+earlier ones (its *parents*). In Python, as the worked example
+:doc:`/auto_examples/backprop_is_a_kkt_solve` writes it (``G.exp`` and ``G.sin`` are
+``exp`` and ``sin`` that also record the operation):
+
+.. literalinclude:: ../../examples/backprop_is_a_kkt_solve.py
+   :pyobject: blog_function
+
+Drawn as a graph, with each node's value at :math:`x = 0.1`:
 """
 
 import math
@@ -37,15 +43,7 @@ import numpy as np
 
 from lagrangian import graph as G
 from lagrangian.examples import check
-
-
-def blog_function(x):
-    a = G.exp(x)
-    b = a**2
-    c = a + b
-    d = G.exp(c)
-    e = G.sin(c)
-    return d + e
+from lagrangian.examples.backprop_is_a_kkt_solve import blog_function
 
 
 x0 = 0.1
