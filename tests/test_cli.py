@@ -5,6 +5,8 @@ the list of names (exit status 2, no traceback)."""
 import subprocess
 import sys
 
+import pytest
+
 from lagrangian import cli, examples
 from lagrangian.examples import Check, Demo
 
@@ -13,20 +15,21 @@ def lagrangian(*arguments):
     return subprocess.run([sys.executable, "-m", "lagrangian", *arguments], capture_output=True, text=True, timeout=300)
 
 
-def test_list_names_every_example_with_its_sentence():
-    done = lagrangian("demo", "--list")
-    assert done.returncode == 0, done.stderr
-    listed = " ".join(done.stdout.split())
+def test_list_names_every_example_with_its_sentence(capsys):
+    assert cli.main(["demo", "--list"]) == 0
+    listed = " ".join(capsys.readouterr().out.split())
     for demo in examples.DEMOS:
         assert demo.name in listed
         assert " ".join(demo.problem.split()) in listed
 
 
-def test_help_lists_the_example_names():
-    done = lagrangian("demo", "--help")
-    assert done.returncode == 0
+def test_help_lists_the_example_names(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["demo", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
     for demo in examples.DEMOS:
-        assert demo.name in done.stdout
+        assert demo.name in out
 
 
 def test_a_wrong_name_answers_with_the_list_and_no_traceback():
