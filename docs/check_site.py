@@ -17,6 +17,8 @@ next to the page, so relative links still resolve), and its DOM after scripts ra
   (``overflow-x: auto``/``scroll``) or wrap, and must not run past the page's or an
   ancestor's clipping edge, at a 1280-pixel-wide window (and with ``--phone`` also at
   a 412-pixel phone width);
+- no displayed equation wider than the text column at the desktop width (it would
+  scroll or be cut off);
 - every image exists and is a PNG or SVG file; every internal link points to an
   existing page and anchor; every page title names the project;
 - every teaching page (the runnable learning path under ``learn/`` and the pages in
@@ -85,11 +87,20 @@ window.addEventListener("load", () => setTimeout(() => {
     }
     if (why) clipped.push(why + ": " + pre.textContent.split("\\n")[0].slice(0, 60));
   }
+  // Displayed equations wider than the text column (they scroll or are cut off).
+  const wide = [];
+  for (const eq of document.querySelectorAll("mjx-container[display=true]")) {
+    const svg = eq.querySelector("svg");
+    const column = eq.closest("article, [role=main], main") || document.body;
+    if (svg && svg.getBoundingClientRect().width > column.getBoundingClientRect().width + 1) {
+      wide.push((eq.getAttribute("aria-label") || eq.textContent || "").slice(0, 60));
+    }
+  }
   const figures = [...document.querySelectorAll("article img, main img, div[role=main] img")]
     .filter((img) => img.complete && img.naturalWidth > 50 && img.naturalHeight > 50).length;
   const out = document.createElement("pre");
   out.id = "PROBE_ID";
-  out.textContent = JSON.stringify({requests, clipped, figures, title: document.title,
+  out.textContent = JSON.stringify({requests, clipped, wide, figures, title: document.title,
                                     height: document.documentElement.scrollHeight});
   document.body.appendChild(out);
 }, 4000));
@@ -186,6 +197,9 @@ def check_page(build: Path, path: Path, shots: Path) -> list[str]:
                 failures.append(f"{name}: requested {request} from another host")
             for clipped in reports[width]["clipped"]:
                 failures.append(f"{name}: code block clipped at width {width}: {clipped}")
+            if width == WIDTHS[0]:  # on a phone, long equations scroll; on a desktop they need not
+                for wide in reports[width]["wide"]:
+                    failures.append(f"{name}: displayed equation wider than the text column: {wide!r}")
             if width == WIDTHS[0]:
                 desktop = dom
         report = reports[WIDTHS[0]]
@@ -252,6 +266,7 @@ def self_test() -> int:
 <body><div role="main">
 <pre style="width:200px; overflow:hidden">{long}</pre>
 <div style="width:300px; overflow:hidden"><pre style="width:900px; overflow-x:auto">{long}</pre></div>
+<mjx-container display="true"><svg width="3000" height="10"></svg></mjx-container>
 <img src="data:image/svg+xml;base64,PHN2Zy8+" width="10">
 </div></body></html>"""
     with tempfile.TemporaryDirectory() as site:
@@ -265,6 +280,7 @@ def self_test() -> int:
         "loads https://cdn.example.com/table.js from another host",
         "code block clipped at width 1280: wider than its box and does not scroll",
         "code block clipped at width 1280: cut off by an enclosing box",
+        "displayed equation wider than the text column",
         "does not name lagrangian",
         "a teaching page without a figure",
     ]

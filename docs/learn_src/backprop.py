@@ -85,9 +85,11 @@ fig.tight_layout()
 #
 # .. math::
 #
+#     \begin{aligned}
 #     \min_{x, a, \dots, f} \; f \quad \text{subject to} \quad
-#     e^x - a = 0, \;\; a^2 - b = 0, \;\; a + b - c = 0, \;\;
-#     e^c - d = 0, \;\; \sin c - e = 0, \;\; d + e - f = 0, \;\; x_0 - x = 0 .
+#     & e^x - a = 0, \quad a^2 - b = 0, \quad a + b - c = 0, \\
+#     & e^c - d = 0, \quad \sin c - e = 0, \quad d + e - f = 0, \quad x_0 - x = 0 .
+#     \end{aligned}
 #
 # The last constraint pins the input to the point :math:`x_0 = 0.1` where we want the
 # derivative. Only one point satisfies all seven constraints (the forward pass computes
@@ -97,8 +99,10 @@ fig.tight_layout()
 #
 # .. math::
 #
-#     L = f + \mu_a (e^x - a) + \mu_b (a^2 - b) + \mu_c (a + b - c)
-#           + \mu_d (e^c - d) + \mu_e (\sin c - e) + \mu_f (d + e - f) + \mu_x (x_0 - x) .
+#     \begin{aligned}
+#     L = f &+ \mu_a (e^x - a) + \mu_b (a^2 - b) + \mu_c (a + b - c) \\
+#           &+ \mu_d (e^c - d) + \mu_e (\sin c - e) + \mu_f (d + e - f) + \mu_x (x_0 - x) .
+#     \end{aligned}
 #
 # .. admonition:: "Isn't the term in parentheses zero?"
 #
