@@ -20,7 +20,8 @@ next to the page, so relative links still resolve), and its DOM after scripts ra
 - no displayed equation wider than the text column at the desktop width (it would
   scroll or be cut off);
 - every image exists and is a PNG or SVG file; every internal link points to an
-  existing page and anchor; every page title names the project;
+  existing page and anchor; every page's title and footer name the project, and its
+  favicon exists;
 - every teaching page (the runnable learning path under ``learn/`` and the pages in
   ``TEACHING``) shows at least one figure that loaded.
 
@@ -218,6 +219,12 @@ def check_page(build: Path, path: Path, shots: Path) -> list[str]:
             chromium("--virtual-time-budget=15000", f"--window-size=1280,{height}", f"--screenshot={out}", path.as_uri(), profile=profile)
             if not out.is_file() or out.stat().st_size < 10_000:
                 failures.append(f"screenshot of {name} was not written")
+    footer = re.search(r'<div class="copyright">(.*?)</div>', markup, re.S)
+    if footer is None or PROJECT not in footer.group(1):
+        failures.append(f"{name}: the footer does not name {PROJECT}")
+    icon = re.search(r'<link rel="(?:shortcut )?icon" href="([^"]+)"', markup)
+    if icon is None or not (path.parent / unquote(icon.group(1))).is_file():
+        failures.append(f"{name}: no favicon, or its file is missing")
     for _tag, _attr, url in OFF_SITE.findall(markup):
         failures.append(f"{name}: loads {url} from another host")
     for src in source.images:
@@ -282,6 +289,8 @@ def self_test() -> int:
         "code block clipped at width 1280: cut off by an enclosing box",
         "displayed equation wider than the text column",
         "does not name lagrangian",
+        "the footer does not name lagrangian",
+        "no favicon",
         "a teaching page without a figure",
     ]
     missed = [e for e in expected if not any(e in f for f in found)]
