@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import html.parser
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote, urldefrag
@@ -167,12 +169,12 @@ def chromium(*arguments, profile):
 def probe(path: Path, width: int, profile) -> tuple[Page, dict]:
     """Open ``path`` at ``width`` pixels with the probe added; the DOM after scripts ran and the probe's report."""
     markup = path.read_text()
-    copy = path.with_name(f".site-check-{path.name}")
+    copy = path.with_name(f".site-check-{width}-{os.getpid()}-{threading.get_ident()}-{path.name}")
     copy.write_text(markup.replace("</body>", PROBE + "</body>", 1) if "</body>" in markup else markup + PROBE)
     try:
         rendered = chromium("--virtual-time-budget=15000", f"--window-size={width},1000", "--dump-dom", copy.as_uri(), profile=profile)
     finally:
-        copy.unlink()
+        copy.unlink(missing_ok=True)
     dom = parse(rendered.stdout)
     return dom, json.loads(dom.probe) if dom.probe else {}
 
