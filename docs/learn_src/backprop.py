@@ -45,21 +45,52 @@ from lagrangian import graph as G
 from lagrangian.examples import check
 from lagrangian.examples.backprop_is_a_kkt_solve import blog_function
 
-
 x0 = 0.1
 graph = G.trace(blog_function, x0)  # runs the program, recording every node
 names = ["x", "a", "b", "c", "d", "e", "f"]
 values = {name: row[2] for name, row in zip(names, graph.table())}
 multipliers = {name: row[3] for name, row in zip(names, graph.table())}
 
-position = {"x": (0, 0), "a": (1, 0), "b": (2, 0.9), "c": (3, 0), "d": (4, 0.9), "e": (4, -0.9), "f": (5, 0)}
-formula = {"x": "x", "a": "a = exp(x)", "b": "b = a²", "c": "c = a + b", "d": "d = exp(c)", "e": "e = sin(c)", "f": "f = d + e"}
-edges = [("x", "a"), ("a", "b"), ("a", "c"), ("b", "c"), ("c", "d"), ("c", "e"), ("d", "f"), ("e", "f")]
+position = {
+    "x": (0, 0),
+    "a": (1, 0),
+    "b": (2, 0.9),
+    "c": (3, 0),
+    "d": (4, 0.9),
+    "e": (4, -0.9),
+    "f": (5, 0),
+}
+formula = {
+    "x": "x",
+    "a": "a = exp(x)",
+    "b": "b = a²",
+    "c": "c = a + b",
+    "d": "d = exp(c)",
+    "e": "e = sin(c)",
+    "f": "f = d + e",
+}
+edges = [
+    ("x", "a"),
+    ("a", "b"),
+    ("a", "c"),
+    ("b", "c"),
+    ("c", "d"),
+    ("c", "e"),
+    ("d", "f"),
+    ("e", "f"),
+]
 
 
 def draw_graph(ax, labels):
     for parent, child in edges:
-        ax.annotate("", position[child], position[parent], arrowprops=dict(arrowstyle="-|>", color="0.4", shrinkA=22, shrinkB=22, lw=1.2))
+        ax.annotate(
+            "",
+            position[child],
+            position[parent],
+            arrowprops=dict(
+                arrowstyle="-|>", color="0.4", shrinkA=22, shrinkB=22, lw=1.2
+            ),
+        )
     for name, (px, py) in position.items():
         ax.add_patch(plt.Circle((px, py), 0.3, color="white", ec="C0", lw=2, zorder=2))
         ax.text(px, py, name, ha="center", va="center", fontsize=14, zorder=3)
@@ -72,7 +103,9 @@ def draw_graph(ax, labels):
 
 fig, ax = plt.subplots(figsize=(9, 4.6))
 draw_graph(ax, {n: f"{formula[n]}\n= {values[n]:.4f}" for n in names})
-ax.set_title("The program as a graph: forward pass at x = 0.1 (arrows from parents to children)")
+ax.set_title(
+    "The program as a graph: forward pass at x = 0.1 (arrows from parents to children)"
+)
 fig.tight_layout()
 
 # %%
@@ -148,14 +181,33 @@ by_hand["a"] = (1 + 2 * a) * by_hand["c"]
 by_hand["x"] = math.exp(x0) * by_hand["a"]
 print(f"{'node':>4}  {'value':>12}  {'multiplier (package)':>21}  {'by hand':>14}")
 for name in names:
-    print(f"{name:>4}  {values[name]:12.6f}  {multipliers[name]:21.10f}  {by_hand[name]:14.10f}")
+    print(
+        f"{name:>4}  {values[name]:12.6f}  {multipliers[name]:21.10f}  {by_hand[name]:14.10f}"
+    )
 
-closed_form = (math.exp(c) + math.cos(c)) * (math.exp(x0) + 2 * math.exp(2 * x0))  # d/dx of e^c + sin c, c = e^x + e^2x
+closed_form = (math.exp(c) + math.cos(c)) * (
+    math.exp(x0) + 2 * math.exp(2 * x0)
+)  # d/dx of e^c + sin c, c = e^x + e^2x
 h = 1e-6
 central = (blog_function(x0 + h) - blog_function(x0 - h)) / (2 * h)
-check("every multiplier equals the hand solution", max(abs(multipliers[n] - by_hand[n]) / abs(by_hand[n]) for n in names), "<=", 1e-14)
-check("mu_x equals df/dx from the closed form", abs(multipliers["x"] - closed_form) / closed_form, "<=", 1e-14)
-check("mu_x equals a central difference of f", abs(multipliers["x"] - central) / central, "<=", 1e-8)
+check(
+    "every multiplier equals the hand solution",
+    max(abs(multipliers[n] - by_hand[n]) / abs(by_hand[n]) for n in names),
+    "<=",
+    1e-14,
+)
+check(
+    "mu_x equals df/dx from the closed form",
+    abs(multipliers["x"] - closed_form) / closed_form,
+    "<=",
+    1e-14,
+)
+check(
+    "mu_x equals a central difference of f",
+    abs(multipliers["x"] - central) / central,
+    "<=",
+    1e-8,
+)
 
 # %%
 # The same graph, now labelled with each node's multiplier, which is the derivative of
@@ -253,11 +305,18 @@ mu = np.array([multipliers[n] for n in names])
 e_m = np.zeros(len(names))
 e_m[-1] = 1.0
 check("(I - J)^T mu = e_m", float(np.abs(M.T @ mu - e_m).max()), "<=", 1e-12)
-check("I - J is lower triangular (nothing above the diagonal)", float(np.abs(np.triu(M, 1)).max()), "==", 0.0)
+check(
+    "I - J is lower triangular (nothing above the diagonal)",
+    float(np.abs(np.triu(M, 1)).max()),
+    "==",
+    0.0,
+)
 
 fig, ax = plt.subplots(figsize=(4.8, 4.4))
 shown = np.where(M == 0, np.nan, M)
-ax.imshow(shown, cmap="coolwarm", vmin=-np.nanmax(abs(shown)), vmax=np.nanmax(abs(shown)))
+ax.imshow(
+    shown, cmap="coolwarm", vmin=-np.nanmax(abs(shown)), vmax=np.nanmax(abs(shown))
+)
 for (i, j), value in np.ndenumerate(M):
     if value:
         ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)

@@ -60,11 +60,31 @@ def blog_function(x, nudge_c=0.0):
 multiplier = lg.grad(blog_function)(x0)
 h = 1e-6
 difference = (blog_function(x0 + h) - blog_function(x0 - h)) / (2 * h)
-for label, value in [("chain rule, forward", forward), ("chain rule, backward", backward), ("multipliers", multiplier), ("finite differences", difference)]:
+for label, value in [
+    ("chain rule, forward", forward),
+    ("chain rule, backward", backward),
+    ("multipliers", multiplier),
+    ("finite differences", difference),
+]:
     print(f"{label:>22}: {value:.12f}")
-check("forward chain rule = multipliers", abs(forward - multiplier) / multiplier, "<=", 1e-14)
-check("backward chain rule = multipliers", abs(backward - multiplier) / multiplier, "<=", 1e-14)
-check("finite differences agree to their own accuracy", abs(difference - multiplier) / multiplier, "<=", 1e-8)
+check(
+    "forward chain rule = multipliers",
+    abs(forward - multiplier) / multiplier,
+    "<=",
+    1e-14,
+)
+check(
+    "backward chain rule = multipliers",
+    abs(backward - multiplier) / multiplier,
+    "<=",
+    1e-14,
+)
+check(
+    "finite differences agree to their own accuracy",
+    abs(difference - multiplier) / multiplier,
+    "<=",
+    1e-8,
+)
 
 # %%
 # The backward chain rule and the multiplier solve are not merely equal, they are the
@@ -86,7 +106,9 @@ check("finite differences agree to their own accuracy", abs(difference - multipl
 mu = G.trace(blog_function, x0).node_multipliers()
 mu_c = mu[3]  # nodes: x, a, b, c, d, e, f
 delta = 1e-6
-price = (blog_function(x0, nudge_c=delta) - blog_function(x0, nudge_c=-delta)) / (2 * delta)
+price = (blog_function(x0, nudge_c=delta) - blog_function(x0, nudge_c=-delta)) / (
+    2 * delta
+)
 print(f"mu_c = {mu_c:.10f}; output change per unit error on line c = {price:.10f}")
 check("mu_c is the price of an error on line c", abs(price - mu_c) / mu_c, "<=", 1e-8)
 
@@ -134,15 +156,38 @@ for _ in range(200):
 by_hand = 2 * z / (1 + 0.5 * math.sin(z))
 steps = np.arange(1, 41)
 unrolled = np.array([lg.grad(unrolled_loss)(x, int(k)) for k in steps])
-print(f"implicit gradient {implicit:.12f}; by hand {by_hand:.12f}; unrolled 40 steps {unrolled[-1]:.12f}")
-check("the multiplier solve gives the gradient by hand", abs(implicit - by_hand), "<=", 1e-12)
+print(
+    f"implicit gradient {implicit:.12f}; by hand {by_hand:.12f}; unrolled 40 steps {unrolled[-1]:.12f}"
+)
+check(
+    "the multiplier solve gives the gradient by hand",
+    abs(implicit - by_hand),
+    "<=",
+    1e-12,
+)
 check("unrolling converges to it (40 steps)", abs(unrolled[-1] - implicit), "<=", 1e-12)
-check("the contraction factor |sin z*| / 2 is about 0.32", abs(0.5 * math.sin(z) - 0.32), "<=", 0.01)
+check(
+    "the contraction factor |sin z*| / 2 is about 0.32",
+    abs(0.5 * math.sin(z) - 0.32),
+    "<=",
+    0.01,
+)
 
 fig, ax = plt.subplots(figsize=(6.4, 3.8))
 # errors against the gradient by hand (the fixed point iterated to rounding, then the formula)
-ax.semilogy(steps, np.abs(unrolled - by_hand) + 1e-17, "o-", ms=3, label="chain rule through k unrolled steps")
-ax.axhline(abs(implicit - by_hand) + 1e-17, color="C3", ls="--", label="multiplier solve: one equation, no unrolling")
+ax.semilogy(
+    steps,
+    np.abs(unrolled - by_hand) + 1e-17,
+    "o-",
+    ms=3,
+    label="chain rule through k unrolled steps",
+)
+ax.axhline(
+    abs(implicit - by_hand) + 1e-17,
+    color="C3",
+    ls="--",
+    label="multiplier solve: one equation, no unrolling",
+)
 ax.set_xlabel("unrolled steps k (graph size grows with k)")
 ax.set_ylabel("|gradient error|")
 ax.set_title("Fixed point z = cos(z)/2 + x: error of the gradient")

@@ -52,7 +52,9 @@ def distance_problem(radius_squared=1.0, *, inequality=False):
 
 solution = lg.solve(distance_problem())
 x_star, y_star = solution.x, solution.multipliers["circle"][0]
-print(f"closest point x* = {x_star.round(6)}, f(x*) = {solution.fun:.6f}, multiplier y* = {y_star:.6f}")
+print(
+    f"closest point x* = {x_star.round(6)}, f(x*) = {solution.fun:.6f}, multiplier y* = {y_star:.6f}"
+)
 
 # %%
 # Why the touching point: the picture
@@ -75,14 +77,38 @@ print(f"closest point x* = {x_star.round(6)}, f(x*) = {solution.fun:.6f}, multip
 t = np.linspace(0, 2 * np.pi, 400)
 g1, g2 = np.meshgrid(np.linspace(-1.6, 2.8, 300), np.linspace(-1.6, 2.0, 300))
 fig, ax = plt.subplots(figsize=(6.4, 5.2))
-levels = ax.contour(g1, g2, (g1 - 2) ** 2 + (g2 - 1) ** 2, levels=[0.25, 0.75, 1.5279, 2.5, 4, 6], cmap="viridis")
+levels = ax.contour(
+    g1,
+    g2,
+    (g1 - 2) ** 2 + (g2 - 1) ** 2,
+    levels=[0.25, 0.75, 1.5279, 2.5, 4, 6],
+    cmap="viridis",
+)
 ax.clabel(levels, fmt="f=%.2f", fontsize=8)
 ax.plot(np.cos(t), np.sin(t), "k", lw=2, label="constraint  $c(x) = x_1^2 + x_2^2 = 1$")
 ax.plot(*P, "ko")
 ax.annotate("P = (2, 1)", P, textcoords="offset points", xytext=(6, 6))
 grad_f, grad_c = 2 * (x_star - P), 2 * x_star
-ax.quiver(*x_star, *(-grad_f), angles="xy", scale_units="xy", scale=2.5, color="C3", width=0.008, label=r"$-\nabla f(x^*)$ (downhill)")
-ax.quiver(*x_star, *grad_c, angles="xy", scale_units="xy", scale=2.5, color="C0", width=0.008, label=r"$\nabla c(x^*)$")
+ax.quiver(
+    *x_star,
+    *(-grad_f),
+    angles="xy",
+    scale_units="xy",
+    scale=2.5,
+    color="C3",
+    width=0.008,
+    label=r"$-\nabla f(x^*)$ (downhill)",
+)
+ax.quiver(
+    *x_star,
+    *grad_c,
+    angles="xy",
+    scale_units="xy",
+    scale=2.5,
+    color="C0",
+    width=0.008,
+    label=r"$\nabla c(x^*)$",
+)
 ax.plot(*x_star, "o", color="C3", ms=8)
 ax.annotate("x*", x_star, textcoords="offset points", xytext=(-18, 6))
 ax.set_aspect("equal")
@@ -94,7 +120,12 @@ fig.tight_layout()
 # The arrows are parallel and point the same way, :math:`-\nabla f = y^* \nabla c`
 # with :math:`y^* > 0`. Checked with the solver's numbers:
 
-check("grad f + y* grad c = 0 at x*", float(np.abs(grad_f + y_star * grad_c).max()), "<=", 1e-9)
+check(
+    "grad f + y* grad c = 0 at x*",
+    float(np.abs(grad_f + y_star * grad_c).max()),
+    "<=",
+    1e-9,
+)
 
 # %%
 # The Lagrangian: one function whose slopes say it all
@@ -119,9 +150,19 @@ check("grad f + y* grad c = 0 at x*", float(np.abs(grad_f + y_star * grad_c).max
 # :math:`y^* = |P| - 1 = \sqrt 5 - 1`, :math:`x^* = P / \sqrt 5` and
 # :math:`f(x^*) = (\sqrt 5 - 1)^2 = 6 - 2\sqrt 5`.
 
-check("x* = P / sqrt(5), by hand", float(np.abs(x_star - P / np.sqrt(5)).max()), "<=", 1e-9)
+check(
+    "x* = P / sqrt(5), by hand",
+    float(np.abs(x_star - P / np.sqrt(5)).max()),
+    "<=",
+    1e-9,
+)
 check("y* = sqrt(5) - 1, by hand", abs(y_star - (np.sqrt(5) - 1)), "<=", 1e-9)
-check("f(x*) = 6 - 2 sqrt(5), by hand", abs(solution.fun - (6 - 2 * np.sqrt(5))), "<=", 1e-9)
+check(
+    "f(x*) = 6 - 2 sqrt(5), by hand",
+    abs(solution.fun - (6 - 2 * np.sqrt(5))),
+    "<=",
+    1e-9,
+)
 
 # %%
 # The multiplier is a price
@@ -140,7 +181,12 @@ check("f(x*) = 6 - 2 sqrt(5), by hand", abs(solution.fun - (6 - 2 * np.sqrt(5)))
 eps = 1e-5
 moved = lg.solve(distance_problem(1 + eps)).fun - solution.fun
 print(f"f* moved by {moved:.4e}; -y* eps = {-y_star * eps:.4e}")
-check("f*(1 + eps) - f*(1) = -y* eps to first order", abs(moved / eps + y_star), "<=", 1e-4)
+check(
+    "f*(1 + eps) - f*(1) = -y* eps to first order",
+    abs(moved / eps + y_star),
+    "<=",
+    1e-4,
+)
 
 # %%
 # Inequalities: a price that can be zero
@@ -179,11 +225,23 @@ f_exact = np.where(budgets < 5, (np.sqrt(5) - s_) ** 2, 0.0)
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
 fine = np.linspace(0.25, 8, 300)
-left.plot(fine, np.where(fine < 5, (np.sqrt(5) - np.sqrt(fine)) ** 2, 0), "k", lw=1, label="by hand")
+left.plot(
+    fine,
+    np.where(fine < 5, (np.sqrt(5) - np.sqrt(fine)) ** 2, 0),
+    "k",
+    lw=1,
+    label="by hand",
+)
 left.plot(budgets, f_found, "o", ms=4, color="C3", label="solver")
 left.set_xlabel("room r in $x_1^2 + x_2^2 \\leq r$")
 left.set_title("best value $f^*(r)$")
-right.plot(fine, np.where(fine < 5, np.sqrt(5) / np.sqrt(fine) - 1, 0), "k", lw=1, label="by hand")
+right.plot(
+    fine,
+    np.where(fine < 5, np.sqrt(5) / np.sqrt(fine) - 1, 0),
+    "k",
+    lw=1,
+    label="by hand",
+)
 right.plot(budgets, y_found, "o", ms=4, color="C0", label="solver")
 right.axvline(5, ls=":", color="gray")
 right.annotate("P inside the disc:\nconstraint inactive, y = 0", (5.2, 0.6), fontsize=9)
@@ -197,10 +255,25 @@ fig.tight_layout()
 # Checked: the solver's prices are the slopes of the left curve, and complementarity
 # holds at every budget.
 
-check("y*(r) equals sqrt(5)/sqrt(r) - 1 (or 0) at 32 budgets", float(np.abs(y_found - y_exact).max()), "<=", 1e-6)
-check("f*(r) equals the closed form at 32 budgets", float(np.abs(f_found - f_exact).max()), "<=", 1e-6)
+check(
+    "y*(r) equals sqrt(5)/sqrt(r) - 1 (or 0) at 32 budgets",
+    float(np.abs(y_found - y_exact).max()),
+    "<=",
+    1e-6,
+)
+check(
+    "f*(r) equals the closed form at 32 budgets",
+    float(np.abs(f_found - f_exact).max()),
+    "<=",
+    1e-6,
+)
 slack = np.array([r - s.x @ s.x for r, s in zip(budgets, found)])
-check("complementarity: y* (r - |x*|^2) = 0 at every budget", float(np.abs(y_found * slack).max()), "<=", 1e-6)
+check(
+    "complementarity: y* (r - |x*|^2) = 0 at every budget",
+    float(np.abs(y_found * slack).max()),
+    "<=",
+    1e-6,
+)
 check("y* >= 0 for an upper bound", float(y_found.min()), ">=", -1e-8)
 
 # %%

@@ -71,9 +71,16 @@ X_test, Y_test = sample(n_test)
 for lam in [0.5, 5.0, 50.0]:
     t = ridge_norm(X, Y, lam)  # ||W(lam)||^2: the budget W(lam) spends
     found = ridge_constrained(X, Y, t)  # the solver gets only the budget t
-    print(f"lambda {lam:5.1f} -> budget t = {t:8.4f} -> multiplier of the budget {found.lam:.8f}")
+    print(
+        f"lambda {lam:5.1f} -> budget t = {t:8.4f} -> multiplier of the budget {found.lam:.8f}"
+    )
     check(f"the multiplier is lambda = {lam}", abs(found.lam - lam) / lam, "<=", 1e-7)
-    check("and the weights are W(lambda)", float(np.abs(found.W - ridge_penalized(X, Y, lam)).max()), "<=", 1e-7)
+    check(
+        "and the weights are W(lambda)",
+        float(np.abs(found.W - ridge_penalized(X, Y, lam)).max()),
+        "<=",
+        1e-7,
+    )
 
 # %%
 # The path :math:`\lambda(t)`
@@ -90,10 +97,30 @@ budgets = np.geomspace(0.05, 1.4 * t_ls, 18)
 path = [ridge_constrained(X, Y, t).lam for t in budgets]
 lams = np.geomspace(1e-3, 1e4, 300)
 fig, ax = plt.subplots(figsize=(6.6, 4))
-ax.plot([ridge_norm(X, Y, lam) for lam in lams], lams, "k", lw=1, label=r"closed form: $t = \|W(\lambda)\|^2$")
-ax.plot(budgets, np.maximum(path, 1e-3), "o", ms=4, color="C0", label="multiplier from the constrained solve")
+ax.plot(
+    [ridge_norm(X, Y, lam) for lam in lams],
+    lams,
+    "k",
+    lw=1,
+    label=r"closed form: $t = \|W(\lambda)\|^2$",
+)
+ax.plot(
+    budgets,
+    np.maximum(path, 1e-3),
+    "o",
+    ms=4,
+    color="C0",
+    label="multiplier from the constrained solve",
+)
 ax.axvline(t_ls, ls=":", color="gray")
-ax.annotate(r"$t \geq \|W_{LS}\|^2$: budget inactive," "\n" r"$\lambda = 0$ (drawn at the bottom edge)", (t_ls * 0.85, 3e-3), fontsize=8, ha="right")
+ax.annotate(
+    r"$t \geq \|W_{LS}\|^2$: budget inactive,"
+    "\n"
+    r"$\lambda = 0$ (drawn at the bottom edge)",
+    (t_ls * 0.85, 3e-3),
+    fontsize=8,
+    ha="right",
+)
 ax.set_xscale("log")
 ax.set_yscale("log")
 ax.set_xlabel(r"budget $t$ in $\|W\|^2 \leq t$")
@@ -103,7 +130,12 @@ ax.legend(fontsize=8)
 fig.tight_layout()
 
 inactive = [lam for t, lam in zip(budgets, path) if t > t_ls]
-check("budgets above ||W_LS||^2 cost nothing (lambda = 0)", max(abs(lam) for lam in inactive), "<=", 1e-7)
+check(
+    "budgets above ||W_LS||^2 cost nothing (lambda = 0)",
+    max(abs(lam) for lam in inactive),
+    "<=",
+    1e-7,
+)
 
 # %%
 # What "W^T W = 0" should have been
@@ -119,7 +151,12 @@ check("budgets above ||W_LS||^2 cost nothing (lambda = 0)", max(abs(lam) for lam
 # stands for is a **budget**, an inequality :math:`\|W\|^2 \le t` with :math:`t > 0`.
 
 gradient_at_zero = -2 * X.T @ Y
-check("at W = 0 the loss still has a slope, so no lambda balances it", float(np.abs(gradient_at_zero).max()), ">=", 1.0)
+check(
+    "at W = 0 the loss still has a slope, so no lambda balances it",
+    float(np.abs(gradient_at_zero).max()),
+    ">=",
+    1.0,
+)
 
 # %%
 # So, is :math:`\lambda` found by optimization?
@@ -152,7 +189,9 @@ def mse(W, A, b):
 
 grid = np.geomspace(1e-2, 1e4, 200)
 start = time.perf_counter()
-validation_curve = np.array([mse(ridge_penalized(X, Y, lam), X_val, Y_val) for lam in grid])
+validation_curve = np.array(
+    [mse(ridge_penalized(X, Y, lam), X_val, Y_val) for lam in grid]
+)
 lam_grid = float(grid[np.argmin(validation_curve)])
 grid_ms = 1e3 * (time.perf_counter() - start)
 
@@ -165,26 +204,64 @@ start = time.perf_counter()
 lam_hyper, history = ridge_validation_choice(X, Y, X_val, Y_val, lam0=1.0)
 hyper_ms = 1e3 * (time.perf_counter() - start)
 
-print(f"{'method':<34} {'lambda':>8} {'validation MSE':>15} {'test MSE':>9} {'factorizations':>15} {'ms':>6}")
+print(
+    f"{'method':<34} {'lambda':>8} {'validation MSE':>15} {'test MSE':>9} {'factorizations':>15} {'ms':>6}"
+)
 rows = [
     ("validation grid, 200 values", lam_grid, 200, grid_ms),
     ("leave-one-out, closed form", lam_loo, 1, loo_ms),  # one SVD for every lambda
-    ("hypergradient (Newton, log lambda)", lam_hyper, 2 * len(history), hyper_ms),  # two per Newton step
+    (
+        "hypergradient (Newton, log lambda)",
+        lam_hyper,
+        2 * len(history),
+        hyper_ms,
+    ),  # two per Newton step
 ]
 for label, lam, solves, ms in rows:
     W = ridge_penalized(X, Y, lam)
-    print(f"{label:<34} {lam:8.3f} {mse(W, X_val, Y_val):15.4f} {mse(W, X_test, Y_test):9.4f} {solves:15d} {ms:6.1f}")
+    print(
+        f"{label:<34} {lam:8.3f} {mse(W, X_val, Y_val):15.4f} {mse(W, X_test, Y_test):9.4f} {solves:15d} {ms:6.1f}"
+    )
 
 V = lambda lam: mse(ridge_penalized(X, Y, lam), X_val, Y_val)  # noqa: E731
-check("the hypergradient's lambda is a stationary point of the validation error", abs(V(lam_hyper * 1.001) - V(lam_hyper / 1.001)) / V(lam_hyper), "<=", 1e-6)
-check("no grid value beats it on validation data", V(lam_hyper) - validation_curve.min(), "<=", 1e-12)
-check("the grid's best lambda is within one grid step of it", abs(np.log(lam_grid / lam_hyper)), "<=", round(float(np.log(grid[1] / grid[0])), 4))
+check(
+    "the hypergradient's lambda is a stationary point of the validation error",
+    abs(V(lam_hyper * 1.001) - V(lam_hyper / 1.001)) / V(lam_hyper),
+    "<=",
+    1e-6,
+)
+check(
+    "no grid value beats it on validation data",
+    V(lam_hyper) - validation_curve.min(),
+    "<=",
+    1e-12,
+)
+check(
+    "the grid's best lambda is within one grid step of it",
+    abs(np.log(lam_grid / lam_hyper)),
+    "<=",
+    round(float(np.log(grid[1] / grid[0])), 4),
+)
 
 fig, ax = plt.subplots(figsize=(6.6, 4))
 ax.semilogx(grid, validation_curve, label="validation error (grid of 200)")
 ax.semilogx(grid, loo_curve, label="leave-one-out error (closed form)")
-ax.semilogx([h[0] for h in history], [h[1] / n_validation for h in history], "k.-", ms=6, lw=0.8, label="hypergradient iterates")
-ax.plot([lam_hyper], [V(lam_hyper)], "o", color="C3", ms=8, label=f"hypergradient's choice, lambda = {lam_hyper:.2f}")
+ax.semilogx(
+    [h[0] for h in history],
+    [h[1] / n_validation for h in history],
+    "k.-",
+    ms=6,
+    lw=0.8,
+    label="hypergradient iterates",
+)
+ax.plot(
+    [lam_hyper],
+    [V(lam_hyper)],
+    "o",
+    color="C3",
+    ms=8,
+    label=f"hypergradient's choice, lambda = {lam_hyper:.2f}",
+)
 ax.set_xlabel(r"$\lambda$")
 ax.set_ylabel("mean squared error")
 ax.set_title("Choosing lambda needs data the fit did not use")
