@@ -1,6 +1,6 @@
 r"""
-Backprop is not just the chain rule
-===================================
+Worked example: Tim Vieira's function, node by node
+===================================================
 
 The function
 

@@ -1,6 +1,6 @@
 r"""
-Solving a KKT system from a script
-==================================
+Worked example: the largest box, step by step
+=============================================
 
 The largest box with surface area 6:
 
@@ -84,9 +84,9 @@ def main():
     # 3. The whole solve
     # ------------------
     solution = lg.solve(problem, log=True)
-    print(solution)
     y_star = solution.multipliers["surface"][0]
-    print(f"\nshadow price -df*/dS = 1/4; multiplier found: {y_star:.15f}")
+    print(f"x = {solution.x}, f(x) = {solution.fun:.15g} after {solution.nit} iterations")
+    print(f"shadow price -df*/dS = 1/4; multiplier found: {y_star:.15f}")
     print("independent KKT check:", solution.kkt_check())
 
     return {

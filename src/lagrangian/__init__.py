@@ -23,6 +23,7 @@ from .result import IterationRecord, KKTResiduals, Solution, Status
 from .solvers import interior_point, newton_kkt, solve
 from .interfaces import crosscheck, from_cvxpy, minimize, to_cvxpy
 from .qp import QuadraticProgram, solve_qp
+from .graph import grad, value_and_grad
 
 __version__ = "0.1.0"
 
@@ -40,6 +41,8 @@ __all__ = [
     "QuadraticProgram",
     "solve_qp",
     "crosscheck",
+    "grad",
+    "value_and_grad",
     "to_cvxpy",
     "from_cvxpy",
     "newton_kkt",

@@ -1,9 +1,29 @@
 """Computation graphs as constrained programs: backprop is the triangular multiplier solve.
 
+A function ``z_m = f(x)`` traced into nodes ``z_i = f_i(z_parents(i))`` is the program
+``minimize z_m s.t. f_i(z_parents(i)) - z_i = 0``; its stationarity conditions are
+``(I - J)^T y = e_m`` with ``J = d f / d z`` strictly lower triangular in the order the
+nodes were computed, so one back substitution gives the multipliers, and
+``y_j = d z_m / d z_j`` (the gradient). :func:`lagrangian.grad` and
+:func:`lagrangian.value_and_grad` are this module's :func:`grad` and
+:func:`value_and_grad`.
+
+>>> import math
 >>> import lagrangian as lg
 >>> from lagrangian import graph as G
->>> f = lambda x: G.exp(G.exp(x) + G.exp(x) ** 2) + G.sin(G.exp(x) + G.exp(x) ** 2)
+>>> def f(x):
+...     a = G.exp(x)
+...     c = a + a**2
+...     return G.exp(c) + G.sin(c)
 >>> value, gradient = lg.value_and_grad(f)(0.0)
+>>> print(f"{value:.10f} {gradient:.10f}")          # f(0) = e^2 + sin 2
+8.2983535258 20.9187277872
+>>> c = 2.0                                          # by hand: f'(0) = (e^c + cos c)(1 + 2a) a at a = 1
+>>> abs(gradient - (math.exp(c) + math.cos(c)) * 3) < 1e-12
+True
+>>> graph = G.trace(f, 0.0)                          # nodes x, a, b = a**2, c, d, e, f: y_j = df/dz_j
+>>> print([round(float(y), 6) for y in graph.multipliers()])
+[20.918728, 20.918728, 6.972909, 6.972909, 1.0, 1.0, 1.0]
 """
 
 from __future__ import annotations
