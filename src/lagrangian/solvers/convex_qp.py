@@ -61,6 +61,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from ..convexity import require_convex, require_local_minimum
 from ..errors import SingularMatrixError
 from ..kkt import kkt_pattern
 from ..result import Certificate, IterationRecord, Status
@@ -384,6 +385,22 @@ def _ray_box(form, present, unit):
     return side
 
 
+def _without_variables(qp, problem, start_counts, stream, raise_on_failure):
+    """The QP with ``n = 0``: every row reads ``l_i <= 0 <= u_i``. Solved when each
+    holds; otherwise the row that fails is its own Farkas certificate (``y = e_i`` on
+    an upper side below zero, ``-e_i`` on a lower side above zero)."""
+    y = np.where(qp.u < 0, 1.0, 0.0) - np.where(qp.l > 0, 1.0, 0.0)
+    certificate = _farkas_certificate(qp, y, np.zeros(0))
+    status = Status.SUCCESS if certificate is None else Status.INFEASIBLE
+    x = np.zeros(0)
+    history = [IterationRecord(0, qp.r, float(np.maximum(np.maximum(qp.l, -qp.u), 0.0).max(initial=0.0)), 0.0, 0.0, 0.0)]
+    return finish(
+        problem, solver="convex_qp", x=x, f=qp.r, y=np.zeros(qp.A.shape[0]), z=x, c=np.zeros(qp.A.shape[0]), g=x, J=qp.A,
+        status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=raise_on_failure,
+        certificate=certificate,
+    )
+
+
 def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: float | None = None, log=False,
               callback=None, raise_on_failure: bool = False, certificates: bool = True):
     r"""Solve a convex :class:`~lagrangian.QuadraticProgram` by Mehrotra's predictor-corrector method.
@@ -421,9 +438,12 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
     max_time = check_option("max_time", max_time, allow_none=True)
     stream = (sys.stdout if log is True else log) if log else None
     started = time.perf_counter()
-    form = _Form(qp)
+    convexity = require_convex(qp)
     problem = qp.problem()
     start_counts = dict(problem.counts)
+    if qp.n == 0:
+        return _without_variables(qp, problem, start_counts, stream, raise_on_failure)
+    form = _Form(qp)
     n_sides = sum(block.count for block in form.sides)
     regularization = 0.0
 
@@ -579,6 +599,8 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         if best[0] <= _ACCEPTABLE:
             status = Status.ACCEPTABLE
     y, z = form.package_multipliers(y_E)
+    if not convexity.convex and status in (Status.SUCCESS, Status.ACCEPTABLE):
+        require_local_minimum(qp, x, y, z)
     c = qp.A @ x
     return finish(
         problem, solver="convex_qp", x=x, f=qp.objective(x), y=y, z=z, c=c, g=form.P @ x + form.q, J=qp.A,
