@@ -25,7 +25,7 @@ from .errors import ProblemError
 from .problem import Constraint, Problem
 from .solvers import convex_qp, interior_point
 
-__all__ = ["QuadraticProgram", "solve_qp", "read_stacked_mat"]
+__all__ = ["QuadraticProgram", "solve_qp", "read_stacked_mat", "check_solution", "check_certificate"]
 
 # Data sets write +-1e20 for "no bound", sometimes rounded a unit in the last place
 # towards zero on the way (Maros-Meszaros QFFFFF80): anything that close counts.
@@ -280,3 +280,78 @@ def solve_qp(qp: QuadraticProgram, *, method: str = "convex_qp", **options):
     if method == "interior_point":
         return interior_point(qp.problem(), **options)
     raise ProblemError("method", f"expected 'convex_qp' or 'interior_point', got {method!r}")
+
+
+def _scale(*arrays) -> float:
+    return max([1.0] + [float(np.abs(a[np.isfinite(a)]).max(initial=0.0)) for a in arrays])
+
+
+def check_solution(qp, x, y, z, *, tol: float = 1e-6) -> dict:
+    """Relative KKT residuals of ``(x, y, z)`` computed from the data, and ``ok`` when all are below ``tol``.
+
+    Primal: violation of ``l <= Ax <= u`` and ``lb <= x <= ub``. Dual:
+    ``P x + q + A^T y + z`` (stationarity). Sign and complementarity: a positive
+    multiplier only at a finite upper side, a negative one only at a finite lower
+    side, and ``|y_i|`` times that side's slack (the same for ``z``).
+    """
+    x, y, z = (np.asarray(v, dtype=float) for v in (x, y, z))
+    Ax = qp.A @ x
+    scale_p = _scale(qp.l, qp.u, qp.lb, qp.ub, Ax, x)
+    primal = max(
+        float(np.maximum(qp.l - Ax, 0).max(initial=0.0)), float(np.maximum(Ax - qp.u, 0).max(initial=0.0)),
+        float(np.maximum(qp.lb - x, 0).max(initial=0.0)), float(np.maximum(x - qp.ub, 0).max(initial=0.0)),
+    ) / scale_p
+    Px = qp.P @ x
+    force = qp.A.T @ y + z
+    dual = float(np.abs(Px + qp.q + force).max(initial=0.0)) / _scale(qp.q, Px, force)
+    worst = 0.0
+    for values, multiplier, lower, upper in ((Ax, y, qp.l, qp.u), (x, z, qp.lb, qp.ub)):
+        up = np.maximum(multiplier, 0.0)
+        down = np.maximum(-multiplier, 0.0)
+        with np.errstate(invalid="ignore"):
+            slack_up = np.where(up > 0, upper - values, 0.0)
+            slack_down = np.where(down > 0, values - lower, 0.0)
+        # a multiplier on a missing side is infinitely wrong
+        slack_up = np.where(np.isfinite(slack_up), np.abs(slack_up), np.inf)
+        slack_down = np.where(np.isfinite(slack_down), np.abs(slack_down), np.inf)
+        with np.errstate(invalid="ignore"):
+            products = np.concatenate([np.where(up > 0, up * slack_up, 0.0), np.where(down > 0, down * slack_down, 0.0)])
+        worst = max(worst, float(np.nan_to_num(products, nan=np.inf).max(initial=0.0)))
+    complementarity = worst / max(scale_p, _scale(y, z))
+    return {"primal": primal, "dual": dual, "complementarity": complementarity,
+            "ok": bool(max(primal, dual, complementarity) <= tol)}
+
+
+def check_certificate(qp, certificate, *, radius: float = 1e6) -> bool:
+    r"""Whether ``certificate`` proves what it claims, recomputed from the data.
+
+    Infeasible: ``sigma(y, z) < 0`` and ``|sigma| / ||A^T y + z||_1`` (the radius
+    within which no feasible point can exist, see
+    :class:`lagrangian.result.Certificate`) at least ``radius`` times the size of
+    the data's bounds. Unbounded: ``q^T d < 0`` and ``|q^T d|`` over the largest
+    violation of ``P d = 0``, ``A_E d = 0`` and the recession cone at least ``radius``.
+    """
+    if certificate is None:
+        return False
+    if certificate.kind == "infeasible":
+        y, z = np.asarray(certificate.y, float), np.asarray(certificate.z, float)
+
+        def support(v, lower, upper):
+            with np.errstate(invalid="ignore"):
+                terms = np.where(v > 0, v * upper, np.where(v < 0, v * lower, 0.0))
+            return float(np.nan_to_num(terms, nan=np.inf).sum())
+
+        sigma = support(y, qp.l, qp.u) + support(z, qp.lb, qp.ub)
+        residual = float(np.abs(qp.A.T @ y + z).sum())
+        return bool(sigma < 0 and -sigma >= radius * _scale(qp.l, qp.u, qp.lb, qp.ub) * residual)
+    d = np.asarray(certificate.d, float)
+    Ad = qp.A @ d
+    violation = max(
+        float(np.abs(qp.P @ d).max(initial=0.0)),
+        float(np.where(np.isfinite(qp.u), np.maximum(Ad, 0), 0).max(initial=0.0)),
+        float(np.where(np.isfinite(qp.l), np.maximum(-Ad, 0), 0).max(initial=0.0)),
+        float(np.where(np.isfinite(qp.ub), np.maximum(d, 0), 0).max(initial=0.0)),
+        float(np.where(np.isfinite(qp.lb), np.maximum(-d, 0), 0).max(initial=0.0)),
+    )
+    slope = float(qp.q @ d)
+    return bool(slope < 0 and -slope >= radius * violation)

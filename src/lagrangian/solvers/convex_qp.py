@@ -374,7 +374,28 @@ def _certificate_programs(form, qp, x_norm, tol):
     if answer.status in (Status.SUCCESS, Status.ACCEPTABLE):
         ray = _ray(form, answer.x)
         if ray is not None and ray.radius >= _CERTIFICATE_RADIUS:
-            return Status.UNBOUNDED, ray
+            return _unbounded_if_feasible(qp, ray, tol)
+    return None, None
+
+
+def _unbounded_if_feasible(qp, ray, tol):
+    """``(UNBOUNDED, ray)`` once a feasible point is found, ``(INFEASIBLE, Farkas vector)``
+    if there is none, ``(None, None)`` if neither could be shown.
+
+    A ray proves unboundedness only together with a feasible point: an infeasible
+    problem can have a ray as well (its dual is then infeasible too), and the
+    diverging iterates of an infeasible start need not be feasible. The point comes
+    from the feasibility problem ``min 0`` over the same constraints, solved by
+    :func:`convex_qp` itself (it has no ray, since its ``q`` is zero); a Farkas
+    certificate for that problem is one for this one, whose constraints are the same.
+    """
+    QuadraticProgram = type(qp)
+    feasibility = QuadraticProgram(sp.csr_array((qp.n, qp.n)), np.zeros(qp.n), qp.A, qp.l, qp.u, bounds=(qp.lb, qp.ub))
+    answer = convex_qp(feasibility, tol=tol)
+    if answer.status in (Status.SUCCESS, Status.ACCEPTABLE):
+        return Status.UNBOUNDED, ray
+    if answer.status is Status.INFEASIBLE:
+        return Status.INFEASIBLE, answer.certificate
     return None, None
 
 
@@ -500,6 +521,7 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         print(f"{'iter':>4} {'primal obj':>15} {'dual obj':>15} {'inf_pr':>9} {'inf_du':>9} {'gap':>9} {'lg(mu)':>6} {'alpha':>9}",
               file=stream)
     alpha = 0.0
+    ray_feasibility = None
     best = (np.inf, -1, x, y_E, None)  # (error, iteration, x, y_E, slacks and multipliers)
     for iteration in range(max_iterations + 1):
         Px = form.P @ x
@@ -549,10 +571,13 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
             break
         # Only an objective already far below any plausible optimum makes the step worth testing as a ray.
         diverging = dx is not None and primal_objective < -_CERTIFICATE_RADIUS * max(1.0, q_norm)
-        ray = _ray(form, dx) if diverging else None
+        ray = _ray(form, dx) if diverging and ray_feasibility is not False else None
         if ray is not None and ray.radius >= _CERTIFICATE_RADIUS:
-            status, certificate = Status.UNBOUNDED, ray
-            break
+            found, proof = _unbounded_if_feasible(qp, ray, tol)
+            if found is not None:
+                status, certificate = found, proof
+                break
+            ray_feasibility = False  # undecided: no more rays from these iterations
         if callback_stops(callback, record, x):
             status = Status.STOPPED
             break
