@@ -86,7 +86,8 @@ class Curvature:
         None: ``P`` is indefinite and the null space was too large to check.
     direction : ndarray or None
         When ``convex`` is False: ``d`` with ``A_E d = 0`` (up to rounding),
-        ``||d||_inf = 1`` and ``d^T P d < 0``.
+        ``||d||_inf = 1`` and ``d^T P d < 0`` (None only when a zero pivot of a
+        matrix above :data:`DENSE_LIMIT` rows showed indefiniteness without one).
     value : float
         ``d^T P d`` along ``direction`` (negative), or 0.
     on_null_space : bool
@@ -200,6 +201,8 @@ def curvature(P, AE=None, fixed=None, *, shift: float = RELATIVE_SHIFT) -> Curva
         if rows.shape[0] == 0:
             return embed(_pivot_direction(factors, int(np.argmin(pivots))), False)
     if P_free.shape[0] > DENSE_LIMIT:
+        if factors is None and rows.shape[0] == 0:  # a zero pivot of M: not positive definite, direction unknown
+            return Curvature(False, None, float("nan"))
         return Curvature(None, on_null_space=True)
     smallest, vector = _dense_null_space_curvature(M, rows * s[None, :] if rows.shape[0] else rows)
     if smallest >= -shift:
@@ -221,6 +224,8 @@ def _refusal(qp, verdict, detail=""):
             f"of the equality rows is not checked, so the QP cannot be verified convex{detail}: {_ADVICE}",
         )
     where = " on the null space of the equality rows" if verdict.on_null_space else ""
+    if verdict.direction is None:
+        return ProblemError("P", f"is not positive semidefinite (its scaled L D L^T met a zero pivot){detail}; {_ADVICE}")
     return ProblemError(
         "P",
         f"is not positive semidefinite{where}, so the QP is not convex: along the direction "

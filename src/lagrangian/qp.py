@@ -272,8 +272,11 @@ def solve_qp(qp: QuadraticProgram, *, method: str = "convex_qp", **options):
     method : {"convex_qp", "interior_point"}
         ``"convex_qp"`` (default): Mehrotra's predictor-corrector method
         (:func:`lagrangian.solvers.convex_qp.convex_qp`), which uses convexity and
-        returns a certificate for infeasible and unbounded problems.
-        ``"interior_point"``: the general nonlinear solver on :meth:`QuadraticProgram.problem`.
+        returns a certificate for infeasible and unbounded problems. It checks
+        convexity first (:meth:`QuadraticProgram.convexity`) and refuses a
+        non-convex QP with a :class:`~lagrangian.ProblemError` naming ``P``.
+        ``"interior_point"``: the general nonlinear solver on :meth:`QuadraticProgram.problem`
+        (no convexity needed; it looks for a local minimizer).
     """
     if method == "convex_qp":
         return convex_qp(qp, **options)

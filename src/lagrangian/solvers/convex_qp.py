@@ -43,6 +43,14 @@ The multipliers are reported in the package convention
 (:mod:`lagrangian.convention`): ``y_i = z_{u,i} - z_{l,i}`` on a row, the same for
 ``z`` on a bound, and ``grad f + A^T y + z = 0``.
 
+**Convexity first.** Everything below (a KKT point is a global minimizer, the
+duality gap, the certificates) needs ``P`` positive semidefinite on the null space
+of the equality rows. :func:`lagrangian.convexity.require_convex` checks that
+before the first iteration (an ``L D L^T`` factorization of the scaled ``P``) and
+refuses a non-convex QP with a :class:`~lagrangian.ProblemError` that points to the
+nonlinear interior point; a *nearly* convex ``P`` (indefinite only at the level of
+rounded data) is solved and the point must then pass a second-order check.
+
 **Infeasible and unbounded problems.** Without a solution the iterates diverge,
 and the direction they diverge in is the proof. Every iteration tests the current
 multipliers as a Farkas vector and the current step as a ray (see
@@ -50,7 +58,11 @@ multipliers as a Farkas vector and the current step as a ray (see
 one that passes ends the solve with status ``INFEASIBLE`` or ``UNBOUNDED`` and the
 certificate on the result. The tests are one-sided: a certificate that passes
 proves that no feasible point (no bounded minimizer) exists within its
-``radius``, which is required to be at least ``1e8 max(1, ||x||_inf)``.
+``radius``, which is required to be at least ``1e8 max(1, ||x||_inf)``. A ray
+proves unboundedness only together with a feasible point (an infeasible problem
+can have rays too), so before ``UNBOUNDED`` is reported the feasibility problem
+over the same constraints is solved; where it has no solution the status is
+``INFEASIBLE`` with its Farkas certificate instead.
 """
 
 from __future__ import annotations
@@ -453,6 +465,13 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
     Solution
         ``certificate`` holds the proof when the status is ``INFEASIBLE`` or
         ``UNBOUNDED``.
+
+    Raises
+    ------
+    ProblemError
+        ``P`` is not positive semidefinite on the null space of the equality rows
+        (the QP is not convex; see :meth:`lagrangian.QuadraticProgram.convexity`),
+        or an option is invalid.
     """
     tol = check_option("tol", tol)
     max_iterations = check_option("max_iterations", max_iterations, integer=True)
