@@ -203,7 +203,9 @@ BAD_DATA = [
     (dict(P=np.eye(2), q=[0.0, 0.0], x0=[1j, 0.0]), "x0: has complex entries"),
     (dict(P=np.eye(2), q=["a", "b"]), "q: expected real numbers"),
     (dict(P=np.eye(2), q=["1", "2"]), "q: expected real numbers"),
-    (dict(P=np.eye(2), q=[0.0, 0.0], A=[[1.0, 0.0]], l=[None]), "l: expected real numbers"),
+    (dict(P=np.eye(2), q=[0.0, 0.0], A=[[1.0, 0.0]], l=["low"]), "l: expected real numbers"),
+    (dict(P=np.eye(2), q=[0.0, 0.0], x0=[None, 0.0]), "x0: expected real numbers"),
+    (dict(P=[[1.0, 1.0], [0.0, 1.0]], q=[0.0, 0.0]), r"P: is not symmetric .*a triangle"),
     (dict(P=np.eye(2), q=[0.0, 0.0], l=[0.0]), "l: row bounds were given without the constraint matrix A"),
     (dict(P=np.eye(2), q=[0.0, 0.0], A=[[1.0, 0.0]], l=[np.inf]), r"l: is inf at position 0"),
     (dict(P=np.eye(2), q=[0.0, 0.0], bounds=(None, [1.0, -np.inf])), r"bounds upper: is -inf at position 1"),
@@ -219,6 +221,13 @@ def test_bad_quadratic_program_data_is_a_problem_error_naming_the_argument(data,
         lg.QuadraticProgram(**data)
 
 
+def test_none_in_a_bound_list_is_no_bound_as_problem_reads_it():
+    qp = lg.QuadraticProgram(np.eye(2), [1.0, -1.0], [[1.0, 1.0]], [None], [0.5], bounds=([0.0, None], [None, 0.2]))
+    assert np.array_equal(qp.l, [-np.inf]) and np.array_equal(qp.lb, [0.0, -np.inf]) and np.array_equal(qp.ub, [np.inf, 0.2])
+    problem = lg.Problem(lambda x: x @ x, [0.0, 0.0], bounds=([0.0, None], [None, 0.2]))
+    assert np.array_equal(problem.lb, qp.lb) and np.array_equal(problem.ub, qp.ub)
+
+
 def test_empty_qp_solves_like_an_empty_problem():
     qp = lg.QuadraticProgram(np.zeros((0, 0)), [], r=2.5)
     s = lg.solve_qp(qp)
@@ -229,6 +238,8 @@ def test_empty_qp_solves_like_an_empty_problem():
     infeasible = lg.QuadraticProgram(np.zeros((0, 0)), [], np.zeros((2, 0)), [-1, 0.5], [1, 2])
     s = lg.solve_qp(infeasible)
     assert s.status is lg.Status.INFEASIBLE and check_certificate(infeasible, s.certificate)
+    with pytest.raises(lg.ProblemError, match="qp: has no variables"):
+        lg.to_cvxpy(qp)
 
 
 def test_cvxpy_problems_with_integer_variables_or_unset_parameters_are_refused_by_name():

@@ -87,6 +87,8 @@ def _vector(values, name, size, *, what, default=None, sided=None):
     """
     if values is None:
         return np.full(size, default, dtype=float)
+    if sided is not None and isinstance(values, (list, tuple)):
+        values = [default if v is None else v for v in values]  # None: no bound on that side, as Problem reads it
     v = _real(values, name)
     if v.ndim == 0:
         v = np.full(size, float(v))
@@ -173,7 +175,9 @@ class QuadraticProgram:
         self.P = _sparse(P, "P", (n, n), what=f"n x n with n = len(q) = {n}")
         asymmetry = abs(self.P - self.P.T).max() if self.P.nnz else 0.0
         if asymmetry > 1e-12 * max(1.0, abs(self.P).max() if self.P.nnz else 0.0):
-            raise ProblemError("P", f"is not symmetric (largest |P - P^T| entry {asymmetry:.2e})")
+            triangle = sp.triu(self.P).nnz == self.P.nnz or sp.tril(self.P).nnz == self.P.nnz
+            hint = " (a triangle, as OSQP and Clarabel take it: pass the whole matrix, P + P.T - diag(P))" if triangle else ""
+            raise ProblemError("P", f"is not symmetric (largest |P - P^T| entry {asymmetry:.2e}){hint}")
         r = _real(r, "r")
         if r.ndim != 0 and r.size != 1 or not np.all(np.isfinite(r)):
             raise ProblemError("r", f"expected a finite number, got {_describe(r)}")

@@ -76,6 +76,8 @@ def to_cvxpy(qp: QuadraticProgram) -> CvxpyProblem:
     """
     import cvxpy as cp
 
+    if qp.n == 0:
+        raise ProblemError("qp", "has no variables (n = 0), and cvxpy cannot state a problem without variables")
     verdict = require_convex(qp)
     if not verdict.convex or verdict.on_null_space:
         raise ProblemError(
