@@ -224,7 +224,7 @@ def test_bad_quadratic_program_data_is_a_problem_error_naming_the_argument(data,
 def test_none_in_a_bound_list_is_no_bound_as_problem_reads_it():
     qp = lg.QuadraticProgram(np.eye(2), [1.0, -1.0], [[1.0, 1.0]], [None], [0.5], bounds=([0.0, None], [None, 0.2]))
     assert np.array_equal(qp.l, [-np.inf]) and np.array_equal(qp.lb, [0.0, -np.inf]) and np.array_equal(qp.ub, [np.inf, 0.2])
-    problem = lg.Problem(lambda x: x @ x, [0.0, 0.0], bounds=([0.0, None], [None, 0.2]))
+    problem = lg.Problem(lambda x: x @ x, [0.0, 0.0], gradient=lambda x: 2 * x, bounds=([0.0, None], [None, 0.2]))
     assert np.array_equal(problem.lb, qp.lb) and np.array_equal(problem.ub, qp.ub)
 
 

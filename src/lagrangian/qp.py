@@ -334,8 +334,8 @@ def check_certificate(qp, certificate, *, radius: float = 1e6) -> bool:
 
     Infeasible: ``sigma(y, z) < 0`` and ``|sigma| / ||A^T y + z||_1`` (the radius
     within which no feasible point can exist, see
-    :class:`lagrangian.result.Certificate`) at least ``radius`` times the size of
-    the data's bounds. Unbounded: ``q^T d < 0`` and ``|q^T d|`` over the largest
+    :class:`lagrangian.result.Certificate`) at least ``radius`` times
+    ``max(1, largest finite variable bound)``. Unbounded: ``q^T d < 0`` and ``|q^T d|`` over the largest
     violation of ``P d = 0``, ``A_E d = 0`` and the recession cone at least ``radius``.
     """
     if certificate is None:
@@ -350,7 +350,8 @@ def check_certificate(qp, certificate, *, radius: float = 1e6) -> bool:
 
         sigma = support(y, qp.l, qp.u) + support(z, qp.lb, qp.ub)
         residual = float(np.abs(qp.A.T @ y + z).sum())
-        return bool(sigma < 0 and -sigma >= radius * _scale(qp.l, qp.u, qp.lb, qp.ub) * residual)
+        # no feasible x with ||x||_inf <= |sigma| / residual: that must reach far beyond the box
+        return bool(sigma < 0 and -sigma >= radius * _scale(qp.lb, qp.ub) * residual)
     d = np.asarray(certificate.d, float)
     Ad = qp.A @ d
     violation = max(

@@ -254,9 +254,25 @@ def _nonconvex(rng):
     return RandomQP("nonconvex", QuadraticProgram(P, q, A, b, b), "unbounded", None, convex=False)
 
 
+def _rescaled(rng, case):
+    r"""The same program in other units: ``x = D x'`` and rows multiplied by ``R`` (``D``, ``R``
+    positive diagonal, entries from 1e-3 to 1e3). The truth does not change: ``f`` at
+    corresponding points is the same, and so is whether a point or a ray exists."""
+    qp = case.qp
+    D = 10.0 ** rng.uniform(-3, 3, qp.n)
+    R = 10.0 ** rng.uniform(-3, 3, qp.A.shape[0])
+    P = qp.P.toarray() * D[:, None] * D[None, :]
+    A = qp.A.toarray() * R[:, None] * D[None, :]
+    scaled = QuadraticProgram(0.5 * (P + P.T), D * qp.q, A, R * qp.l, R * qp.u, bounds=(qp.lb / D, qp.ub / D), r=qp.r)
+    return RandomQP(case.kind, scaled, case.truth, case.f_star, case.convex)
+
+
 def random_qp(kind: str, seed: int) -> RandomQP:
-    """One random program of ``kind`` (one of :data:`KINDS`), determined by ``seed``."""
+    """One random program of ``kind`` (one of :data:`KINDS`), determined by ``seed``; every
+    third one is stated in badly scaled units (variables and rows scaled by 1e-3 to 1e3)."""
     rng = np.random.default_rng([KINDS.index(kind), seed])
     if kind in ("strictly_convex", "degenerate", "rank_deficient"):
-        return _kkt_constructed(rng, kind)
-    return {"infeasible": _infeasible, "unbounded": _unbounded, "nonconvex": _nonconvex}[kind](rng)
+        case = _kkt_constructed(rng, kind)
+    else:
+        case = {"infeasible": _infeasible, "unbounded": _unbounded, "nonconvex": _nonconvex}[kind](rng)
+    return _rescaled(rng, case) if seed % 3 == 2 else case
