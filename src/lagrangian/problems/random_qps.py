@@ -176,6 +176,7 @@ def _ray_program(rng, n, d, P):
     A = rng.standard_normal((m, n))
     flat = rng.random(m) < 0.4
     A[flat] -= np.outer(A[flat] @ d / (d @ d), d)  # rows with a^T d = 0: the ray runs along their face
+    A[np.abs(A) < 1e-12] = 0.0  # rounding left by the projection (a 1-variable row becomes 0, not 2e-16)
     l, u = _open_along(rng, A, d, x)
     lb, ub = np.full(n, -np.inf), np.full(n, np.inf)
     for j in range(n):

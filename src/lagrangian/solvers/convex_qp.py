@@ -74,7 +74,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..convexity import require_convex, require_local_minimum
-from ..errors import SingularMatrixError
+from ..errors import ConvergenceError, SingularMatrixError
 from ..kkt import kkt_pattern
 from ..result import Certificate, IterationRecord, Status
 from .ending import callback_stops, check_option, finish, limit_status
@@ -418,6 +418,84 @@ def _ray_box(form, present, unit):
     return side
 
 
+class _Equilibration:
+    r"""The QP in balanced units: ``x = D x'`` and rows multiplied by ``R``.
+
+    Ruiz's iteration (Ruiz 2001; as in OSQP) on ``[[P, A^T], [A, 0]]``: each sweep
+    divides every column of ``D P D`` and ``R A D`` by the square root of its largest
+    entry and every row of ``R A D`` likewise, so the scaled matrix has entries of
+    at most about one in every row and column. The scaled program
+
+    .. math::
+
+        \min \tfrac12 x'^T (D P D) x' + (D q)^T x' \quad \text{s.t.} \quad
+        R l \le R A D x' \le R u, \quad D^{-1} l_x \le x' \le D^{-1} u_x
+
+    has the same objective values at corresponding points, and its multipliers
+    map back as ``y = R y'``, ``z = D^{-1} z'`` (stationarity
+    ``D (P x + q + A^T R y' + D^{-1} z') = 0``); a Farkas vector maps the same way and
+    a ray as ``d = D d'``. The interior-point method's starting point, step and
+    stopping tests all measure residuals in the scaled units, where no row or
+    variable dominates by its units alone.
+    """
+
+    _SWEEPS = 10
+    _LIMITS = (1e-4, 1e4)  # no factor beyond these: they would amplify rounding more than they balance
+
+    def __init__(self, qp):
+        QuadraticProgram = type(qp)
+        absolute_P, absolute_A = abs(sp.csr_array(qp.P)), abs(sp.csr_array(qp.A))
+        D, R = np.ones(qp.n), np.ones(qp.A.shape[0])
+        for _ in range(self._SWEEPS):
+            scaled_P = sp.csr_array(absolute_P * D[:, None] * D[None, :])
+            scaled_A = sp.csr_array(absolute_A * R[:, None] * D[None, :])
+            columns = np.maximum(_column_maxima(scaled_P), _column_maxima(scaled_A))
+            rows = _column_maxima(sp.csr_array(scaled_A.T))
+            D = np.clip(D / np.sqrt(np.where(columns > 0, columns, 1.0)), *self._LIMITS)
+            R = np.clip(R / np.sqrt(np.where(rows > 0, rows, 1.0)), *self._LIMITS)
+        self.D, self.R = D, R
+        P = sp.csr_array(sp.csr_array(qp.P) * D[:, None] * D[None, :])
+        A = sp.csr_array(sp.csr_array(qp.A) * R[:, None] * D[None, :])
+        self.program = QuadraticProgram(P, D * qp.q, A, R * qp.l, R * qp.u, bounds=(qp.lb / D, qp.ub / D), r=qp.r)
+
+    def restore(self, qp, x, y, z, certificate):
+        """``(x, y, z, certificate)`` of the original ``qp`` from those of :attr:`program`."""
+        if certificate is not None and certificate.kind == "infeasible":
+            y_c, z_c = self.R * certificate.y, certificate.z / self.D
+            # The bound multipliers that cancel A^T y exactly, wherever the side their sign needs
+            # exists: the residual A^T y + z, which 1/D may have magnified, is then rounding only.
+            cancel = -(qp.A.T @ y_c)
+            usable = np.where(cancel > 0, np.isfinite(qp.ub), np.where(cancel < 0, np.isfinite(qp.lb), True))
+            polished = _farkas_certificate(qp, y_c, np.where(usable, cancel, z_c))
+            certificate = polished or _farkas_certificate(qp, y_c, z_c) or certificate
+        elif certificate is not None:
+            certificate = _ray_of(qp, self.D * certificate.d)
+        return self.D * x, self.R * y, z / self.D, certificate
+
+
+def _column_maxima(M):
+    """Largest ``|M_ij|`` of each column of a non-negative sparse ``M`` (0 for an empty column)."""
+    out = np.zeros(M.shape[1])
+    if M.nnz:
+        coo = sp.coo_array(M)
+        np.maximum.at(out, coo.col, coo.data)
+    return out
+
+
+def _ray_of(qp, d):
+    """The ray ``d`` of ``qp`` as a :class:`Certificate` (unit max-norm), from the data alone."""
+    d = d / np.abs(d).max()
+    rows = _Sides(qp.A, qp.l, qp.u)  # an equality row's recession cone is a^T d = 0: both sides count
+    bounds = _Sides(sp.eye_array(qp.n, format="csr"), qp.lb, qp.ub)
+    violation = max(float(np.abs(qp.P @ d).max(initial=0.0)), rows.recession_violation(qp.A @ d), bounds.recession_violation(d))
+    return Certificate("unbounded", float(qp.q @ d), violation, d=d)
+
+
+def _certificate_radius(certificate, x):
+    """The radius a certificate must reach: ``1e8 max(1, ||x||_inf)`` for a Farkas vector, ``1e8`` for a ray."""
+    return _CERTIFICATE_RADIUS * (max(1.0, float(np.abs(x).max(initial=0.0))) if certificate.kind == "infeasible" else 1.0)
+
+
 def _without_variables(qp, problem, start_counts, stream, raise_on_failure):
     """The QP with ``n = 0``: every row reads ``l_i <= 0 <= u_i``. Solved when each
     holds; otherwise the row that fails is its own Farkas certificate (``y = e_i`` on
@@ -435,7 +513,7 @@ def _without_variables(qp, problem, start_counts, stream, raise_on_failure):
 
 
 def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: float | None = None, log=False,
-              callback=None, raise_on_failure: bool = False, certificates: bool = True):
+              callback=None, raise_on_failure: bool = False, certificates: bool = True, equilibrate: bool = True):
     r"""Solve a convex :class:`~lagrangian.QuadraticProgram` by Mehrotra's predictor-corrector method.
 
     Parameters
@@ -459,6 +537,10 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         When the iterations fail (``STALLED``, ``MAX_ITERATIONS``,
         ``SINGULAR_KKT``, ``NONFINITE``) without having found a certificate, look
         for one with two auxiliary LPs (default True).
+    equilibrate : bool
+        Solve in balanced units (Ruiz scaling of ``P`` and ``A``, see
+        :class:`_Equilibration`; default True). ``tol`` then applies to the
+        scaled program's residuals; the result is reported in the original units.
 
     Returns
     -------
@@ -483,6 +565,9 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
     start_counts = dict(problem.counts)
     if qp.n == 0:
         return _without_variables(qp, problem, start_counts, stream, raise_on_failure)
+    original, scaling = qp, (_Equilibration(qp) if equilibrate else None)
+    if scaling is not None:
+        qp = scaling.program
     form = _Form(qp)
     n_sides = sum(block.count for block in form.sides)
     regularization = 0.0
@@ -583,21 +668,20 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
             # steps lose accuracy; a solve that has stopped improving ends at its best point.
             status = Status.STALLED
             break
-        radius = _CERTIFICATE_RADIUS * max(1.0, x_norm)
         farkas = _farkas(form, qp, y_E)
-        if farkas is not None and farkas.radius >= radius:
+        if farkas is not None and farkas.radius >= _certificate_radius(farkas, x):
             status, certificate = Status.INFEASIBLE, farkas
             break
         # Only an objective already far below any plausible optimum makes the step worth testing as a ray.
         diverging = dx is not None and primal_objective < -_CERTIFICATE_RADIUS * max(1.0, q_norm)
         ray = _ray(form, dx) if diverging and ray_feasibility is not False else None
-        if ray is not None and ray.radius >= _CERTIFICATE_RADIUS:
+        if ray is not None and ray.radius >= _certificate_radius(ray, x):
             found, proof = _unbounded_if_feasible(qp, ray, tol)
             if found is not None:
                 status, certificate = found, proof
                 break
             ray_feasibility = False  # undecided: no more rays from these iterations
-        if callback_stops(callback, record, x):
+        if callback_stops(callback, record, x if scaling is None else scaling.D * x):
             status = Status.STOPPED
             break
         limit = limit_status(iteration, max_iterations, started, max_time)
@@ -643,11 +727,24 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         if best[0] <= _ACCEPTABLE:
             status = Status.ACCEPTABLE
     y, z = form.package_multipliers(y_E)
+    if scaling is not None:
+        x, y, z, certificate = scaling.restore(original, x, y, z, certificate)
+        qp = original
+        if certificate is not None and certificate.radius < _certificate_radius(certificate, x):
+            # The proof, exact in the scaled units, lost part of its margin in the user's (a
+            # residual divided by D): solving in the user's units may find a stronger one. If
+            # not, this one stands; its radius says how far it reaches.
+            retry = convex_qp(original, tol=tol, max_iterations=max_iterations, max_time=max_time, log=log,
+                              callback=callback, certificates=certificates, equilibrate=False)
+            if retry.status in (Status.SUCCESS, Status.INFEASIBLE, Status.UNBOUNDED):
+                if raise_on_failure and not retry.success:
+                    raise ConvergenceError(retry)
+                return retry
     if not convexity.convex and status in (Status.SUCCESS, Status.ACCEPTABLE):
         require_local_minimum(qp, x, y, z)
     c = qp.A @ x
     return finish(
-        problem, solver="convex_qp", x=x, f=qp.objective(x), y=y, z=z, c=c, g=form.P @ x + form.q, J=qp.A,
+        problem, solver="convex_qp", x=x, f=qp.objective(x), y=y, z=z, c=c, g=qp.P @ x + qp.q, J=qp.A,
         status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=raise_on_failure,
         certificate=certificate,
     )
