@@ -74,7 +74,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..convexity import require_convex, require_local_minimum
-from ..errors import ConvergenceError, SingularMatrixError
+from ..errors import ConvergenceError, ProblemError, SingularMatrixError
 from ..kkt import kkt_pattern
 from ..result import Certificate, IterationRecord, Status
 from .ending import callback_stops, check_option, finish, limit_status
@@ -89,6 +89,7 @@ _DIVERGENCE = 1e4  # near a solution, an error this many times the best one mean
 _NEAR = 1e-4  # "near a solution": a best relative error below this
 _STALL_ITERATIONS = 30  # iterations without a new best error after which a solve has stalled
 _SINGULAR_RESIDUAL = 1e-6  # relative residual a KKT solve may keep near the solution (condition ~1e12)
+_CONCLUSIVE = (Status.SUCCESS, Status.INFEASIBLE, Status.UNBOUNDED)  # an answer, or a proof that there is none
 
 
 class _Sides:
@@ -513,7 +514,7 @@ def _without_variables(qp, problem, start_counts, stream, raise_on_failure):
 
 
 def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: float | None = None, log=False,
-              callback=None, raise_on_failure: bool = False, certificates: bool = True, equilibrate: bool = True):
+              callback=None, raise_on_failure: bool = False, certificates: bool = True, equilibrate="auto"):
     r"""Solve a convex :class:`~lagrangian.QuadraticProgram` by Mehrotra's predictor-corrector method.
 
     Parameters
@@ -537,10 +538,17 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         When the iterations fail (``STALLED``, ``MAX_ITERATIONS``,
         ``SINGULAR_KKT``, ``NONFINITE``) without having found a certificate, look
         for one with two auxiliary LPs (default True).
-    equilibrate : bool
-        Solve in balanced units (Ruiz scaling of ``P`` and ``A``, see
-        :class:`_Equilibration`; default True). ``tol`` then applies to the
-        scaled program's residuals; the result is reported in the original units.
+    equilibrate : {"auto", True, False}
+        True: solve in balanced units (Ruiz scaling of ``P`` and ``A``, see
+        :class:`_Equilibration`); ``tol`` then applies to the scaled program's
+        residuals, and the result is reported in the original units. False: solve
+        the data as given. ``"auto"`` (default): as given, and once more in
+        balanced units when that ends without an answer or a certificate
+        (``STALLED``, ``MAX_ITERATIONS``, ``ACCEPTABLE``, ...); the second solve's
+        result is taken when it is conclusive. (Balancing every solve would change
+        the digits reached on well-scaled but ill-conditioned problems, such as
+        Maros-Meszaros LISWET6; a badly scaled one, rows and variables in units
+        1e6 apart, stalls as given and is solved balanced.)
 
     Returns
     -------
@@ -558,8 +566,21 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
     tol = check_option("tol", tol)
     max_iterations = check_option("max_iterations", max_iterations, integer=True)
     max_time = check_option("max_time", max_time, allow_none=True)
+    if equilibrate not in ("auto", True, False):
+        raise ProblemError("equilibrate", f"expected 'auto', True or False, got {equilibrate!r}")
     stream = (sys.stdout if log is True else log) if log else None
     started = time.perf_counter()
+    if equilibrate == "auto":
+        options = dict(tol=tol, max_iterations=max_iterations, log=log, callback=callback, certificates=certificates)
+        first = convex_qp(qp, max_time=max_time, equilibrate=False, **options)
+        result = first
+        if first.status not in _CONCLUSIVE + (Status.STOPPED, Status.TIME_LIMIT):
+            remaining = None if max_time is None else max(max_time - (time.perf_counter() - started), 1e-3)
+            second = convex_qp(qp, max_time=remaining, equilibrate=True, **options)
+            result = second if second.status in _CONCLUSIVE else first
+        if raise_on_failure and not result.success:
+            raise ConvergenceError(result)
+        return result
     convexity = require_convex(qp)
     problem = qp.problem()
     start_counts = dict(problem.counts)
@@ -736,7 +757,7 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
             # not, this one stands; its radius says how far it reaches.
             retry = convex_qp(original, tol=tol, max_iterations=max_iterations, max_time=max_time, log=log,
                               callback=callback, certificates=certificates, equilibrate=False)
-            if retry.status in (Status.SUCCESS, Status.INFEASIBLE, Status.UNBOUNDED):
+            if retry.status in _CONCLUSIVE:
                 if raise_on_failure and not retry.success:
                     raise ConvergenceError(retry)
                 return retry
