@@ -316,3 +316,15 @@ def test_every_answer_is_a_verified_solution_a_valid_certificate_or_a_refusal(ki
         assert s.status.name.lower() == case.truth and check_certificate(qp, s.certificate)
     else:  # an honest failure is allowed by the invariant; on these programs none is expected
         pytest.fail(f"{kind} seed {seed}: {s.status.name}")
+
+
+@pytest.mark.parametrize("kind, seed", [("infeasible", 65), ("infeasible", 71), ("unbounded", 23)])
+def test_badly_scaled_programs_get_their_certificate_in_balanced_units(kind, seed):
+    # rows and variables in units up to 1e6 apart; as given, the iterations stall on some of these
+    case = random_qp(kind, seed)
+    s = lg.solve_qp(case.qp)
+    assert s.status.name.lower() == case.truth and check_certificate(case.qp, s.certificate)
+    balanced = lg.solve_qp(case.qp, equilibrate=True)
+    assert balanced.status is s.status and check_certificate(case.qp, balanced.certificate)
+    with pytest.raises(lg.ProblemError, match="equilibrate: expected 'auto', True or False"):
+        lg.solve_qp(case.qp, equilibrate="yes")
