@@ -82,8 +82,9 @@ def to_cvxpy(qp: QuadraticProgram) -> CvxpyProblem:
     if not verdict.convex or verdict.on_null_space:
         raise ProblemError(
             "P",
-            "is indefinite: the QP is convex at most on the null space of its equality rows, but cvxpy's "
-            "quad_form needs P itself positive semidefinite, so there is no cvxpy problem to state",
+            "is indefinite (the QP is convex only on the null space of its equality rows, or only nearly "
+            "convex, within rounded data), but cvxpy's quad_form needs P itself positive semidefinite, so "
+            "there is no cvxpy problem to state; solve it with lagrangian.solve_qp",
         )
     x = cp.Variable(qp.n, name="x")
     objective = 0.5 * cp.quad_form(x, cp.psd_wrap(qp.P)) + qp.q @ x + qp.r
