@@ -69,6 +69,9 @@ RELATIVE_SHIFT = 1e-9
 #: second-order check (:func:`require_local_minimum`) to be returned.
 NEARLY_CONVEX = 1e-4
 
+#: Up to this many free variables ``M + delta I`` is tested by a dense Cholesky factorization.
+_DENSE_FIRST = 200
+
 #: Largest number of free variables for which the curvature on the equality rows'
 #: null space (needed only when ``P`` itself is indefinite) is computed, densely.
 DENSE_LIMIT = 1000
@@ -99,6 +102,14 @@ class Curvature:
     direction: np.ndarray | None = None
     value: float = 0.0
     on_null_space: bool = False
+
+
+def scaled(M, left, right):
+    """``diag(left) M diag(right)`` for a CSR ``M``, computed on its stored entries (a
+    broadcast product would build a COO copy and check it: milliseconds on small matrices)."""
+    M = sp.csr_array(M)
+    rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
+    return sp.csr_array((M.data * left[rows] * right[M.indices], M.indices, M.indptr), shape=M.shape)
 
 
 def _jacobi_scale(P):
@@ -151,7 +162,7 @@ def _dense_null_space_curvature(M, AE):
         Z = np.eye(M.shape[0])
     if Z.shape[1] == 0:
         return 0.0, None
-    values, vectors = np.linalg.eigh(Z.T @ (M.toarray() @ Z))
+    values, vectors = scipy.linalg.eigh(Z.T @ (M.toarray() @ Z), subset_by_index=[0, 0])  # the smallest only
     return float(values[0]), Z @ vectors[:, 0]
 
 
@@ -175,14 +186,14 @@ def curvature(P, AE=None, fixed=None, *, shift: float = RELATIVE_SHIFT) -> Curva
     P = sp.csr_array(P, dtype=float)
     n = P.shape[0]
     free = np.ones(n, bool)
-    if fixed is not None:
+    if fixed is not None and len(fixed):
         free[np.asarray(fixed, dtype=int)] = False
-    P_free = sp.csr_array(P[free][:, free])
+    P_free = sp.csr_array(P[free][:, free]) if not free.all() else P.copy()
     P_free.eliminate_zeros()
     if P_free.nnz == 0:
         return Curvature(True)
     s = _jacobi_scale(P_free)
-    M = sp.csr_array(P_free * s[:, None] * s[None, :])
+    M = scaled(P_free, s, s)
     rows = sp.csr_array((0, int(free.sum()))) if AE is None else sp.csr_array(AE, dtype=float)[:, free]
     rows.eliminate_zeros()
     rows = rows[np.flatnonzero(np.diff(rows.indptr))] if rows.shape[0] else rows
@@ -193,7 +204,17 @@ def curvature(P, AE=None, fixed=None, *, shift: float = RELATIVE_SHIFT) -> Curva
         d /= np.abs(d).max()
         return Curvature(False, d, float(d @ (P @ d)), on_null_space)
 
-    factors = _factor_shifted(M, shift)
+    if M.shape[0] <= _DENSE_FIRST:
+        # Small: LAPACK's Cholesky of the dense M + delta I answers in microseconds, where
+        # the sparse path's bookkeeping costs milliseconds; an indefinite one goes on to
+        # the eigenvalues below, which give the direction as well.
+        try:
+            np.linalg.cholesky(M.toarray() + shift * np.eye(M.shape[0]))
+            return Curvature(True)
+        except np.linalg.LinAlgError:
+            factors = None
+    else:
+        factors = _factor_shifted(M, shift)
     if factors is not None:
         pivots = np.asarray(factors[1])
         if pivots.min() > 0:
@@ -204,7 +225,7 @@ def curvature(P, AE=None, fixed=None, *, shift: float = RELATIVE_SHIFT) -> Curva
         if factors is None and rows.shape[0] == 0:  # a zero pivot of M: not positive definite, direction unknown
             return Curvature(False, None, float("nan"))
         return Curvature(None, on_null_space=True)
-    smallest, vector = _dense_null_space_curvature(M, rows * s[None, :] if rows.shape[0] else rows)
+    smallest, vector = _dense_null_space_curvature(M, scaled(rows, np.ones(rows.shape[0]), s))
     if smallest >= -shift:
         return Curvature(True, on_null_space=rows.shape[0] > 0)
     return embed(vector, rows.shape[0] > 0)

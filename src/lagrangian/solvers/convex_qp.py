@@ -73,7 +73,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ..convexity import require_convex, require_local_minimum
+from ..convexity import require_convex, require_local_minimum, scaled
 from ..errors import ConvergenceError, ProblemError, SingularMatrixError
 from ..kkt import kkt_pattern
 from ..result import Certificate, IterationRecord, Status
@@ -448,15 +448,13 @@ class _Equilibration:
         absolute_P, absolute_A = abs(sp.csr_array(qp.P)), abs(sp.csr_array(qp.A))
         D, R = np.ones(qp.n), np.ones(qp.A.shape[0])
         for _ in range(self._SWEEPS):
-            scaled_P = sp.csr_array(absolute_P * D[:, None] * D[None, :])
-            scaled_A = sp.csr_array(absolute_A * R[:, None] * D[None, :])
+            scaled_P, scaled_A = scaled(absolute_P, D, D), scaled(absolute_A, R, D)
             columns = np.maximum(_column_maxima(scaled_P), _column_maxima(scaled_A))
             rows = _column_maxima(sp.csr_array(scaled_A.T))
             D = np.clip(D / np.sqrt(np.where(columns > 0, columns, 1.0)), *self._LIMITS)
             R = np.clip(R / np.sqrt(np.where(rows > 0, rows, 1.0)), *self._LIMITS)
         self.D, self.R = D, R
-        P = sp.csr_array(sp.csr_array(qp.P) * D[:, None] * D[None, :])
-        A = sp.csr_array(sp.csr_array(qp.A) * R[:, None] * D[None, :])
+        P, A = scaled(qp.P, D, D), scaled(qp.A, R, D)
         self.program = QuadraticProgram(P, D * qp.q, A, R * qp.l, R * qp.u, bounds=(qp.lb / D, qp.ub / D), r=qp.r)
 
     def restore(self, qp, x, y, z, certificate):
