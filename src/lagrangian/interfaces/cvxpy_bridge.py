@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from ..convexity import require_convex
 from ..errors import ProblemError
-from ..qp import QuadraticProgram, solve_qp
-from ..result import Status
+from ..qp import QuadraticProgram, check_certificate, solve_qp
+from ..result import Certificate, Status
 
 __all__ = ["to_cvxpy", "from_cvxpy", "crosscheck", "CvxpyProblem", "CvxpyImport", "CrosscheckReport"]
 
@@ -65,9 +66,26 @@ class CvxpyProblem:
 
 
 def to_cvxpy(qp: QuadraticProgram) -> CvxpyProblem:
-    """The same QP as a cvxpy Problem, with the map from our multipliers to its duals."""
+    """The same QP as a cvxpy Problem, with the map from our multipliers to its duals.
+
+    ``P`` enters through ``cvxpy.psd_wrap`` (which tells cvxpy not to run its own
+    eigenvalue test) only after :meth:`QuadraticProgram.convexity` has shown it
+    positive semidefinite; a QP that is not convex, or convex only on the null
+    space of its equality rows (cvxpy's ``quad_form`` needs ``P`` itself
+    semidefinite), is a :class:`~lagrangian.ProblemError` naming ``P``.
+    """
     import cvxpy as cp
 
+    if qp.n == 0:
+        raise ProblemError("qp", "has no variables (n = 0), and cvxpy cannot state a problem without variables")
+    verdict = require_convex(qp)
+    if not verdict.convex or verdict.on_null_space:
+        raise ProblemError(
+            "P",
+            "is indefinite (the QP is convex only on the null space of its equality rows, or only nearly "
+            "convex, within rounded data), but cvxpy's quad_form needs P itself positive semidefinite, so "
+            "there is no cvxpy problem to state; solve it with lagrangian.solve_qp",
+        )
     x = cp.Variable(qp.n, name="x")
     objective = 0.5 * cp.quad_form(x, cp.psd_wrap(qp.P)) + qp.q @ x + qp.r
     constraints = {}
@@ -172,7 +190,8 @@ def from_cvxpy(problem) -> CvxpyImport:
     Raises
     ------
     ProblemError
-        ``problem`` is not a cvxpy Problem, is not DCP, or needs cones other than
+        ``problem`` is not a cvxpy Problem, is not DCP, has integer or boolean
+        variables, has a Parameter without a value, or needs cones other than
         zero and non-negative ones (second-order, semidefinite, exponential, power).
     """
     import cvxpy as cp
@@ -180,6 +199,16 @@ def from_cvxpy(problem) -> CvxpyImport:
 
     if not isinstance(problem, cp.Problem):
         raise ProblemError("problem", f"expected a cvxpy.Problem, got {type(problem).__name__}")
+    discrete = [v.name() for v in problem.variables() if v.attributes.get("integer") or v.attributes.get("boolean")]
+    if discrete:
+        raise ProblemError(
+            "problem", f"has integer or boolean variables ({', '.join(discrete)}); lagrangian solves continuous QPs only"
+        )
+    unset = [p.name() for p in problem.parameters() if p.value is None]
+    if unset:
+        raise ProblemError(
+            "problem", f"parameter {', '.join(unset)} has no value: set {unset[0]}.value before importing the problem"
+        )
     try:
         data, chain, inverse = problem.get_problem_data(cp.CLARABEL)
     except cp.error.DCPError as exc:
@@ -202,12 +231,32 @@ def from_cvxpy(problem) -> CvxpyImport:
     return CvxpyImport(qp, problem, zero, chain, inverse)
 
 
+#: cvxpy's statuses read as a classification of the problem: what it found, however accurately.
+_CVXPY_CLASSIFICATION = {
+    "optimal": "optimal",
+    "optimal_inaccurate": "optimal",
+    "infeasible": "infeasible",
+    "infeasible_inaccurate": "infeasible",
+    "unbounded": "unbounded",
+    "unbounded_inaccurate": "unbounded",
+    "infeasible_or_unbounded": "infeasible or unbounded",
+    "user_limit": "no answer",
+    "solver_error": "no answer",
+}
+
+_OUR_CLASSIFICATION = {Status.SUCCESS: "optimal", Status.INFEASIBLE: "infeasible", Status.UNBOUNDED: "unbounded"}
+
+
 @dataclass(frozen=True)
 class CrosscheckReport:
     """Our solution next to cvxpy's, in one convention, with the tolerances used.
 
     ``x_difference`` and the multiplier differences are infinity norms;
-    ``objective_difference`` is relative to ``max(1, |f|)``.
+    ``objective_difference`` is relative to ``max(1, |f|)``. They are NaN when
+    either side has no solution; then ``certificate_valid`` (ours) and
+    ``referee_certificate_valid`` (cvxpy's duals read as a Farkas vector, None
+    when cvxpy gives none) say whether each proof holds, recomputed from the data
+    by :func:`lagrangian.qp.check_certificate`.
     """
 
     passed: bool
@@ -218,43 +267,97 @@ class CrosscheckReport:
     ours: object
     theirs: dict
     tolerances: dict
+    certificate_valid: bool | None = None
+    referee_certificate_valid: bool | None = None
 
     def __str__(self):
         verdict = "agree" if self.passed else "DISAGREE"
+        statuses = f"lagrangian {self.ours.status.name}, cvxpy/{self.theirs['solver']} {self.theirs['status']}"
+        if np.isnan(self.x_difference):
+            proofs = []
+            if self.certificate_valid is not None:
+                proofs.append(f"our certificate {'valid' if self.certificate_valid else 'INVALID'}")
+            if self.referee_certificate_valid is not None:
+                proofs.append(f"cvxpy's Farkas vector {'valid' if self.referee_certificate_valid else 'INVALID'}")
+            return f"{verdict} ({statuses}): " + ("; ".join(proofs) or "no solution to compare")
         return (
-            f"lagrangian and cvxpy ({self.theirs['solver']}) {verdict}: |dx| {self.x_difference:.1e}, "
+            f"{verdict} ({statuses}): |dx| {self.x_difference:.1e}, "
             f"|df|/max(1,|f|) {self.objective_difference:.1e}, |dy| {self.y_difference:.1e}, |dz| {self.z_difference:.1e} "
             f"(tolerances {self.tolerances})"
         )
 
 
+def _split_options(options, method):
+    """``(ours, cvxpy's)``: the options :func:`solve_qp`'s ``method`` takes, and the rest."""
+    import inspect
+
+    from ..solvers import convex_qp, interior_point
+
+    accepted = set(inspect.signature(convex_qp if method == "convex_qp" else interior_point).parameters)
+    ours = {key: value for key, value in options.items() if key in accepted}
+    return ours, {key: value for key, value in options.items() if key not in accepted}
+
+
 def crosscheck(
-    qp: QuadraticProgram, *, solver: str = "CLARABEL", x_tol: float = 1e-6, objective_tol: float = 1e-8, multiplier_tol: float = 1e-6, **options
+    qp: QuadraticProgram, *, solver: str = "CLARABEL", x_tol: float = 1e-6, objective_tol: float = 1e-8, multiplier_tol: float = 1e-6,
+    method: str = "convex_qp", **options
 ) -> CrosscheckReport:
     """Solve ``qp`` with lagrangian and with cvxpy, and compare x, f and every multiplier.
 
     ``x`` and the multipliers are unique only for strictly convex problems with
     linearly independent active constraints; where they are not, compare
     ``objective_difference`` and the KKT residuals of each solution instead.
-    Options go to :func:`lagrangian.solve_qp` (``tol`` defaults to 1e-10 here).
+    Where neither side finds a solution, the two agree when they classify the
+    problem alike (cvxpy's ``*_inaccurate`` statuses included) and our
+    certificate holds when recomputed from the data.
+
+    Options that :func:`lagrangian.solve_qp` (with ``method``) takes go to it
+    (``tol`` defaults to 1e-10 here); every other option goes to cvxpy's
+    ``Problem.solve`` (``verbose``, a solver's own settings). Clarabel, the
+    default referee, is asked for an accuracy a hundred times finer than the
+    tightest comparison tolerance (at most 1e-12) unless those settings are given:
+    at its default accuracy (1e-8) its ``x`` alone can differ by more than 1e-6.
+
+    Raises
+    ------
+    ProblemError
+        ``solver`` is not a solver cvxpy has installed, or the QP is not convex
+        (see :func:`to_cvxpy`).
     """
     import cvxpy as cp
 
-    options.setdefault("tol", 1e-10)
-    ours = solve_qp(qp, **options)
-    bridge = to_cvxpy(qp)
-    bridge.problem.solve(solver=getattr(cp, solver))
+    installed = cp.installed_solvers()
+    if not isinstance(solver, str) or solver.upper() not in installed:
+        raise ProblemError("solver", f"cvxpy has no installed solver {solver!r}; installed: {', '.join(installed)}")
+    solver = solver.upper()
+    ours_options, referee_options = _split_options(options, method)
+    ours_options.setdefault("tol", 1e-10)
+    bridge = to_cvxpy(qp)  # refuses a QP that is not convex before either side solves
+    ours = solve_qp(qp, method=method, **ours_options)
     tolerances = {"x": x_tol, "objective": objective_tol, "multipliers": multiplier_tol}
-    if bridge.x.value is None:
-        # cvxpy found no solution: the two agree if both classify the problem the same way.
-        classification = {"infeasible": "INFEASIBLE", "unbounded": "UNBOUNDED"}.get(bridge.problem.status)
-        theirs = {"solver": solver, "status": bridge.problem.status, "x": None, "fun": bridge.problem.value}
+    if solver == "CLARABEL":
+        accuracy = max(1e-12, 1e-2 * min(tolerances.values()))
+        for key in ("tol_gap_abs", "tol_gap_rel", "tol_feas", "tol_ktratio"):
+            referee_options.setdefault(key, accuracy)
+    bridge.problem.solve(solver=solver, **referee_options)
+    status = bridge.problem.status
+    classification = _CVXPY_CLASSIFICATION.get(status, "no answer")
+    ours_class = _OUR_CLASSIFICATION.get(ours.status, "no answer")
+    if bridge.x.value is None or ours_class != "optimal" or classification != "optimal":
         nan = float("nan")
-        return CrosscheckReport(ours.status.name == classification, nan, nan, nan, nan, ours, theirs, tolerances)
+        theirs = {"solver": solver, "status": status, "x": bridge.x.value, "fun": bridge.problem.value}
+        valid = check_certificate(qp, ours.certificate) if ours_class in ("infeasible", "unbounded") else None
+        referee_valid = None
+        if classification == "infeasible" and all(c.dual_value is not None for c, _, _ in bridge.constraints.values()):
+            y, z = bridge.multipliers(qp.A.shape[0], qp.n)
+            referee_valid = check_certificate(qp, Certificate("infeasible", -1.0, 0.0, y=y, z=z))
+        same = ours_class in classification.split(" or ") and ours_class != "optimal"
+        passed = bool(same and valid)
+        return CrosscheckReport(passed, nan, nan, nan, nan, ours, theirs, tolerances, valid, referee_valid)
     y, z = bridge.multipliers(qp.A.shape[0], qp.n)
     x = np.asarray(bridge.x.value, dtype=float)
     f = float(bridge.problem.value)
-    theirs = {"solver": solver, "status": bridge.problem.status, "x": x, "fun": f, "y": y, "z": z}
+    theirs = {"solver": solver, "status": status, "x": x, "fun": f, "y": y, "z": z}
     dx = float(np.abs(ours.x - x).max(initial=0.0))
     df = abs(ours.fun - f) / max(1.0, abs(f))
     dy = float(np.abs(ours.y - y).max(initial=0.0))

@@ -43,6 +43,14 @@ The multipliers are reported in the package convention
 (:mod:`lagrangian.convention`): ``y_i = z_{u,i} - z_{l,i}`` on a row, the same for
 ``z`` on a bound, and ``grad f + A^T y + z = 0``.
 
+**Convexity first.** Everything below (a KKT point is a global minimizer, the
+duality gap, the certificates) needs ``P`` positive semidefinite on the null space
+of the equality rows. :func:`lagrangian.convexity.require_convex` checks that
+before the first iteration (an ``L D L^T`` factorization of the scaled ``P``) and
+refuses a non-convex QP with a :class:`~lagrangian.ProblemError` that points to the
+nonlinear interior point; a *nearly* convex ``P`` (indefinite only at the level of
+rounded data) is solved and the point must then pass a second-order check.
+
 **Infeasible and unbounded problems.** Without a solution the iterates diverge,
 and the direction they diverge in is the proof. Every iteration tests the current
 multipliers as a Farkas vector and the current step as a ray (see
@@ -50,7 +58,11 @@ multipliers as a Farkas vector and the current step as a ray (see
 one that passes ends the solve with status ``INFEASIBLE`` or ``UNBOUNDED`` and the
 certificate on the result. The tests are one-sided: a certificate that passes
 proves that no feasible point (no bounded minimizer) exists within its
-``radius``, which is required to be at least ``1e8 max(1, ||x||_inf)``.
+``radius``, which is required to be at least ``1e8 max(1, ||x||_inf)``. A ray
+proves unboundedness only together with a feasible point (an infeasible problem
+can have rays too), so before ``UNBOUNDED`` is reported the feasibility problem
+over the same constraints is solved; where it has no solution the status is
+``INFEASIBLE`` with its Farkas certificate instead.
 """
 
 from __future__ import annotations
@@ -61,7 +73,8 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import SingularMatrixError
+from ..convexity import require_convex, require_local_minimum, scaled
+from ..errors import ConvergenceError, ProblemError, SingularMatrixError
 from ..linalg.kkt_factorization import kkt_pattern
 from ..result import Certificate, IterationRecord, Status
 from .ending import callback_stops, check_option, finish, limit_status
@@ -76,6 +89,7 @@ _DIVERGENCE = 1e4  # near a solution, an error this many times the best one mean
 _NEAR = 1e-4  # "near a solution": a best relative error below this
 _STALL_ITERATIONS = 30  # iterations without a new best error after which a solve has stalled
 _SINGULAR_RESIDUAL = 1e-6  # relative residual a KKT solve may keep near the solution (condition ~1e12)
+_CONCLUSIVE = (Status.SUCCESS, Status.INFEASIBLE, Status.UNBOUNDED)  # an answer, or a proof that there is none
 
 
 class _Sides:
@@ -373,7 +387,28 @@ def _certificate_programs(form, qp, x_norm, tol):
     if answer.status in (Status.SUCCESS, Status.ACCEPTABLE):
         ray = _ray(form, answer.x)
         if ray is not None and ray.radius >= _CERTIFICATE_RADIUS:
-            return Status.UNBOUNDED, ray
+            return _unbounded_if_feasible(qp, ray, tol)
+    return None, None
+
+
+def _unbounded_if_feasible(qp, ray, tol):
+    """``(UNBOUNDED, ray)`` once a feasible point is found, ``(INFEASIBLE, Farkas vector)``
+    if there is none, ``(None, None)`` if neither could be shown.
+
+    A ray proves unboundedness only together with a feasible point: an infeasible
+    problem can have a ray as well (its dual is then infeasible too), and the
+    diverging iterates of an infeasible start need not be feasible. The point comes
+    from the feasibility problem ``min 0`` over the same constraints, solved by
+    :func:`convex_qp` itself (it has no ray, since its ``q`` is zero); a Farkas
+    certificate for that problem is one for this one, whose constraints are the same.
+    """
+    QuadraticProgram = type(qp)
+    feasibility = QuadraticProgram(sp.csr_array((qp.n, qp.n)), np.zeros(qp.n), qp.A, qp.l, qp.u, bounds=(qp.lb, qp.ub))
+    answer = convex_qp(feasibility, tol=tol)
+    if answer.status in (Status.SUCCESS, Status.ACCEPTABLE):
+        return Status.UNBOUNDED, ray
+    if answer.status is Status.INFEASIBLE:
+        return Status.INFEASIBLE, answer.certificate
     return None, None
 
 
@@ -384,8 +419,100 @@ def _ray_box(form, present, unit):
     return side
 
 
+class _Equilibration:
+    r"""The QP in balanced units: ``x = D x'`` and rows multiplied by ``R``.
+
+    Ruiz's iteration (Ruiz 2001; as in OSQP) on ``[[P, A^T], [A, 0]]``: each sweep
+    divides every column of ``D P D`` and ``R A D`` by the square root of its largest
+    entry and every row of ``R A D`` likewise, so the scaled matrix has entries of
+    at most about one in every row and column. The scaled program
+
+    .. math::
+
+        \min \tfrac12 x'^T (D P D) x' + (D q)^T x' \quad \text{s.t.} \quad
+        R l \le R A D x' \le R u, \quad D^{-1} l_x \le x' \le D^{-1} u_x
+
+    has the same objective values at corresponding points, and its multipliers
+    map back as ``y = R y'``, ``z = D^{-1} z'`` (stationarity
+    ``D (P x + q + A^T R y' + D^{-1} z') = 0``); a Farkas vector maps the same way and
+    a ray as ``d = D d'``. The interior-point method's starting point, step and
+    stopping tests all measure residuals in the scaled units, where no row or
+    variable dominates by its units alone.
+    """
+
+    _SWEEPS = 10
+    _LIMITS = (1e-4, 1e4)  # no factor beyond these: they would amplify rounding more than they balance
+
+    def __init__(self, qp):
+        QuadraticProgram = type(qp)
+        absolute_P, absolute_A = abs(sp.csr_array(qp.P)), abs(sp.csr_array(qp.A))
+        D, R = np.ones(qp.n), np.ones(qp.A.shape[0])
+        for _ in range(self._SWEEPS):
+            scaled_P, scaled_A = scaled(absolute_P, D, D), scaled(absolute_A, R, D)
+            columns = np.maximum(_column_maxima(scaled_P), _column_maxima(scaled_A))
+            rows = _column_maxima(sp.csr_array(scaled_A.T))
+            D = np.clip(D / np.sqrt(np.where(columns > 0, columns, 1.0)), *self._LIMITS)
+            R = np.clip(R / np.sqrt(np.where(rows > 0, rows, 1.0)), *self._LIMITS)
+        self.D, self.R = D, R
+        P, A = scaled(qp.P, D, D), scaled(qp.A, R, D)
+        self.program = QuadraticProgram(P, D * qp.q, A, R * qp.l, R * qp.u, bounds=(qp.lb / D, qp.ub / D), r=qp.r)
+
+    def restore(self, qp, x, y, z, certificate):
+        """``(x, y, z, certificate)`` of the original ``qp`` from those of :attr:`program`."""
+        if certificate is not None and certificate.kind == "infeasible":
+            y_c, z_c = self.R * certificate.y, certificate.z / self.D
+            # The bound multipliers that cancel A^T y exactly, wherever the side their sign needs
+            # exists: the residual A^T y + z, which 1/D may have magnified, is then rounding only.
+            cancel = -(qp.A.T @ y_c)
+            usable = np.where(cancel > 0, np.isfinite(qp.ub), np.where(cancel < 0, np.isfinite(qp.lb), True))
+            polished = _farkas_certificate(qp, y_c, np.where(usable, cancel, z_c))
+            certificate = polished or _farkas_certificate(qp, y_c, z_c) or certificate
+        elif certificate is not None:
+            certificate = _ray_of(qp, self.D * certificate.d)
+        return self.D * x, self.R * y, z / self.D, certificate
+
+
+def _column_maxima(M):
+    """Largest ``|M_ij|`` of each column of a non-negative sparse ``M`` (0 for an empty column)."""
+    out = np.zeros(M.shape[1])
+    if M.nnz:
+        coo = sp.coo_array(M)
+        np.maximum.at(out, coo.col, coo.data)
+    return out
+
+
+def _ray_of(qp, d):
+    """The ray ``d`` of ``qp`` as a :class:`Certificate` (unit max-norm), from the data alone."""
+    d = d / np.abs(d).max()
+    rows = _Sides(qp.A, qp.l, qp.u)  # an equality row's recession cone is a^T d = 0: both sides count
+    bounds = _Sides(sp.eye_array(qp.n, format="csr"), qp.lb, qp.ub)
+    violation = max(float(np.abs(qp.P @ d).max(initial=0.0)), rows.recession_violation(qp.A @ d), bounds.recession_violation(d))
+    return Certificate("unbounded", float(qp.q @ d), violation, d=d)
+
+
+def _certificate_radius(certificate, x):
+    """The radius a certificate must reach: ``1e8 max(1, ||x||_inf)`` for a Farkas vector, ``1e8`` for a ray."""
+    return _CERTIFICATE_RADIUS * (max(1.0, float(np.abs(x).max(initial=0.0))) if certificate.kind == "infeasible" else 1.0)
+
+
+def _without_variables(qp, problem, start_counts, stream, raise_on_failure):
+    """The QP with ``n = 0``: every row reads ``l_i <= 0 <= u_i``. Solved when each
+    holds; otherwise the row that fails is its own Farkas certificate (``y = e_i`` on
+    an upper side below zero, ``-e_i`` on a lower side above zero)."""
+    y = np.where(qp.u < 0, 1.0, 0.0) - np.where(qp.l > 0, 1.0, 0.0)
+    certificate = _farkas_certificate(qp, y, np.zeros(0))
+    status = Status.SUCCESS if certificate is None else Status.INFEASIBLE
+    x = np.zeros(0)
+    history = [IterationRecord(0, qp.r, float(np.maximum(np.maximum(qp.l, -qp.u), 0.0).max(initial=0.0)), 0.0, 0.0, 0.0)]
+    return finish(
+        problem, solver="convex_qp", x=x, f=qp.r, y=np.zeros(qp.A.shape[0]), z=x, c=np.zeros(qp.A.shape[0]), g=x, J=qp.A,
+        status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=raise_on_failure,
+        certificate=certificate,
+    )
+
+
 def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: float | None = None, log=False,
-              callback=None, raise_on_failure: bool = False, certificates: bool = True):
+              callback=None, raise_on_failure: bool = False, certificates: bool = True, equilibrate="auto"):
     r"""Solve a convex :class:`~lagrangian.QuadraticProgram` by Mehrotra's predictor-corrector method.
 
     Parameters
@@ -409,21 +536,58 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         When the iterations fail (``STALLED``, ``MAX_ITERATIONS``,
         ``SINGULAR_KKT``, ``NONFINITE``) without having found a certificate, look
         for one with two auxiliary LPs (default True).
+    equilibrate : {"auto", True, False}
+        True: solve in balanced units (Ruiz scaling of ``P`` and ``A``, see
+        :class:`_Equilibration`); ``tol`` then applies to the scaled program's
+        residuals, and the result is reported in the original units. False: solve
+        the data as given. ``"auto"`` (default): as given, and once more in
+        balanced units when that ends without an answer or a certificate
+        (``STALLED``, ``MAX_ITERATIONS``, ``ACCEPTABLE``, ...); the second solve's
+        result is taken when it is conclusive. (Balancing every solve would change
+        the digits reached on well-scaled but ill-conditioned problems, such as
+        Maros-Meszaros LISWET6; a badly scaled one, rows and variables in units
+        1e6 apart, stalls as given and is solved balanced.)
 
     Returns
     -------
     Solution
         ``certificate`` holds the proof when the status is ``INFEASIBLE`` or
         ``UNBOUNDED``.
+
+    Raises
+    ------
+    ProblemError
+        ``P`` is not positive semidefinite on the null space of the equality rows
+        (the QP is not convex; see :meth:`lagrangian.QuadraticProgram.convexity`),
+        or an option is invalid.
     """
     tol = check_option("tol", tol)
     max_iterations = check_option("max_iterations", max_iterations, integer=True)
     max_time = check_option("max_time", max_time, allow_none=True)
+    if equilibrate not in ("auto", True, False):
+        raise ProblemError("equilibrate", f"expected 'auto', True or False, got {equilibrate!r}")
     stream = (sys.stdout if log is True else log) if log else None
     started = time.perf_counter()
-    form = _Form(qp)
+    if equilibrate == "auto":
+        options = dict(tol=tol, max_iterations=max_iterations, log=log, callback=callback, certificates=certificates)
+        first = convex_qp(qp, max_time=max_time, equilibrate=False, **options)
+        result = first
+        if first.status not in _CONCLUSIVE + (Status.STOPPED, Status.TIME_LIMIT):
+            remaining = None if max_time is None else max(max_time - (time.perf_counter() - started), 1e-3)
+            second = convex_qp(qp, max_time=remaining, equilibrate=True, **options)
+            result = second if second.status in _CONCLUSIVE else first
+        if raise_on_failure and not result.success:
+            raise ConvergenceError(result)
+        return result
+    convexity = require_convex(qp)
     problem = qp.problem()
     start_counts = dict(problem.counts)
+    if qp.n == 0:
+        return _without_variables(qp, problem, start_counts, stream, raise_on_failure)
+    original, scaling = qp, (_Equilibration(qp) if equilibrate else None)
+    if scaling is not None:
+        qp = scaling.program
+    form = _Form(qp)
     n_sides = sum(block.count for block in form.sides)
     regularization = 0.0
 
@@ -480,6 +644,7 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         print(f"{'iter':>4} {'primal obj':>15} {'dual obj':>15} {'inf_pr':>9} {'inf_du':>9} {'gap':>9} {'lg(mu)':>6} {'alpha':>9}",
               file=stream)
     alpha = 0.0
+    ray_feasibility = None
     best = (np.inf, -1, x, y_E, None)  # (error, iteration, x, y_E, slacks and multipliers)
     for iteration in range(max_iterations + 1):
         Px = form.P @ x
@@ -522,18 +687,20 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
             # steps lose accuracy; a solve that has stopped improving ends at its best point.
             status = Status.STALLED
             break
-        radius = _CERTIFICATE_RADIUS * max(1.0, x_norm)
         farkas = _farkas(form, qp, y_E)
-        if farkas is not None and farkas.radius >= radius:
+        if farkas is not None and farkas.radius >= _certificate_radius(farkas, x):
             status, certificate = Status.INFEASIBLE, farkas
             break
         # Only an objective already far below any plausible optimum makes the step worth testing as a ray.
         diverging = dx is not None and primal_objective < -_CERTIFICATE_RADIUS * max(1.0, q_norm)
-        ray = _ray(form, dx) if diverging else None
-        if ray is not None and ray.radius >= _CERTIFICATE_RADIUS:
-            status, certificate = Status.UNBOUNDED, ray
-            break
-        if callback_stops(callback, record, x):
+        ray = _ray(form, dx) if diverging and ray_feasibility is not False else None
+        if ray is not None and ray.radius >= _certificate_radius(ray, x):
+            found, proof = _unbounded_if_feasible(qp, ray, tol)
+            if found is not None:
+                status, certificate = found, proof
+                break
+            ray_feasibility = False  # undecided: no more rays from these iterations
+        if callback_stops(callback, record, x if scaling is None else scaling.D * x):
             status = Status.STOPPED
             break
         limit = limit_status(iteration, max_iterations, started, max_time)
@@ -579,9 +746,24 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         if best[0] <= _ACCEPTABLE:
             status = Status.ACCEPTABLE
     y, z = form.package_multipliers(y_E)
+    if scaling is not None:
+        x, y, z, certificate = scaling.restore(original, x, y, z, certificate)
+        qp = original
+        if certificate is not None and certificate.radius < _certificate_radius(certificate, x):
+            # The proof, exact in the scaled units, lost part of its margin in the user's (a
+            # residual divided by D): solving in the user's units may find a stronger one. If
+            # not, this one stands; its radius says how far it reaches.
+            retry = convex_qp(original, tol=tol, max_iterations=max_iterations, max_time=max_time, log=log,
+                              callback=callback, certificates=certificates, equilibrate=False)
+            if retry.status in _CONCLUSIVE:
+                if raise_on_failure and not retry.success:
+                    raise ConvergenceError(retry)
+                return retry
+    if not convexity.convex and status in (Status.SUCCESS, Status.ACCEPTABLE):
+        require_local_minimum(qp, x, y, z)
     c = qp.A @ x
     return finish(
-        problem, solver="convex_qp", x=x, f=qp.objective(x), y=y, z=z, c=c, g=form.P @ x + form.q, J=qp.A,
+        problem, solver="convex_qp", x=x, f=qp.objective(x), y=y, z=z, c=c, g=qp.P @ x + qp.q, J=qp.A,
         status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=raise_on_failure,
         certificate=certificate,
     )
