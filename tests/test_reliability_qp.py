@@ -192,8 +192,8 @@ BAD_DATA = [
     (dict(P=np.eye(2), q=[0.0, 0.0], A=np.ones((1, 3))), r"A: expected shape \(1, 2\)"),
     (dict(P=np.eye(2), q=[0.0, 0.0], A=np.ones((2, 2)), l=[0.0, 0.0, 0.0]), r"l: expected 2 entries"),
     (dict(P=np.eye(2), q=[0.0, 0.0], A=np.ones((2, 2)), u=[1.0]), r"u: expected 2 entries"),
-    (dict(P=np.eye(2), q=[0.0, 0.0], bounds=([0.0, 0.0, 0.0], None)), r"bounds lower: expected 2 entries"),
-    (dict(P=np.eye(2), q=[0.0, 0.0], bounds=(None, [1.0])), r"bounds upper: expected 2 entries"),
+    (dict(P=np.eye(2), q=[0.0, 0.0], bounds=([0.0, 0.0, 0.0], None)), r"bounds: got 2 entries \(3 numbers, None\)"),
+    (dict(P=np.eye(2), q=[0.0, 0.0], bounds=(None, [1.0])), r"bounds: got 2 entries \(None, 1 numbers\)"),
     (dict(P=np.eye(2), q=[0.0, 0.0], x0=[1.0, 2.0, 3.0]), r"x0: expected 2 entries"),
     (dict(P=np.eye(2), q=[0.0, 1j]), "q: has complex entries"),
     (dict(P=np.eye(2) * (1 + 1j), q=[0.0, 0.0]), "P: has complex entries"),
@@ -208,10 +208,10 @@ BAD_DATA = [
     (dict(P=[[1.0, 1.0], [0.0, 1.0]], q=[0.0, 0.0]), r"P: is not symmetric .*a triangle"),
     (dict(P=np.eye(2), q=[0.0, 0.0], l=[0.0]), "l: row bounds were given without the constraint matrix A"),
     (dict(P=np.eye(2), q=[0.0, 0.0], A=[[1.0, 0.0]], l=[np.inf]), r"l: is inf at position 0"),
-    (dict(P=np.eye(2), q=[0.0, 0.0], bounds=(None, [1.0, -np.inf])), r"bounds upper: is -inf at position 1"),
-    (dict(P=np.eye(3), q=np.zeros(3), bounds=[(0, 1), (0, 1), (0, 1)]), "bounds: expected a pair .* per-variable"),
+    (dict(P=np.eye(2), q=[0.0, 0.0], bounds=(None, [1.0, -np.inf])), r"bounds: an upper bound of -inf \(variable 1\) admits no point"),
+    (dict(P=np.eye(2), q=[0.0, 0.0], bounds=[(0, 1), (2, 3)]), "bounds: .* reads two ways"),
     (dict(P=np.eye(2), q=[0.0, 0.0], r=1j), "r: has complex entries"),
-    (dict(P=np.eye(2), q=[0.0, 0.0], bounds=([1.0, 0.0], [0.0, 1.0])), "bounds: lower bound exceeds upper bound at variable 0"),
+    (dict(P=np.eye(2), q=[0.0, 0.0], bounds=(np.array([1.0, 0.0]), np.array([0.0, 1.0]))), "bounds: the lower bound exceeds the upper bound for variable 0"),
 ]
 
 
@@ -267,7 +267,7 @@ def test_cvxpy_problems_with_integer_variables_or_unset_parameters_are_refused_b
 
 UNBOUNDED = {
     "LP": lambda: lg.QuadraticProgram(np.zeros((2, 2)), [-1, 0], [[0.0, 1.0]], [0], [1]),
-    "rank-deficient P": lambda: lg.QuadraticProgram(np.diag([1.0, 0.0]), [0, -1], bounds=([-1, 0], [1, np.inf])),
+    "rank-deficient P": lambda: lg.QuadraticProgram(np.diag([1.0, 0.0]), [0, -1], bounds=(np.array([-1, 0]), np.array([1, np.inf]))),
     "ray along a face": lambda: lg.QuadraticProgram(np.zeros((2, 2)), [-1, -1], [[1.0, -1.0], [1.0, -1.0]], [0, -np.inf], [0, 0]),
     "degenerate LP": lambda: lg.QuadraticProgram(np.zeros((3, 3)), [-1, 0, 0], [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]], [0, 0], [np.inf, np.inf], bounds=([-np.inf, -np.inf, 0], [np.inf, np.inf, 0])),
     "free LP": lambda: lg.QuadraticProgram(np.zeros((1, 1)), [1.0]),

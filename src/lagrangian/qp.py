@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .bounds import read_bounds
 from .convexity import curvature
 from .errors import ProblemError
 from .problem import Constraint, Problem
@@ -112,23 +113,6 @@ def _vector(values, name, size, *, what, default=None, sided=None):
     return v
 
 
-def _bound_pair(bounds, n):
-    """``(lb, ub)`` from ``bounds``: a ``(lb, ub)`` pair or an object with ``lb`` and ``ub`` (scipy's ``Bounds``)."""
-    if bounds is None:
-        return None, None
-    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
-        return bounds.lb, bounds.ub
-    if isinstance(bounds, (str, bytes)) or not hasattr(bounds, "__len__") or len(bounds) != 2:
-        shape = np.shape(bounds) if not isinstance(bounds, (str, bytes)) else ()
-        hint = (
-            " (a list of per-variable (low, high) pairs, as scipy.optimize.minimize takes, is not read here: "
-            "pass scipy.optimize.Bounds(low, high) or the pair (lb, ub))"
-            if len(shape) == 2 and shape[1] == 2 else ""
-        )
-        raise ProblemError("bounds", f"expected a pair (lb, ub) or scipy.optimize.Bounds, got {_describe(bounds)}{hint}")
-    return bounds[0], bounds[1]
-
-
 def _check_sides(lower, upper, name, where):
     crossed = lower > upper
     if crossed.any():
@@ -155,8 +139,10 @@ class QuadraticProgram:
         A 1-D array is one row.
     l, u : (m,) arrays or scalars, optional
         Row bounds; ``+-inf`` or ``+-1e20`` for a missing side. Need ``A``.
-    bounds : (lb, ub) pair or scipy.optimize.Bounds, optional
-        Variable bounds, each side an ``(n,)`` array or a scalar.
+    bounds : optional
+        Variable bounds in any form :func:`lagrangian.bounds.read_bounds` reads (as for
+        :class:`~lagrangian.Problem`): ``(lb, ub)`` with each side an ``(n,)`` array or a
+        scalar, ``scipy.optimize.Bounds``, or ``n`` pairs ``(low, high)``.
     r : float
         Constant term of the objective.
     x0 : (n,) array, optional
@@ -194,11 +180,12 @@ class QuadraticProgram:
         self.l = _vector(l, "l", m, what=rows, default=-np.inf, sided="lower")
         self.u = _vector(u, "u", m, what=rows, default=np.inf, sided="upper")
         _check_sides(self.l, self.u, "l/u", "row")
-        lower, upper = _bound_pair(bounds, n)
+        # The one bounds reader Problem uses too (a sequence of n (low, high) pairs, (lb, ub),
+        # Bounds); +-1e20 then means "no bound", as for the rows.
+        lb, ub = read_bounds(bounds, n)
+        self.lb = np.where(lb <= -_INFINITY, -np.inf, lb)
+        self.ub = np.where(ub >= _INFINITY, np.inf, ub)
         columns = f"one per variable, n = len(q) = {n}"
-        self.lb = _vector(lower, "bounds lower", n, what=columns, default=-np.inf, sided="lower")
-        self.ub = _vector(upper, "bounds upper", n, what=columns, default=np.inf, sided="upper")
-        _check_sides(self.lb, self.ub, "bounds", "variable")
         self.x0 = _vector(x0, "x0", n, what=columns, default=0.0)
 
     @classmethod
