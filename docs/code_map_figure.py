@@ -37,7 +37,7 @@ CALL_PATH = [
     ("lagrangian.interfaces.scipy_minimize", "lagrangian.solvers.interior_point", "interior_point(problem): Newton steps on the barrier KKT system"),
     ("lagrangian.solvers.interior_point", "lagrangian.kkt", "the KKT conditions: least-squares multipliers, residuals"),
     ("lagrangian.solvers.interior_point", "lagrangian.linalg.kkt_factorization", "factorize_kkt, InertiaCorrection: the KKT matrix factored, its inertia read"),
-    ("lagrangian.linalg.kkt_factorization", "lagrangian.linalg.factorizations", "QDLDL (sparse) or dense LDL^T: factor, solve"),
+    ("lagrangian.linalg.kkt_factorization", "lagrangian.linalg.ldl", "QDLDL (sparse) or dense LDL^T: factor, solve, inertia"),
     ("lagrangian.solvers.interior_point", "lagrangian.result", "back up: Solution(x, multipliers, Status)"),
     ("lagrangian.result", "lagrangian.kkt", "the Solution's KKT residuals, recomputed on request (kkt_check)"),
     ("lagrangian.interfaces.scipy_minimize", "lagrangian.interfaces.scipy_status", "back to the caller: the Solution as scipy's OptimizeResult"),

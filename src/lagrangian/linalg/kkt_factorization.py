@@ -32,7 +32,9 @@ import scipy.sparse as sp
 
 from ..errors import ProblemError, SingularKKTError, SingularMatrixError
 from . import DEFAULT_PIVOT_TOL, as_csr
-from .factorizations import DenseLDLPattern, LDLPattern, SymmetricFactorization, right_hand_side
+from .factorization_base import right_hand_side
+from .factorizations import SymmetricFactorization
+from .ldl import DenseLDLPattern, LDLPattern
 
 __all__ = [
     "ScaledFactorization",
