@@ -9,7 +9,7 @@ r"""Convex quadratic programs stated by their data, solved on the package's KKT 
 :class:`QuadraticProgram` validates the data and becomes an ordinary
 :class:`~lagrangian.Problem` with exact derivatives (gradient ``P x + q``,
 Jacobian ``A``, Hessian ``P``). :func:`solve_qp` solves it by Mehrotra's
-predictor-corrector method (:mod:`lagrangian.solvers.convex_qp`), which factors
+predictor-corrector method (:mod:`lagrangian.solvers.mehrotra`), which factors
 the same KKT matrices with the same sparse linear algebra as every nonlinear
 solver here (there is no second linear-algebra layer for QPs), or on request by
 the general interior-point method. Multipliers follow :mod:`lagrangian.convention`.
@@ -262,7 +262,7 @@ def solve_qp(qp: QuadraticProgram, *, method: str = "convex_qp", **options):
     ----------
     method : {"convex_qp", "interior_point"}
         ``"convex_qp"`` (default): Mehrotra's predictor-corrector method
-        (:func:`lagrangian.solvers.convex_qp.convex_qp`), which uses convexity and
+        (:func:`lagrangian.solvers.mehrotra.convex_qp`), which uses convexity and
         returns a certificate for infeasible and unbounded problems. It checks
         convexity first (:meth:`QuadraticProgram.convexity`) and refuses a
         non-convex QP with a :class:`~lagrangian.ProblemError` naming ``P``.

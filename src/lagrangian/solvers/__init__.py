@@ -3,7 +3,7 @@
 from ..errors import ProblemError
 from ..fixed_variables import solve_without_fixed
 from ..problem import Problem
-from .convex_qp import convex_qp
+from .mehrotra import convex_qp
 from .interior_point import interior_point
 from .newton_kkt import newton_kkt
 
@@ -19,7 +19,7 @@ def solve(problem, *, method: str = "auto", **options):
     ----------
     problem : Problem or QuadraticProgram
         A :class:`~lagrangian.QuadraticProgram` goes to the convex method
-        (:func:`~lagrangian.solvers.convex_qp.convex_qp`, as :func:`lagrangian.solve_qp`
+        (:func:`~lagrangian.solvers.mehrotra.convex_qp`, as :func:`lagrangian.solve_qp`
         does) unless ``method`` names a nonlinear solver, which then runs on
         ``qp.problem()``.
     method : {"auto", "convex_qp", "newton_kkt", "interior_point"}

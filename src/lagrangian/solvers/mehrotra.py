@@ -73,16 +73,19 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ..convexity import require_convex, require_local_minimum, scaled
+from ..convexity import require_convex, require_local_minimum
 from ..errors import ConvergenceError, ProblemError, SingularMatrixError
-from ..linalg.kkt_factorization import kkt_pattern
-from ..result import Certificate, IterationRecord, Status
+from ..result import IterationRecord, Status
 from .ending import callback_stops, check_option, finish, limit_status
+from .qp_equilibration import Equilibration
+from .qp_form import (
+    CERTIFICATE_RADIUS, StandardForm, certificate_radius, farkas_certificate, farkas_of_iterate,
+    ray_box, ray_of_step,
+)
 
 __all__ = ["convex_qp"]
 
 _STEP_FRACTION = 0.99  # fraction of the way to the boundary of s, z >= 0 a step may go
-_CERTIFICATE_RADIUS = 1e8  # a certificate must exclude solutions this far beyond the iterate
 _REGULARIZATIONS = (1e-9, 1e-7, 1e-5)  # static shifts of both KKT blocks, the next tried when a solve is singular
 _ACCEPTABLE = 1e-6  # a solve that stalls or runs out of iterations at a best relative error below this is ACCEPTABLE
 _DIVERGENCE = 1e4  # near a solution, an error this many times the best one means the steps have lost accuracy
@@ -90,183 +93,6 @@ _NEAR = 1e-4  # "near a solution": a best relative error below this
 _STALL_ITERATIONS = 30  # iterations without a new best error after which a solve has stalled
 _SINGULAR_RESIDUAL = 1e-6  # relative residual a KKT solve may keep near the solution (condition ~1e12)
 _CONCLUSIVE = (Status.SUCCESS, Status.INFEASIBLE, Status.UNBOUNDED)  # an answer, or a proof that there is none
-
-
-class _Sides:
-    """The finite sides of a block of rows ``l <= M x <= u``: slacks, multipliers and their algebra.
-
-    Arrays run over the block's rows; a missing side has ``present`` False, slack 1
-    and multiplier 0, so it drops out of every sum.
-    """
-
-    def __init__(self, M, lower, upper):
-        self.M = sp.csr_array(M)
-        self.MT = sp.csr_array(self.M.T)
-        self.has_u, self.has_l = np.isfinite(upper), np.isfinite(lower)
-        self.U, self.L = np.where(self.has_u, upper, 0.0), np.where(self.has_l, lower, 0.0)
-        self.size = self.M.shape[0]
-        self.s_u, self.s_l = np.ones(self.size), np.ones(self.size)
-        self.z_u, self.z_l = np.zeros(self.size), np.zeros(self.size)
-
-    def apply(self, v):
-        """``M v``."""
-        return self.M @ v
-
-    def apply_transpose(self, w):
-        """``M^T w``."""
-        return self.MT @ w
-
-    @property
-    def count(self) -> int:
-        return int(self.has_u.sum() + self.has_l.sum())
-
-    def start(self, r, dual):
-        """Slacks from the row values ``r = M x`` and multipliers from ``dual = W M x`` (W = I)."""
-        self.s_u, self.s_l = np.where(self.has_u, self.U - r, 1.0), np.where(self.has_l, r - self.L, 1.0)
-        self.z_u, self.z_l = self.has_u * dual, self.has_l * -dual
-
-    def slacks(self):
-        return self.s_u[self.has_u], self.s_l[self.has_l]
-
-    def duals(self):
-        return self.z_u[self.has_u], self.z_l[self.has_l]
-
-    def shift(self, ds, dz):
-        self.s_u, self.s_l = np.where(self.has_u, self.s_u + ds, 1.0), np.where(self.has_l, self.s_l + ds, 1.0)
-        self.z_u, self.z_l = np.where(self.has_u, self.z_u + dz, 0.0), np.where(self.has_l, self.z_l + dz, 0.0)
-
-    def advance(self, alpha, steps):
-        """Take ``alpha`` times the step ``(ds_u, ds_l, dz_u, dz_l)``."""
-        ds_u, ds_l, dz_u, dz_l = steps
-        self.s_u, self.s_l = self.s_u + alpha * ds_u, self.s_l + alpha * ds_l
-        self.z_u, self.z_l = self.z_u + alpha * dz_u, self.z_l + alpha * dz_l
-
-    def residuals(self, r):
-        """``G x + s - h`` for the upper and the lower sides."""
-        return self.has_u * (r + self.s_u - self.U), self.has_l * (-r + self.s_l + self.L)
-
-    def multiplier(self):
-        """``z_u - z_l``: this block's multipliers in the package convention."""
-        return self.z_u - self.z_l
-
-    def dual_value(self) -> float:
-        """``h^T z`` over the block's sides."""
-        return float(self.U @ self.z_u - self.L @ self.z_l)
-
-    def complementarity(self, alpha=0.0, steps=None) -> float:
-        """``s^T z`` now, or after ``alpha`` times ``steps`` (the predictor's ``mu_aff``)."""
-        if steps is None:
-            return float(self.s_u @ self.z_u + self.s_l @ self.z_l)
-        ds_u, ds_l, dz_u, dz_l = steps
-        return float((self.s_u + alpha * ds_u) @ (self.z_u + alpha * dz_u) + (self.s_l + alpha * ds_l) @ (self.z_l + alpha * dz_l))
-
-    def weights(self):
-        w_u = np.divide(self.z_u, self.s_u, out=np.zeros_like(self.z_u), where=self.has_u)
-        w_l = np.divide(self.z_l, self.s_l, out=np.zeros_like(self.z_l), where=self.has_l)
-        return w_u, w_l
-
-    def reduce(self, res_u, res_l, target_u, target_l):
-        r"""``(Omega, rho)`` of the reduced system, with ``t = r_G - r_c / z`` for a target ``r_c``."""
-        w_u, w_l = self.weights()
-        self._t_u = np.divide(target_u, self.z_u, out=np.zeros_like(target_u), where=self.has_u)
-        self._t_l = np.divide(target_l, self.z_l, out=np.zeros_like(target_l), where=self.has_l)
-        self._t_u, self._t_l = res_u - self._t_u, res_l - self._t_l
-        self._w_u, self._w_l, self._res_u, self._res_l = w_u, w_l, res_u, res_l
-        return w_u + w_l, w_u * self._t_u - w_l * self._t_l
-
-    def recover(self, M_dx):
-        """``(ds_u, ds_l, dz_u, dz_l)`` from ``M dx`` and the last :meth:`reduce`."""
-        dz_u = self._w_u * (M_dx + self._t_u)
-        dz_l = self._w_l * (-M_dx + self._t_l)
-        ds_u = self.has_u * -(M_dx + self._res_u)
-        ds_l = self.has_l * (M_dx - self._res_l)
-        return ds_u, ds_l, dz_u, dz_l
-
-    def step_limit(self, ds_u, ds_l, dz_u, dz_l) -> float:
-        """Largest ``alpha`` (``inf`` if none) keeping every present slack and multiplier non-negative."""
-        alpha = np.inf
-        for value, step, present in (
-            (self.s_u, ds_u, self.has_u), (self.s_l, ds_l, self.has_l), (self.z_u, dz_u, self.has_u), (self.z_l, dz_l, self.has_l)
-        ):
-            falling = present & (step < 0)
-            if falling.any():
-                alpha = min(alpha, float(np.min(-value[falling] / step[falling])))
-        return alpha
-
-    def recession_violation(self, M_d) -> float:
-        """Largest amount by which ``M d`` leaves the recession cone of the block's sides."""
-        up = np.where(self.has_u, np.maximum(M_d, 0.0), 0.0)
-        down = np.where(self.has_l, np.maximum(-M_d, 0.0), 0.0)
-        return float(max(up.max(initial=0.0), down.max(initial=0.0)))
-
-
-def _identity_rows(n, index):
-    """Rows ``index`` of the ``n x n`` identity (CSR)."""
-    return sp.csr_array((np.ones(index.size), (np.arange(index.size), index)), shape=(index.size, n))
-
-
-class _BoundSides(_Sides):
-    """The sides of the bounds ``l_j <= x_j <= u_j`` of the variables ``index``: ``M`` is
-    rows of the identity, applied by indexing rather than as a sparse product."""
-
-    def __init__(self, n, index, lower, upper):
-        super().__init__(_identity_rows(n, index), lower, upper)
-        self.n, self.index = n, index
-
-    def apply(self, v):
-        return v[self.index]
-
-    def apply_transpose(self, w):
-        out = np.zeros(self.n)
-        out[self.index] = w
-        return out
-
-
-class _Form:
-    """The QP's data sorted for the method: equalities, inequality rows, bounds."""
-
-    def __init__(self, qp):
-        n = qp.n
-        self.n, self.m = n, qp.A.shape[0]
-        self.P, self.q, self.r = sp.csr_array(qp.P), qp.q, qp.r
-        self.eq = np.flatnonzero(np.isfinite(qp.l) & (qp.l == qp.u))
-        self.fixed = np.flatnonzero(np.isfinite(qp.lb) & (qp.lb == qp.ub))
-        self.ineq = np.flatnonzero((qp.l != qp.u) & (np.isfinite(qp.l) | np.isfinite(qp.u)))
-        fixed = np.zeros(n, bool)
-        fixed[self.fixed] = True
-        self.bounded = np.flatnonzero(~fixed & (np.isfinite(qp.lb) | np.isfinite(qp.ub)))
-        self.AE = sp.csr_array(sp.vstack([qp.A[self.eq], _identity_rows(n, self.fixed)]))
-        self.AET = sp.csr_array(self.AE.T)
-        self.b = np.concatenate([qp.u[self.eq], qp.lb[self.fixed]])
-        self.rows = _Sides(qp.A[self.ineq], qp.l[self.ineq], qp.u[self.ineq])
-        self.bounds = _BoundSides(n, self.bounded, qp.lb[self.bounded], qp.ub[self.bounded])
-        self.J = sp.csr_array(sp.vstack([self.AE, self.rows.M]))
-        self.pattern = kkt_pattern(self.P, self.J)
-
-    @property
-    def sides(self):
-        return (self.rows, self.bounds)
-
-    def package_multipliers(self, y_E, sides=None):
-        """``(y, z)`` in the package convention from the method's multipliers.
-
-        ``sides`` gives ``z_u - z_l`` for the rows and the bounds; default: the
-        current multipliers.
-        """
-        rows, bounds = sides or (self.rows.multiplier(), self.bounds.multiplier())
-        y, z = np.zeros(self.m), np.zeros(self.n)
-        y[self.eq] = y_E[: self.eq.size]
-        y[self.ineq] = rows
-        z[self.fixed] = y_E[self.eq.size:]
-        z[self.bounded] = bounds
-        return y, z
-
-    def constraint_force(self, y_E):
-        """``A_E^T y + G^T z``: the constraints' share of the dual residual."""
-        force = self.AET @ y_E
-        for block in self.sides:
-            force = force + block.apply_transpose(block.multiplier())
-        return force
 
 
 def _factor(form, Omega_rows, Omega_bounds, regularization):
@@ -297,46 +123,6 @@ def _direction(form, factor, r_d, r_E, residuals, targets):
     row_values[trusted] = (dv[trusted] - rho_rows[trusted]) / Omega_rows[trusted]
     steps = {form.rows: form.rows.recover(row_values), form.bounds: form.bounds.recover(form.bounds.apply(dx))}
     return dx, dy, steps
-
-
-def _support(v, lower, upper):
-    """``sum_i max(u_i v_i, l_i v_i)``, the support function of the box ``[l, u]`` at ``v``."""
-    # Only the side a multiplier's sign selects enters: an infinite side there makes sigma infinite.
-    return float(np.where(v > 0, upper, 0.0) @ v + np.where(v < 0, lower, 0.0) @ v)
-
-
-def _farkas_certificate(qp, y, z):
-    """``(y, z)`` as an infeasibility certificate of ``qp``, scaled to unit max-norm, or None if ``sigma >= 0``."""
-    size = max(np.abs(y).max(initial=0.0), np.abs(z).max(initial=0.0))
-    if not size > 0:
-        return None
-    y, z = y / size, z / size
-    value = _support(y, qp.l, qp.u) + _support(z, qp.lb, qp.ub)
-    if not value < 0:
-        return None
-    return Certificate("infeasible", value, float(np.abs(qp.A.T @ y + z).sum()), y=y, z=z)
-
-
-def _farkas(form, qp, y_E, sides=None):
-    """The multipliers (default: the current ones) as a Farkas certificate, in the package convention, or None."""
-    return _farkas_certificate(qp, *form.package_multipliers(y_E, sides))
-
-
-def _ray(form, dx):
-    """The step ``dx`` as a ray of unboundedness (scaled to unit max-norm), or None."""
-    size = np.abs(dx).max(initial=0.0)
-    if size == 0 or not np.all(np.isfinite(dx)):
-        return None
-    d = dx / size
-    value = float(form.q @ d)
-    if not value < 0:
-        return None
-    violation = max(
-        float(np.abs(form.P @ d).max(initial=0.0)),
-        float(np.abs(form.AE @ d).max(initial=0.0)),
-        *(block.recession_violation(block.apply(d)) for block in form.sides),
-    )
-    return Certificate("unbounded", value, violation, d=d)
 
 
 def _certificate_programs(form, qp, x_norm, tol):
@@ -373,20 +159,20 @@ def _certificate_programs(form, qp, x_norm, tol):
                 values[present] = v[offset: offset + int(present.sum())]
                 offset += int(present.sum())
             net.append(z_u - z_l)
-        certificate = _farkas(form, qp, v[:n_E], net)
-        if certificate is not None and certificate.radius >= _CERTIFICATE_RADIUS * max(1.0, x_norm):
+        certificate = farkas_of_iterate(form, qp, v[:n_E], net)
+        if certificate is not None and certificate.radius >= CERTIFICATE_RADIUS * max(1.0, x_norm):
             return Status.INFEASIBLE, certificate
     rows, bounds = form.rows, form.bounds
     ray_lp = QuadraticProgram(
         sp.csr_array((form.n, form.n)), form.q, sp.vstack([form.P, form.AE, rows.M], format="csr"),
         np.concatenate([np.zeros(form.n + n_E), np.where(rows.has_l, 0.0, -np.inf)]),
         np.concatenate([np.zeros(form.n + n_E), np.where(rows.has_u, 0.0, np.inf)]),
-        bounds=(_ray_box(form, bounds.has_l, -1.0), _ray_box(form, bounds.has_u, 1.0)),
+        bounds=(ray_box(form, bounds.has_l, -1.0), ray_box(form, bounds.has_u, 1.0)),
     )
     answer = convex_qp(ray_lp, tol=tol, certificates=False)
     if answer.status in (Status.SUCCESS, Status.ACCEPTABLE):
-        ray = _ray(form, answer.x)
-        if ray is not None and ray.radius >= _CERTIFICATE_RADIUS:
+        ray = ray_of_step(form, answer.x)
+        if ray is not None and ray.radius >= CERTIFICATE_RADIUS:
             return _unbounded_if_feasible(qp, ray, tol)
     return None, None
 
@@ -412,95 +198,12 @@ def _unbounded_if_feasible(qp, ray, tol):
     return None, None
 
 
-def _ray_box(form, present, unit):
-    """One side of the ray LP's box: 0 where the bound has that side (the recession cone), else +-1."""
-    side = np.full(form.n, unit)
-    side[form.bounded[present]] = 0.0
-    return side
-
-
-class _Equilibration:
-    r"""The QP in balanced units: ``x = D x'`` and rows multiplied by ``R``.
-
-    Ruiz's iteration (Ruiz 2001; as in OSQP) on ``[[P, A^T], [A, 0]]``: each sweep
-    divides every column of ``D P D`` and ``R A D`` by the square root of its largest
-    entry and every row of ``R A D`` likewise, so the scaled matrix has entries of
-    at most about one in every row and column. The scaled program
-
-    .. math::
-
-        \min \tfrac12 x'^T (D P D) x' + (D q)^T x' \quad \text{s.t.} \quad
-        R l \le R A D x' \le R u, \quad D^{-1} l_x \le x' \le D^{-1} u_x
-
-    has the same objective values at corresponding points, and its multipliers
-    map back as ``y = R y'``, ``z = D^{-1} z'`` (stationarity
-    ``D (P x + q + A^T R y' + D^{-1} z') = 0``); a Farkas vector maps the same way and
-    a ray as ``d = D d'``. The interior-point method's starting point, step and
-    stopping tests all measure residuals in the scaled units, where no row or
-    variable dominates by its units alone.
-    """
-
-    _SWEEPS = 10
-    _LIMITS = (1e-4, 1e4)  # no factor beyond these: they would amplify rounding more than they balance
-
-    def __init__(self, qp):
-        QuadraticProgram = type(qp)
-        absolute_P, absolute_A = abs(sp.csr_array(qp.P)), abs(sp.csr_array(qp.A))
-        D, R = np.ones(qp.n), np.ones(qp.A.shape[0])
-        for _ in range(self._SWEEPS):
-            scaled_P, scaled_A = scaled(absolute_P, D, D), scaled(absolute_A, R, D)
-            columns = np.maximum(_column_maxima(scaled_P), _column_maxima(scaled_A))
-            rows = _column_maxima(sp.csr_array(scaled_A.T))
-            D = np.clip(D / np.sqrt(np.where(columns > 0, columns, 1.0)), *self._LIMITS)
-            R = np.clip(R / np.sqrt(np.where(rows > 0, rows, 1.0)), *self._LIMITS)
-        self.D, self.R = D, R
-        P, A = scaled(qp.P, D, D), scaled(qp.A, R, D)
-        self.program = QuadraticProgram(P, D * qp.q, A, R * qp.l, R * qp.u, bounds=(qp.lb / D, qp.ub / D), r=qp.r)
-
-    def restore(self, qp, x, y, z, certificate):
-        """``(x, y, z, certificate)`` of the original ``qp`` from those of :attr:`program`."""
-        if certificate is not None and certificate.kind == "infeasible":
-            y_c, z_c = self.R * certificate.y, certificate.z / self.D
-            # The bound multipliers that cancel A^T y exactly, wherever the side their sign needs
-            # exists: the residual A^T y + z, which 1/D may have magnified, is then rounding only.
-            cancel = -(qp.A.T @ y_c)
-            usable = np.where(cancel > 0, np.isfinite(qp.ub), np.where(cancel < 0, np.isfinite(qp.lb), True))
-            polished = _farkas_certificate(qp, y_c, np.where(usable, cancel, z_c))
-            certificate = polished or _farkas_certificate(qp, y_c, z_c) or certificate
-        elif certificate is not None:
-            certificate = _ray_of(qp, self.D * certificate.d)
-        return self.D * x, self.R * y, z / self.D, certificate
-
-
-def _column_maxima(M):
-    """Largest ``|M_ij|`` of each column of a non-negative sparse ``M`` (0 for an empty column)."""
-    out = np.zeros(M.shape[1])
-    if M.nnz:
-        coo = sp.coo_array(M)
-        np.maximum.at(out, coo.col, coo.data)
-    return out
-
-
-def _ray_of(qp, d):
-    """The ray ``d`` of ``qp`` as a :class:`Certificate` (unit max-norm), from the data alone."""
-    d = d / np.abs(d).max()
-    rows = _Sides(qp.A, qp.l, qp.u)  # an equality row's recession cone is a^T d = 0: both sides count
-    bounds = _Sides(sp.eye_array(qp.n, format="csr"), qp.lb, qp.ub)
-    violation = max(float(np.abs(qp.P @ d).max(initial=0.0)), rows.recession_violation(qp.A @ d), bounds.recession_violation(d))
-    return Certificate("unbounded", float(qp.q @ d), violation, d=d)
-
-
-def _certificate_radius(certificate, x):
-    """The radius a certificate must reach: ``1e8 max(1, ||x||_inf)`` for a Farkas vector, ``1e8`` for a ray."""
-    return _CERTIFICATE_RADIUS * (max(1.0, float(np.abs(x).max(initial=0.0))) if certificate.kind == "infeasible" else 1.0)
-
-
 def _without_variables(qp, problem, start_counts, stream, raise_on_failure):
     """The QP with ``n = 0``: every row reads ``l_i <= 0 <= u_i``. Solved when each
     holds; otherwise the row that fails is its own Farkas certificate (``y = e_i`` on
     an upper side below zero, ``-e_i`` on a lower side above zero)."""
     y = np.where(qp.u < 0, 1.0, 0.0) - np.where(qp.l > 0, 1.0, 0.0)
-    certificate = _farkas_certificate(qp, y, np.zeros(0))
+    certificate = farkas_certificate(qp, y, np.zeros(0))
     status = Status.SUCCESS if certificate is None else Status.INFEASIBLE
     x = np.zeros(0)
     history = [IterationRecord(0, qp.r, float(np.maximum(np.maximum(qp.l, -qp.u), 0.0).max(initial=0.0)), 0.0, 0.0, 0.0)]
@@ -538,7 +241,7 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         for one with two auxiliary LPs (default True).
     equilibrate : {"auto", True, False}
         True: solve in balanced units (Ruiz scaling of ``P`` and ``A``, see
-        :class:`_Equilibration`); ``tol`` then applies to the scaled program's
+        :class:`~lagrangian.solvers.qp_equilibration.Equilibration`); ``tol`` then applies to the scaled program's
         residuals, and the result is reported in the original units. False: solve
         the data as given. ``"auto"`` (default): as given, and once more in
         balanced units when that ends without an answer or a certificate
@@ -584,10 +287,10 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
     start_counts = dict(problem.counts)
     if qp.n == 0:
         return _without_variables(qp, problem, start_counts, stream, raise_on_failure)
-    original, scaling = qp, (_Equilibration(qp) if equilibrate else None)
+    original, scaling = qp, (Equilibration(qp) if equilibrate else None)
     if scaling is not None:
         qp = scaling.program
-    form = _Form(qp)
+    form = StandardForm(qp)
     n_sides = sum(block.count for block in form.sides)
     regularization = 0.0
 
@@ -687,14 +390,14 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
             # steps lose accuracy; a solve that has stopped improving ends at its best point.
             status = Status.STALLED
             break
-        farkas = _farkas(form, qp, y_E)
-        if farkas is not None and farkas.radius >= _certificate_radius(farkas, x):
+        farkas = farkas_of_iterate(form, qp, y_E)
+        if farkas is not None and farkas.radius >= certificate_radius(farkas, x):
             status, certificate = Status.INFEASIBLE, farkas
             break
         # Only an objective already far below any plausible optimum makes the step worth testing as a ray.
-        diverging = dx is not None and primal_objective < -_CERTIFICATE_RADIUS * max(1.0, q_norm)
-        ray = _ray(form, dx) if diverging and ray_feasibility is not False else None
-        if ray is not None and ray.radius >= _certificate_radius(ray, x):
+        diverging = dx is not None and primal_objective < -CERTIFICATE_RADIUS * max(1.0, q_norm)
+        ray = ray_of_step(form, dx) if diverging and ray_feasibility is not False else None
+        if ray is not None and ray.radius >= certificate_radius(ray, x):
             found, proof = _unbounded_if_feasible(qp, ray, tol)
             if found is not None:
                 status, certificate = found, proof
@@ -749,7 +452,7 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
     if scaling is not None:
         x, y, z, certificate = scaling.restore(original, x, y, z, certificate)
         qp = original
-        if certificate is not None and certificate.radius < _certificate_radius(certificate, x):
+        if certificate is not None and certificate.radius < certificate_radius(certificate, x):
             # The proof, exact in the scaled units, lost part of its margin in the user's (a
             # residual divided by D): solving in the user's units may find a stronger one. If
             # not, this one stands; its radius says how far it reaches.
