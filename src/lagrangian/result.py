@@ -59,6 +59,11 @@ class Status(enum.Enum):
         "value) and the best point is not accurate enough to be ACCEPTABLE: x is that best point; the problem is "
         "probably badly scaled or degenerate, rescale it or loosen tol"
     )
+    NEGATIVE_CURVATURE = (
+        "x is a first-order KKT point, but the Hessian of the Lagrangian has negative curvature on the null space "
+        "of the active constraints (a saddle point or a maximum, not a minimizer), and stepping along that "
+        "direction did not lower f; start elsewhere"
+    )
 
     @property
     def advice(self) -> str:
@@ -166,7 +171,12 @@ class Solution:
     history : tuple of IterationRecord
     certificate : Certificate or None
         For a convex problem reported ``INFEASIBLE`` or ``UNBOUNDED`` by the QP
-        solver, the vector that proves it.
+        solver, the vector that proves it; for ``UNBOUNDED`` from a nonlinear
+        solver, the ray along which ``f`` was seen to fall.
+    second_order : str
+        Which second-order information was checked at ``x`` and what it said, e.g.
+        "positive definite on the null space of the active constraints" or
+        "not checked: quasi-Newton (bfgs) Hessian".
     """
 
     x: np.ndarray
@@ -183,6 +193,7 @@ class Solution:
     solver: str
     history: tuple = field(default=(), repr=False)
     certificate: Certificate | None = field(default=None, repr=False)
+    second_order: str = "not checked"
     _problem: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):

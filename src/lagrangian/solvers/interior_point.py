@@ -70,6 +70,7 @@ from ..result import IterationRecord, Solution, Status
 from .ending import OBJECTIVE_FLOOR, callback_stops, check_option, finish, limit_status
 from .filter_line_search import Filter, filter_line_search
 from .restoration import restore
+from .second_order import verified
 from .slack_form import SlackForm, fraction_to_boundary, push_inside
 
 __all__ = ["interior_point"]
@@ -180,9 +181,20 @@ def interior_point(
     x_start = problem.x0.copy() if x0 is None else np.asarray(x0, dtype=float).copy()
     if x_start.shape != (n,) or not np.all(np.isfinite(x_start)):
         raise ProblemError("x0", f"expected {n} finite values, got shape {x_start.shape}")
+    stream = (sys.stdout if log is True else log) if log else None
+    options = dict(
+        tol=tol, max_iterations=max_iterations, max_time=max_time, max_evaluations=max_evaluations, mu_init=mu_init,
+        stream=stream, callback=callback,
+    )
+    run = lambda start: _interior_point(problem, start, y0 if start is x_start else None, z0 if start is x_start else None, **options)  # noqa: E731
+    return verified(run, problem, x_start, raise_on_failure=raise_on_failure)
+
+
+def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, max_evaluations, mu_init, stream, callback):
+    """Algorithm A from ``x_start``: the body of :func:`interior_point` (options checked), without the second-order check."""
+    n = problem.n
     started = time.perf_counter()
     start_counts = dict(problem.counts)
-    stream = (sys.stdout if log is True else log) if log else None
     logger = _Log(stream)
 
     # -- A-1: initialization ----------------------------------------------------------
@@ -283,7 +295,7 @@ def interior_point(
     y_out, z_out = form.unscale(y, z)
     return finish(
         problem, solver="interior_point", x=point.w[:n], f=point.f, y=y_out, z=z_out, c=point.c, g=point.g, J=point.J,
-        status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=raise_on_failure,
+        status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=False,
     )
 
 

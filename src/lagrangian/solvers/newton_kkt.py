@@ -30,6 +30,7 @@ from ..kkt import least_squares_multipliers
 from ..linalg.kkt_factorization import InertiaCorrection, assembled_dense
 from ..result import IterationRecord, Solution, Status
 from .ending import OBJECTIVE_FLOOR, callback_stops, finish
+from .second_order import verified
 
 __all__ = ["newton_kkt"]
 
@@ -142,12 +143,20 @@ def newton_kkt(
         raise ProblemError("tol", f"expected a positive number, got {tol!r}")
     if int(max_iterations) < 0:
         raise ProblemError("max_iterations", f"expected a non-negative integer, got {max_iterations!r}")
-    n, m = problem.n, problem.m
+    n = problem.n
     x = problem.x0.copy() if x0 is None else np.asarray(x0, dtype=float).copy()
     if x.shape != (n,) or not np.all(np.isfinite(x)):
         raise ProblemError("x0", f"expected {n} finite values, got shape {x.shape}")
-    start_counts = dict(problem.counts)
     stream = (sys.stdout if log is True else log) if log else None
+    run = lambda start: _newton_kkt(problem, start, y0 if start is x else None, tol, max_iterations, stream, callback)  # noqa: E731
+    return verified(run, problem, x, raise_on_failure=raise_on_failure)
+
+
+def _newton_kkt(problem, x, y0, tol, max_iterations, stream, callback):
+    """The body of :func:`newton_kkt` from ``x`` (options checked), without the second-order check."""
+    n, m = problem.n, problem.m
+    x = x.copy()
+    start_counts = dict(problem.counts)
     logger = _Log(stream)
     correction = InertiaCorrection()
     model = None if (problem.has_hessian or problem.has_hessian_product) else quasi_newton_model(n, problem.quasi_newton)
@@ -265,5 +274,5 @@ def newton_kkt(
 
     return finish(
         problem, solver="newton_kkt", x=x, f=f, y=y, z=np.zeros(n), c=c, g=g, J=J,
-        status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=raise_on_failure,
+        status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=False,
     )
