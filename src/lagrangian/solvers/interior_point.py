@@ -58,19 +58,19 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from .. import linalg
 from ..convention import bound_violation, lagrangian_gradient
 from ..derivatives import quasi_newton_model
-from ..errors import ProblemError, SingularKKTError, SingularMatrixError
+from ..errors import ProblemError, SingularKKTError
 from ..kkt import least_squares_multipliers
-from ..linalg.kkt_factorization import InertiaCorrection, KKTFactorInfo, factorize_kkt
+from ..linalg.kkt_factorization import InertiaCorrection, KKTFactorInfo
 from ..result import IterationRecord, Solution, Status
-from .ending import OBJECTIVE_FLOOR, callback_stops, check_option, finish, limit_status
+from .ending import callback_stops, check_option, finish, limit_status
 from .filter_line_search import Filter, filter_line_search
 from .restoration import restore
 from .second_order import verified
+from .unboundedness import GrowthWatch, unbounded_ray
 from .slack_form import SlackForm, fraction_to_boundary, push_inside
 
 __all__ = ["interior_point"]
@@ -208,6 +208,7 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
     filt = Filter(1e4 * max(1.0, theta0))
     theta_min = 1e-4 * max(1.0, theta0)
     history, best = [], None
+    growth, certificate = GrowthWatch(point.w[:n]), None
     status = Status.MAX_ITERATIONS
     alpha, alpha_z, regularization, step_norm, trials, tag = 0.0, 0.0, 0.0, 0.0, 0, ""
 
@@ -226,9 +227,6 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
             best = (error, point, y.copy(), z.copy())
         if error <= tol:
             status = Status.SUCCESS
-            break
-        if point.f < OBJECTIVE_FLOOR and np.abs(d).max(initial=0.0) <= tol:
-            status = Status.UNBOUNDED
             break
         limit = limit_status(iteration, max_iterations, started, max_time)
         if limit is not None:
@@ -276,10 +274,12 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
         alpha = trial.alpha
         if not trial.armijo:
             filt.augment(np.abs(d).sum(), form.barrier(point.f, point.w, mu))
-        if regularization > 0 and np.abs(d).max(initial=0.0) <= tol:
-            ray = _unbounded_ray(problem, form, point, direction.dw, tol)
+        # -- evidence of unboundedness: zero or negative curvature, or growing iterates,
+        #    at a feasible point, and a ray along which f keeps falling -----------------
+        if record.primal <= tol and (regularization > 0 or growth.due(point.w[:n])):
+            ray = unbounded_ray(problem, point.w[:n], direction.dw[:n], tol=tol)
             if ray is not None:
-                point, status = ray, Status.UNBOUNDED
+                point, status, certificate = form.point_at(ray.x, ray.f, ray.c), Status.UNBOUNDED, ray.certificate
                 break
         previous = point
         point = form.point(trial.w, trial.f, trial.c)
@@ -296,6 +296,7 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
     return finish(
         problem, solver="interior_point", x=point.w[:n], f=point.f, y=y_out, z=z_out, c=point.c, g=point.g, J=point.J,
         status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=False,
+        certificate=certificate,
     )
 
 
@@ -462,51 +463,3 @@ def _update_quasi_newton(model, form, previous, point, y):
         point.w[:n] - previous.w[:n],
         form.f_scale * (point.g - previous.g) + (linalg.transpose_times(point.J, ys) - linalg.transpose_times(previous.J, ys)),
     )
-
-
-def _unbounded_ray(problem, form, point, dw, tol):
-    """A feasible point with ``f < -1e20`` along ``dw``, or None.
-
-    Called when the Hessian needed regularization at a feasible point: the step
-    then follows a direction of zero or negative curvature, and on an unbounded
-    problem the regularized steps only grow geometrically (``||dw|| ~ 1/dw``),
-    so ``f`` would take thousands of iterations to pass the floor. One trial far
-    along the ray settles it (the components of ``dw`` that head for their own
-    bound are dropped): if ``f`` descends along it and the point where its linear
-    model passes the floor is still feasible with ``f < -1e20``, the problem is
-    unbounded below (that point is the proof).
-    """
-    n = problem.n
-    direction = dw.copy()
-    # Components heading for their own bound stay where they are (the regularized step
-    # carries small such components), and what is left is projected onto the null
-    # space of A, so that the ray keeps linear constraints exactly.
-    blocked = np.zeros(form.nw, bool)
-    blocked[form.bounded[form.toward(dw) < 0]] = True
-    direction[blocked] = 0.0
-    A = form.point_jacobian(point)
-    if A.shape[0]:
-        free = sp.diags_array((~blocked).astype(float))
-        try:
-            correction = factorize_kkt(sp.eye_array(form.nw), A @ free, dual_regularization=1e-12)
-            direction = direction - free @ (A.T @ correction.solve(np.concatenate([direction, np.zeros(A.shape[0])]))[form.nw :])
-        except SingularMatrixError:
-            return None
-        direction[blocked] = 0.0
-    if (form.toward(direction) < 0).any():
-        return None
-    slope = float(point.g @ direction[:n])
-    if slope >= 0:
-        return None
-    length = (abs(point.f) - 10 * OBJECTIVE_FLOOR) / -slope
-    ray = point.w + length * direction
-    with np.errstate(all="ignore"):
-        f, c = problem.objective(ray[:n]), problem.constraint_values(ray[:n])
-        if not (np.isfinite(f) and f < OBJECTIVE_FLOOR and np.all(np.isfinite(c))):
-            return None
-        # Rounding at this magnitude leaves residuals of about eps |A| |w| (terms of size
-        # 1e20 cancel); allow that much.
-        rounding = 1e-12 * (abs(A) @ np.abs(ray)).max(initial=0.0) if A.shape[0] else 0.0
-        if np.abs(form.residual(ray, c)).max(initial=0.0) > max(tol, rounding):
-            return None
-    return form.point(ray, f, c)

@@ -29,8 +29,10 @@ from ..errors import ProblemError, SingularKKTError
 from ..kkt import least_squares_multipliers
 from ..linalg.kkt_factorization import InertiaCorrection, assembled_dense
 from ..result import IterationRecord, Solution, Status
-from .ending import OBJECTIVE_FLOOR, callback_stops, finish
+from .ending import callback_stops, finish
+from .restoration import INFEASIBLE_VIOLATION
 from .second_order import verified
+from .unboundedness import GrowthWatch, unbounded_ray
 
 __all__ = ["newton_kkt"]
 
@@ -181,6 +183,7 @@ def _newton_kkt(problem, x, y0, tol, max_iterations, stream, callback):
     history = []
     status = Status.MAX_ITERATIONS
     alpha, regularization = 0.0, 0.0
+    growth, certificate = GrowthWatch(x), None
 
     for iteration in range(max_iterations + 1):
         r = c - problem.cl
@@ -193,9 +196,6 @@ def _newton_kkt(problem, x, y0, tol, max_iterations, stream, callback):
             break
         if record.primal <= tol and record.dual <= tol:
             status = Status.SUCCESS
-            break
-        if f < OBJECTIVE_FLOOR and record.primal <= tol:
-            status = Status.UNBOUNDED
             break
         if iteration == max_iterations:
             break
@@ -221,6 +221,14 @@ def _newton_kkt(problem, x, y0, tol, max_iterations, stream, callback):
             status = Status.SINGULAR_KKT
             break
         dx, y_new = solution[:n], solution[n:]
+
+        # -- evidence of unboundedness (zero or negative curvature, or growth) ------
+        if record.primal <= tol and (regularization > 0 or growth.due(x)):
+            ray = unbounded_ray(problem, x, dx, tol=tol)
+            if ray is not None:
+                x, f, c, status, certificate = ray.x, ray.f, ray.c, Status.UNBOUNDED, ray.certificate
+                g, J = problem.gradient(x), problem.jacobian(x, dense=dense)
+                break
 
         # -- merit penalty and directional derivative ------------------------------
         r_norm = np.abs(r).sum()
@@ -263,6 +271,21 @@ def _newton_kkt(problem, x, y0, tol, max_iterations, stream, callback):
             accepted = phi_trial <= phi + _ARMIJO * alpha * slope
         if not accepted:
             status = Status.NONFINITE if not np.isfinite(phi_trial) else Status.LINE_SEARCH_FAILED
+            if record.primal > tol and m:
+                # Stuck while infeasible: minimize the violation alone. A stationary point
+                # of it that still violates the rows is the verdict INFEASIBLE (as the
+                # interior point's restoration phase gives); a feasible one is a restart.
+                x_v, c_v, stationary = least_violation(problem, x, dense)
+                violation = np.abs(c_v - problem.cl).max(initial=0.0)
+                if violation > tol and not (violation > INFEASIBLE_VIOLATION and stationary):
+                    break
+                x, c, f = x_v, c_v, problem.objective(x_v)
+                g, J = problem.gradient(x), problem.jacobian(x, dense=dense)
+                if violation > tol:
+                    status = Status.INFEASIBLE
+                    break
+                y, nu, alpha, status = least_squares_multipliers(J, g), 0.0, 0.0, Status.MAX_ITERATIONS
+                continue
             break
 
         # -- accept -----------------------------------------------------------------
@@ -275,4 +298,36 @@ def _newton_kkt(problem, x, y0, tol, max_iterations, stream, callback):
     return finish(
         problem, solver="newton_kkt", x=x, f=f, y=y, z=np.zeros(n), c=c, g=g, J=J,
         status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=False,
+        certificate=certificate,
     )
+
+
+def least_violation(problem, x, dense, *, max_iterations=100):
+    r"""Gauss-Newton on :math:`\tfrac12 \|c(x) - c_l\|^2` from ``x``: ``(x, c(x), stationary)``.
+
+    Each step solves the linearized least-squares problem
+    ``min ||r + J dx||`` (minimum norm where ``J`` loses rank) and backtracks on
+    ``||r||^2``. ``stationary`` says that the gradient ``J^T r`` vanished to
+    ``1e-6 max(1, ||r||)`` (infinity norms): a local minimizer of the violation,
+    as the interior point's restoration phase tests.
+    """
+    c = problem.constraint_values(x)
+    for _ in range(max_iterations):
+        r = c - problem.cl
+        J = problem.jacobian(x, dense=dense)
+        gradient = linalg.transpose_times(J, r)
+        if np.abs(gradient).max(initial=0.0) <= 1e-6 * max(1.0, np.abs(r).max(initial=0.0)):
+            return x, c, True
+        dx = least_squares_multipliers(J.T, r)
+        slope, value, alpha = -(r @ r), 0.5 * (r @ r), 1.0
+        while alpha > 1e-12:
+            trial = x + alpha * dx
+            c_trial = problem.constraint_values(trial)
+            r_trial = c_trial - problem.cl
+            if np.all(np.isfinite(r_trial)) and 0.5 * (r_trial @ r_trial) <= value + 1e-4 * alpha * slope:
+                break
+            alpha *= 0.5
+        if alpha <= 1e-12:
+            return x, c, False
+        x, c = trial, c_trial
+    return x, c, False

@@ -184,6 +184,12 @@ class SlackForm:
         x = w[: self.n]
         return Point(w, f, c, self.problem.gradient(x), self.problem.jacobian(x, dense=self.dense))
 
+    def point_at(self, x, f, c):
+        """The iterate at ``x`` (raw ``f`` and ``c`` evaluated there) with each slack at its row's value, clipped to its bounds."""
+        rows = self.inequality_rows
+        s = np.clip(self.row_scale[rows] * c[rows], self.lower[self.n :], self.upper[self.n :])
+        return self.point(np.concatenate([x, s]), f, c)
+
     def point_jacobian(self, point):
         """``A`` at an accepted point, built once and kept on the point."""
         if point.A is None:
