@@ -55,3 +55,27 @@ def test_inconsistent_equalities_are_infeasible_through_every_entry_point():
         s = solver(problem())
         assert s.status is lg.Status.INFEASIBLE, solver
         np.testing.assert_allclose(s.x, [4 / 3, 0.5], atol=1e-6)
+
+
+@pytest.mark.parametrize("solver", [lg.interior_point, lg.newton_kkt])
+def test_a_nan_in_the_hessian_mid_solve_is_a_status_at_the_best_point_not_an_error(solver):
+    # f = (x - 3)^4 from 0 (Newton steps x <- x + (3 - x)/3) with a Hessian that turns NaN
+    # past x = 0.5: the KKT matrix there cannot be formed. The solve ends NONFINITE at the
+    # best point seen.
+    p = lg.Problem(lambda x: (x[0] - 3.0) ** 4, [0.0], gradient=lambda x: 4 * (x - 3.0) ** 3,
+                   hessian=lambda x, y: np.array([[12 * (x[0] - 3.0) ** 2 if x[0] < 0.5 else np.nan]]))  # fmt: skip
+    s = solver(p)
+    assert s.status is lg.Status.NONFINITE
+    assert s.fun == min(r.objective for r in s.history)  # the best iterate is the one returned
+
+
+def test_no_kkt_point_is_a_status_not_an_error():
+    # min x0 + x1^2 s.t. x0^2 = 0: the minimizer (0, 0) has no multiplier (grad c = 0 there).
+    p = lg.Problem(lambda x: x[0] + x[1] ** 2, [1.0, 1.0], gradient=lambda x: np.array([1.0, 2 * x[1]]),
+                   hessian=lambda x, y: np.diag([2 * y[0], 2.0]),
+                   constraints=[lg.Constraint(lambda x: x[0] ** 2, lower=0, upper=0, jacobian=lambda x: np.array([[2 * x[0], 0.0]]))])  # fmt: skip
+    for solver in (lg.solve, lg.interior_point):
+        s = solver(p, max_iterations=100)
+        assert isinstance(s.status, lg.Status)
+        if s.success:  # only where an independent check agrees
+            assert s.kkt_check().max() <= 1e-8

@@ -31,8 +31,9 @@ class Status(enum.Enum):
         "inconsistent or the problem may be unbounded below on the constraint set"
     )
     NONFINITE = (
-        "the functions returned NaN or inf near the current point and the step could not be shortened "
-        "around it; restrict the domain with constraints or start elsewhere"
+        "the functions, their derivatives or the multipliers became NaN or inf near the current point and "
+        "the step could not be shortened around it; x is the best point seen. Restrict the domain with "
+        "constraints, rescale the problem, or start elsewhere"
     )
     INFEASIBLE = (
         "the problem appears locally infeasible: x is a stationary point of the constraint violation "

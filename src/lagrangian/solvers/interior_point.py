@@ -66,7 +66,7 @@ from ..errors import ProblemError, SingularKKTError
 from ..kkt import least_squares_multipliers
 from ..linalg.kkt_factorization import InertiaCorrection, KKTFactorInfo
 from ..result import IterationRecord, Solution, Status
-from .ending import callback_stops, check_option, finish, limit_status
+from .ending import all_finite, callback_stops, check_option, finish, limit_status
 from .filter_line_search import Filter, filter_line_search
 from .restoration import restore
 from .second_order import verified
@@ -85,6 +85,10 @@ _S_CAP = 1e4  # ... by at most this factor
 _SINGULAR_RESIDUAL = 1e-5  # IPOPT's residual_ratio_singular: a KKT solve worse than this is singular
 _MULTIPLIER_LIMIT = 1e3  # least-squares starting multipliers larger than this are discarded
 _ACCEPTABLE = 1e-6  # a stalled solve whose best scaled KKT error is below this ends ACCEPTABLE
+# Statuses that return the best iterate seen (smallest optimality error), not the last;
+# of those, the ones where the iteration stalled can end ACCEPTABLE.
+_STALLS = (Status.LINE_SEARCH_FAILED, Status.RESTORATION_FAILED, Status.SINGULAR_KKT, Status.NONFINITE)
+_ENDS_AT_BEST = (Status.MAX_ITERATIONS, Status.TIME_LIMIT, Status.EVALUATION_LIMIT) + _STALLS
 
 
 class _Log:
@@ -246,6 +250,9 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
         except SingularKKTError:
             status = Status.SINGULAR_KKT
             break
+        if direction is None:
+            status = Status.NONFINITE
+            break
         regularization, alpha_z, tag = direction.regularization, direction.alpha_z, ""
         step_norm = float(np.abs(direction.dw[:n]).max(initial=0.0))
 
@@ -287,11 +294,11 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
         if model is not None:
             _update_quasi_newton(model, form, previous, point, y)
 
-    if status in (Status.MAX_ITERATIONS, Status.TIME_LIMIT, Status.EVALUATION_LIMIT) and best is not None:
+    if status in _ENDS_AT_BEST and best is not None:
+        # The best point seen is the one returned: a failing run can wander far from it.
         _, point, y, z = best
-    elif status in (Status.LINE_SEARCH_FAILED, Status.RESTORATION_FAILED, Status.SINGULAR_KKT) and best[0] <= _ACCEPTABLE:
-        _, point, y, z = best
-        status = Status.ACCEPTABLE
+        if status in _STALLS and best[0] <= _ACCEPTABLE:
+            status = Status.ACCEPTABLE
     y_out, z_out = form.unscale(y, z)
     return finish(
         problem, solver="interior_point", x=point.w[:n], f=point.f, y=y_out, z=z_out, c=point.c, g=point.g, J=point.J,
@@ -419,8 +426,11 @@ class _Direction:
         return self.info.primal_regularization
 
 
-def _search_direction(form, point, y, z, d, mu, tau, correction, model) -> _Direction:
+def _search_direction(form, point, y, z, d, mu, tau, correction, model) -> _Direction | None:
     """Solve the primal-dual system (eq. 13) for ``(dw, y + dy)`` and recover ``dz`` (eq. 11).
+
+    None when the matrix or right-hand side holds a NaN or inf (the Hessian at this
+    iterate, or multipliers that overflowed).
 
     Raises :class:`~lagrangian.errors.SingularKKTError` when no regularization makes
     the matrix's inertia right.
@@ -430,6 +440,8 @@ def _search_direction(form, point, y, z, d, mu, tau, correction, model) -> _Dire
     sigma = form.scatter(z / distance)
     grad_phi = form.gradient(point.g) + form.scatter(-form.sign * mu / distance)
     W, low_rank = form.hessian(w[: form.n], y, model)
+    if not all_finite(W, low_rank, A, grad_phi, d, sigma, y):
+        return None
     solution, info = correction.solve(W, A, -np.concatenate([grad_phi, d]), barrier=mu, low_rank=low_rank, diagonal=sigma)
     dw, dy = solution[: form.nw], solution[form.nw :] - y
     toward = form.toward(dw)

@@ -29,7 +29,7 @@ from ..errors import ProblemError, SingularKKTError
 from ..kkt import least_squares_multipliers
 from ..linalg.kkt_factorization import InertiaCorrection, assembled_dense
 from ..result import IterationRecord, Solution, Status
-from .ending import callback_stops, finish
+from .ending import all_finite, callback_stops, finish
 from .restoration import INFEASIBLE_VIOLATION
 from .second_order import verified
 from .unboundedness import GrowthWatch, unbounded_ray
@@ -183,7 +183,7 @@ def _newton_kkt(problem, x, y0, tol, max_iterations, stream, callback):
     history = []
     status = Status.MAX_ITERATIONS
     alpha, regularization = 0.0, 0.0
-    growth, certificate = GrowthWatch(x), None
+    growth, certificate, best = GrowthWatch(x), None, None
 
     for iteration in range(max_iterations + 1):
         r = c - problem.cl
@@ -194,6 +194,8 @@ def _newton_kkt(problem, x, y0, tol, max_iterations, stream, callback):
         if callback_stops(callback, record, x):
             status = Status.STOPPED
             break
+        if best is None or max(record.primal, record.dual) < best[0]:
+            best = (max(record.primal, record.dual), x, f, c, g, J, y.copy())
         if record.primal <= tol and record.dual <= tol:
             status = Status.SUCCESS
             break
@@ -209,6 +211,9 @@ def _newton_kkt(problem, x, y0, tol, max_iterations, stream, callback):
                 else:
                     H, low_rank = problem.hessian(x, y, dense=dense), None
                     hessian_times = lambda v, H=H: H @ v  # noqa: E731
+                if not all_finite(H, low_rank, J, g, r, y):
+                    status = Status.NONFINITE
+                    break
                 solution, info = correction.solve(H, J, -np.concatenate([g, r]), low_rank=low_rank)
                 regularization = info.primal_regularization
                 rank_deficient = info.dual_regularization > 0
@@ -295,6 +300,9 @@ def _newton_kkt(problem, x, y0, tol, max_iterations, stream, callback):
             model.update(x_trial - x, (g_new + linalg.transpose_times(J_new, y)) - (g + linalg.transpose_times(J, y)))
         x, f, c, g, J = x_trial, f_trial, c_trial, g_new, J_new
 
+    if status in (Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED, Status.SINGULAR_KKT, Status.NONFINITE):
+        # The best point seen (smallest max(primal, dual) residual) is the one returned.
+        _, x, f, c, g, J, y = best
     return finish(
         problem, solver="newton_kkt", x=x, f=f, y=y, z=np.zeros(n), c=c, g=g, J=J,
         status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=False,
