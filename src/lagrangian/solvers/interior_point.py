@@ -191,7 +191,7 @@ def interior_point(
         stream=stream, callback=callback,
     )
     run = lambda start: _interior_point(problem, start, y0 if start is x_start else None, z0 if start is x_start else None, **options)  # noqa: E731
-    return verified(run, problem, x_start, raise_on_failure=raise_on_failure)
+    return verified(run, problem, x_start, tol=tol, raise_on_failure=raise_on_failure)
 
 
 def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, max_evaluations, mu_init, stream, callback):

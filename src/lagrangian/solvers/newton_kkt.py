@@ -151,7 +151,7 @@ def newton_kkt(
         raise ProblemError("x0", f"expected {n} finite values, got shape {x.shape}")
     stream = (sys.stdout if log is True else log) if log else None
     run = lambda start: _newton_kkt(problem, start, y0 if start is x else None, tol, max_iterations, stream, callback)  # noqa: E731
-    return verified(run, problem, x, raise_on_failure=raise_on_failure)
+    return verified(run, problem, x, tol=tol, raise_on_failure=raise_on_failure)
 
 
 def _newton_kkt(problem, x, y0, tol, max_iterations, stream, callback):

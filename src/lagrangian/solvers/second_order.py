@@ -36,8 +36,10 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from ..errors import ConvergenceError, SingularKKTError
+from ..kkt import kkt_residuals
 from ..linalg.kkt_factorization import factorize_kkt
 from ..result import Status
+from .polish import polish
 
 __all__ = ["CurvatureCheck", "active_set", "second_order_check", "escape_along_negative_curvature", "verified"]
 
@@ -195,8 +197,22 @@ def escape_along_negative_curvature(problem, x, y, check):
     return None
 
 
-def verified(run, problem, x0, *, raise_on_failure=False):
-    """Run ``run(x0)`` (a solver returning a Solution, never raising) and confirm a SUCCESS by the second-order check.
+def polished(problem, result, tol):
+    """``result`` moved onto its active set by :func:`~lagrangian.solvers.polish.polish` when that checks out."""
+    found = polish(problem, result.x, result.y, result.z, tol)
+    if found is None:
+        return result
+    x, y, z = found
+    return dataclasses.replace(
+        result, x=x, fun=float(problem.objective(x)), y=y, z=z, multipliers=problem.split(y), kkt=kkt_residuals(problem, x, y, z)
+    )
+
+
+def verified(run, problem, x0, *, tol, raise_on_failure=False):
+    """Run ``run(x0)`` (a solver returning a Solution, never raising), polish a SUCCESS and confirm it by the second-order check.
+
+    A SUCCESS is first moved onto its active set (:func:`polished`, kept only when
+    its KKT residuals check out).
 
     At a SUCCESS with negative curvature the solve restarts from a point along the
     negative-curvature direction (at most ``MAX_ESCAPES`` times); when no such point
@@ -209,6 +225,7 @@ def verified(run, problem, x0, *, raise_on_failure=False):
     for _ in range(MAX_ESCAPES + 1):
         if result.status is not Status.SUCCESS:
             break
+        result = polished(problem, result, tol)
         check = second_order_check(problem, result.x, result.y, result.z)
         result = dataclasses.replace(result, second_order=check.description)
         runs[-1] = result
