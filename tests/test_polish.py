@@ -40,3 +40,14 @@ def test_polishing_is_refused_when_it_would_raise_the_residuals():
     p = lg.Problem(lambda x: (x[0] - 0.5) ** 2, [0.5], gradient=lambda x: 2 * (x - 0.5), hessian=lambda x, y: np.array([[2.0]]), bounds=([0.0], [0.5005]))
     found = polish(p, np.array([0.5]), np.zeros(0), np.array([1e-12]), 1e-8)
     assert found is None or abs(found[0][0] - 0.5) <= 1e-15
+
+
+def test_an_equality_written_as_two_opposite_inequalities_solves():
+    # x0 + x1 >= 1 and 1 - x0 - x1 >= 0 pin x0 + x1 = 1: the slacks have no interior unless the
+    # row bounds are relaxed (by 1e-9, as IPOPT's bound_relax_factor). min (x0 - 2)^2 + x1^2 on
+    # that line: x = (1.5, -0.5), f = 0.5; the polish puts the rows back on x0 + x1 = 1.
+    r = lg.minimize(lambda x: (x[0] - 2) ** 2 + x[1] ** 2, [0.0, 0.0],
+                    constraints=[{"type": "ineq", "fun": lambda x: x[0] + x[1] - 1}, {"type": "ineq", "fun": lambda x: 1 - x[0] - x[1]}])  # fmt: skip
+    assert r.success and r.nit < 100
+    np.testing.assert_allclose(r.x, [1.5, -0.5], atol=1e-12)
+    assert r.x[0] + r.x[1] == pytest.approx(1.0, abs=1e-15)

@@ -202,7 +202,7 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
     logger = _Log(stream)
 
     # -- A-1: initialization ----------------------------------------------------------
-    form, point = _starting_point(problem, x_start)
+    form, point = _starting_point(problem, x_start, tol)
     z = _starting_bound_multipliers(form, z0, mu_init)
     y = _starting_multipliers(form, point, z, y0)
     correction = InertiaCorrection(singular_residual=_SINGULAR_RESIDUAL)
@@ -308,7 +308,7 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
 
 
 # -- A-1: the starting point and multipliers ----------------------------------------------
-def _starting_point(problem, x_start):
+def _starting_point(problem, x_start, tol):
     """The slack form (scaled at the pushed ``x0``) and the first iterate (section 3.6).
 
     ``x0`` is pushed inside its bounds, each slack starts at its row's value
@@ -316,7 +316,7 @@ def _starting_point(problem, x_start):
     """
     n = problem.n
     # Scaling reads the gradients at the point the iteration starts from.
-    form = SlackForm(problem, push_inside(x_start, problem.lb, problem.ub))
+    form = SlackForm(problem, push_inside(x_start, problem.lb, problem.ub), tol)
     w = form.push_inside(np.concatenate([x_start, np.zeros(form.nw - n)]))
     x = w[:n]
     f, c = problem.objective(x), problem.constraint_values(x)
