@@ -60,6 +60,11 @@ class Status(enum.Enum):
         "value) and the best point is not accurate enough to be ACCEPTABLE: x is that best point; the problem is "
         "probably badly scaled or degenerate, rescale it or loosen tol"
     )
+    FEASIBLE_POINT = (
+        "x satisfies the constraints of a square system (as many equality rows as free variables), but their "
+        "Jacobian is singular there, so no multipliers prove x optimal: the feasible set may not be isolated "
+        "points; check the constraints for dependent rows"
+    )
     NEGATIVE_CURVATURE = (
         "x is a first-order KKT point, but the Hessian of the Lagrangian has negative curvature on the null space "
         "of the active constraints (a saddle point or a maximum, not a minimizer), and stepping along that "

@@ -85,6 +85,7 @@ _S_CAP = 1e4  # ... by at most this factor
 _SINGULAR_RESIDUAL = 1e-5  # IPOPT's residual_ratio_singular: a KKT solve worse than this is singular
 _MULTIPLIER_LIMIT = 1e3  # least-squares starting multipliers larger than this are discarded
 _ACCEPTABLE = 1e-6  # a stalled solve whose best scaled KKT error is below this ends ACCEPTABLE
+_FEASIBLE = 1e-6  # the best iterate seen is the feasible one (to this) with the smallest error
 # Statuses that return the best iterate seen (smallest optimality error), not the last;
 # of those, the ones where the iteration stalled can end ACCEPTABLE.
 _STALLS = (Status.LINE_SEARCH_FAILED, Status.RESTORATION_FAILED, Status.SINGULAR_KKT, Status.NONFINITE)
@@ -206,7 +207,7 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
     z = _starting_bound_multipliers(form, z0, mu_init)
     y = _starting_multipliers(form, point, z, y0)
     correction = InertiaCorrection(singular_residual=_SINGULAR_RESIDUAL)
-    model = None if problem.has_hessian else quasi_newton_model(n, problem.quasi_newton)
+    model = None if (problem.has_hessian or form.square) else quasi_newton_model(n, problem.quasi_newton)
     mu = mu_init
     theta0 = np.abs(form.residual(point.w, point.c)).sum()
     filt = Filter(1e4 * max(1.0, theta0))
@@ -227,8 +228,12 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
         if callback_stops(callback, record, point.w[:n]):
             status = Status.STOPPED
             break
-        if best is None or error < best[0]:
-            best = (error, point, y.copy(), z.copy())
+        # A feasible point (violation <= _FEASIBLE in the user's units) beats any infeasible
+        # one, whatever their dual errors: a run whose multipliers blow up after reaching
+        # feasibility must return that feasible point, not an early infeasible one.
+        rank = (record.primal > _FEASIBLE, error)
+        if best is None or rank < best[0]:
+            best = (rank, point, y.copy(), z.copy())
         if error <= tol:
             status = Status.SUCCESS
             break
@@ -297,14 +302,34 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
     if status in _ENDS_AT_BEST and best is not None:
         # The best point seen is the one returned: a failing run can wander far from it.
         _, point, y, z = best
-        if status in _STALLS and best[0] <= _ACCEPTABLE:
+        if status in _STALLS and best[0][1] <= _ACCEPTABLE:
             status = Status.ACCEPTABLE
-    y_out, z_out = form.unscale(y, z)
+    if form.square:
+        y_out, z_out = _square_multipliers(problem, point)
+        if status is Status.SUCCESS and not _stationary(problem, point, y_out, tol):
+            status = Status.FEASIBLE_POINT
+    else:
+        y_out, z_out = form.unscale(y, z)
     return finish(
         problem, solver="interior_point", x=point.w[:n], f=point.f, y=y_out, z=z_out, c=point.c, g=point.g, J=point.J,
         status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=False,
         certificate=certificate,
     )
+
+
+def _square_multipliers(problem, point):
+    """A square system's multipliers in the user's units: ``y`` from ``min ||grad f + J^T y||``, ``z = 0``.
+
+    The iteration solved for feasibility alone; at a nonsingular ``J`` this ``y`` makes
+    the stationarity residual vanish, and the reported residuals say whether it does.
+    """
+    return least_squares_multipliers(point.J, point.g), np.zeros(problem.n)
+
+
+def _stationary(problem, point, y, tol):
+    """Whether ``grad f + J^T y`` vanishes to ``tol max(1, |grad f|)`` (infinity norms)."""
+    residual = lagrangian_gradient(point.g, point.J, y, np.zeros(problem.n))
+    return np.abs(residual).max(initial=0.0) <= tol * max(1.0, np.abs(point.g).max(initial=0.0))
 
 
 # -- A-1: the starting point and multipliers ----------------------------------------------
@@ -368,6 +393,11 @@ def _optimality_error(form, point, y, z, d):
     # capped: with multipliers run away to 1e40 it would otherwise call any point optimal.
     s_d = min(_S_CAP, max(_S_MAX, (np.abs(y).sum() + z_sum) / max(m + count, 1)) / _S_MAX)
     s_c = min(_S_CAP, max(_S_MAX, z_sum / max(count, 1)) / _S_MAX)
+    if form.square:
+        # A square system is solved once it is feasible (its multipliers are computed at
+        # the end; the barrier only keeps the bounds).
+        violation = np.abs(d).max(initial=0.0)
+        return lambda mu: violation
     rest = max(np.abs(dual).max(initial=0.0) / s_d, np.abs(d).max(initial=0.0))
     return lambda mu: max(rest, np.abs(products - mu).max(initial=0.0) / s_c)
 

@@ -120,6 +120,14 @@ class SlackForm:
         lower, upper = units * lower, units * upper
         self.lower, self.upper = lower, upper
         below, above = np.flatnonzero(np.isfinite(lower)), np.flatnonzero(np.isfinite(upper))
+        # A square system: as many equality rows as free variables, no inequality rows.
+        # Where its Jacobian is nonsingular the feasible points are isolated, so each is a
+        # local minimizer whatever f is: the method looks for a feasible point alone
+        # (objective and Hessian dropped, as IPOPT does for square problems), and the
+        # multipliers come from least squares at the end. Without this, the multipliers of
+        # a nearly singular square J grow 30-100x per iteration and mu never drops.
+        free = int(np.sum(p.lb[: self.n] < p.ub[: self.n]))
+        self.square = k == 0 and self.m > 0 and self.m == free
         self.bounded = np.concatenate([below, above])
         self.sign = np.concatenate([np.ones(below.size), -np.ones(above.size)])
         self.bound = np.concatenate([lower[below], upper[above]])
@@ -204,12 +212,19 @@ class SlackForm:
         return point.A
 
     def gradient(self, g):
+        """``grad_w f`` in scaled units (zero on the slacks, and everywhere for a square system)."""
+        if self.square:
+            return np.zeros(self.nw)
         return np.concatenate([self.f_scale * g, np.zeros(self.nw - self.n)])
 
     def hessian(self, x, y, model):
         """``(W, low_rank)``: ``W = nabla^2_ww L`` in scaled units (zero on the slacks), and a
         limited-memory model's low-rank part (``W`` then holds its ``sigma I``), else None."""
         low_rank, scale = None, 1.0
+        if self.square:
+            # Newton's method on d(w) = 0: the Lagrangian of a zero objective has only
+            # y^T c, whose y vanish with mu.
+            return (np.zeros((self.nw, self.nw)) if self.dense else sp.csr_array((self.nw, self.nw))), None
         if model is not None:
             Wx, low_rank = model.hessian_parts()
         else:
@@ -230,7 +245,7 @@ class SlackForm:
         distance = self.distance(w)
         if not (np.isfinite(f) and distance.min(initial=np.inf) > 0):
             return np.inf
-        return self.f_scale * f - mu * np.log(distance).sum()
+        return (0.0 if self.square else self.f_scale * f) - mu * np.log(distance).sum()
 
     def unscale(self, y, z):
         """Multipliers in the package convention and original units: ``(y, z_U - z_L)``."""
