@@ -53,3 +53,32 @@ def test_the_best_point_returned_is_a_feasible_one():
         violations = [r.primal for r in s.history]
         if min(violations) <= 1e-6:
             assert s.kkt.primal <= 1e-6
+
+
+def test_fixed_variables_are_parameters_with_the_multiplier_stationarity_leaves():
+    # min x0^2 + x1^2 + x2^2 s.t. x0 + x1 + x2 = 3, x2 fixed at 2 (lb == ub): x0 = x1 = 1/2,
+    # y = -1 (2 x0 + y = 0), and the fixed bound's multiplier z2 = -(2 x2 + y) = -3.
+    row = lg.Constraint(lambda x: np.array([x.sum()]), lower=3.0, upper=3.0, jacobian=lambda x: np.ones((1, 3)))
+    p = lg.Problem(lambda x: x @ x, [0.0, 0.0, 2.0], gradient=lambda x: 2 * x, hessian=lambda x, y: 2 * np.eye(3), constraints=[row],
+                   bounds=([-np.inf, -np.inf, 2.0], [np.inf, np.inf, 2.0]))  # fmt: skip
+    s = lg.interior_point(p)
+    assert s.success and s.nit <= 5 and s.x[2] == 2.0
+    np.testing.assert_allclose(s.x, [0.5, 0.5, 2.0], atol=1e-12)
+    np.testing.assert_allclose(s.y, [-1.0], atol=1e-10)
+    np.testing.assert_allclose(s.z, [0.0, 0.0, -3.0], atol=1e-10)
+
+
+def test_a_square_system_once_its_fixed_variables_are_set_is_solved():
+    # x0 x2 + x1 = 2, x0 - x1 x2 = 0 with x2 fixed at 1 (three variables, two free, two rows, as
+    # CUTEst's ARTIF): x = (1, 1, 1). The fixed variable used to get a relaxed interior of width
+    # 2e-10 that cut every step to ~1e-9.
+    rows = lg.Constraint(lambda x: np.array([x[0] * x[2] + x[1], x[0] - x[1] * x[2]]), lower=[2.0, 0.0], upper=[2.0, 0.0],
+                         jacobian=lambda x: np.array([[x[2], 1.0, x[0]], [1.0, -x[2], -x[1]]]))  # fmt: skip
+    def hessian(x, y):  # of y0 (x0 x2 + x1) + y1 (x0 - x1 x2)
+        return np.array([[0.0, 0.0, y[0]], [0.0, 0.0, -y[1]], [y[0], -y[1], 0.0]])
+
+    p = lg.Problem(lambda x: 0.0, [3.0, -1.0, 1.0], gradient=lambda x: np.zeros(3), hessian=hessian,
+                   constraints=[rows], bounds=([-np.inf, -np.inf, 1.0], [np.inf, np.inf, 1.0]))  # fmt: skip
+    s = lg.interior_point(p)
+    assert s.success and s.nit < 20
+    np.testing.assert_allclose(s.x, [1.0, 1.0, 1.0], atol=1e-10)

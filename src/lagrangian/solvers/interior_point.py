@@ -309,7 +309,7 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
         if status is Status.SUCCESS and not _stationary(problem, point, y_out, tol):
             status = Status.FEASIBLE_POINT
     else:
-        y_out, z_out = form.unscale(y, z)
+        y_out, z_out = form.unscale(y, z, point)
     return finish(
         problem, solver="interior_point", x=point.w[:n], f=point.f, y=y_out, z=z_out, c=point.c, g=point.g, J=point.J,
         status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=False,
@@ -404,7 +404,7 @@ def _optimality_error(form, point, y, z, d):
 
 def _record(problem, form, point, y, z, iteration, alpha, regularization, mu, step_norm, alpha_z, trials):
     """The iteration's :class:`IterationRecord`, in the user's units (unscaled violation and stationarity)."""
-    y_out, z_out = form.unscale(y, z)
+    y_out, z_out = form.unscale(y, z, point)
     x = point.w[: problem.n]
     violation = np.concatenate([bound_violation(point.c, problem.cl, problem.cu), bound_violation(x, problem.lb, problem.ub)])
     return IterationRecord(

@@ -80,6 +80,7 @@ def restore(problem, form, point, mu, filt, tau, tol):
             x = w[:n]
             curvature = problem.hessian(x, form.row_scale * d) - problem.hessian(x, np.zeros(m))
             H = H + sp.block_diag([curvature, sp.csr_array((form.nw - n, form.nw - n))])
+        H = form.hold_fixed(H)
         try:
             solution, _ = correction.solve(H, A, -np.concatenate([gb, d]), dual_regularization=1.0)
         except SingularKKTError:

@@ -25,10 +25,9 @@ import scipy.sparse as sp
 from .. import linalg
 from ..linalg.kkt_factorization import assembled_dense
 
-__all__ = ["BOUND_PUSH", "BOUND_RELAX", "ROW_RELAX", "GRADIENT_SCALE", "push_inside", "fraction_to_boundary", "SlackForm", "Point"]
+__all__ = ["BOUND_PUSH", "ROW_RELAX", "GRADIENT_SCALE", "push_inside", "fraction_to_boundary", "SlackForm", "Point"]
 
 BOUND_PUSH = 1e-2  # kappa_1 = kappa_2: starting distance from the bounds
-BOUND_RELAX = 1e-10  # fixed variables (lb == ub) get this relative interior
 ROW_RELAX = 1e-9  # inequality rows' bounds are relaxed by at most this, relative (IPOPT's bound_relax_factor is 1e-8)
 GRADIENT_SCALE = 100.0  # largest scaled gradient entry
 
@@ -105,17 +104,23 @@ class SlackForm:
 
         lower, upper = np.concatenate([p.lb, p.cl[self.inequality_rows]]), np.concatenate([p.ub, p.cu[self.inequality_rows]])
         with np.errstate(invalid="ignore"):
-            # Intervals of zero width (fixed variables) are opened by BOUND_RELAX, and every
-            # row bound by ROW_RELAX (IPOPT's bound_relax_factor): rows whose bounds pin them
+            # Every row bound is relaxed by ROW_RELAX (IPOPT's bound_relax_factor): rows whose bounds pin them
             # together (an equality written as two opposite inequalities) leave the slacks
             # no interior otherwise. Variable bounds stay exact (the functions are never
             # evaluated outside them); the polish puts active rows back on their bounds.
             # At most tol / 10, so that a point of the relaxed problem is feasible to tol.
             # (1e-8 as IPOPT cost HS249 one iteration; 1e-10 takes 1,292 iterations on
             # x0 + x1 >= 1, 1 - x0 - x1 >= 0, where 1e-9 takes 23.)
-            relax = np.concatenate([np.where(lower[: self.n] == upper[: self.n], BOUND_RELAX, 0.0), np.full(k, min(ROW_RELAX, 0.1 * tol))])
+            relax = np.concatenate([np.zeros(self.n), np.full(k, min(ROW_RELAX, 0.1 * tol))])
             lower = np.where(relax > 0, lower - relax * np.maximum(1.0, np.abs(lower)), lower)
             upper = np.where(relax > 0, upper + relax * np.maximum(1.0, np.abs(upper)), upper)
+        # Fixed variables (lb == ub) are parameters, as IPOPT's make_parameter: held at their
+        # value, their step is zero (a unit diagonal and empty Jacobian columns), they carry
+        # no barrier term, and their multipliers are what stationarity leaves at the end. A
+        # relaxed interior of width 2e-10 instead cut every step through them to ~1e-9.
+        self.fixed = np.flatnonzero(p.lb == p.ub)
+        self.fixed_value = p.lb[self.fixed].copy()
+        lower[self.fixed], upper[self.fixed] = -np.inf, np.inf
         units = np.concatenate([np.ones(self.n), D[self.inequality_rows]])
         lower, upper = units * lower, units * upper
         self.lower, self.upper = lower, upper
@@ -134,8 +139,24 @@ class SlackForm:
 
     # -- the pieces of the method -------------------------------------------------
     def push_inside(self, w):
-        """Move ``w`` strictly inside its bounds (IPOPT's bound_push / bound_frac)."""
-        return push_inside(w, self.lower, self.upper)
+        """Move ``w`` strictly inside its bounds (IPOPT's bound_push / bound_frac), fixed variables onto their value."""
+        w = push_inside(w, self.lower, self.upper)
+        w[self.fixed] = self.fixed_value
+        return w
+
+    def hold_fixed(self, W):
+        """``W`` with the fixed variables' rows and columns replaced by the identity's (their step is zero)."""
+        if not self.fixed.size:
+            return W
+        if not sp.issparse(W):
+            W = np.array(W, dtype=float)
+            W[self.fixed, :], W[:, self.fixed] = 0.0, 0.0
+            W[self.fixed, self.fixed] = 1.0
+            return W
+        keep = np.ones(self.nw)
+        keep[self.fixed] = 0.0
+        mask = sp.diags_array(keep)
+        return (mask @ W @ mask + sp.diags_array(1.0 - keep)).tocsr()
 
     def distance(self, w):
         """``w - l`` and ``u - w`` for every finite bound, one vector."""
@@ -175,6 +196,7 @@ class SlackForm:
             A = np.zeros((self.m, self.nw))
             A[:, : self.n] = self.row_scale[:, None] * J
             A[self.inequality_rows, slack_columns] = -1.0
+            A[:, self.fixed] = 0.0
             return A
         # Assembled as CSR arrays directly.
         J = linalg.as_csr(J)
@@ -192,6 +214,8 @@ class SlackForm:
         ends = indptr[1:][self.inequality_rows] - 1
         data[ends] = -1.0
         indices[ends] = slack_columns
+        if self.fixed.size:
+            data[np.isin(indices, self.fixed)] = 0.0  # the pattern stays, the columns are empty
         return sp.csr_array((data, indices, indptr), shape=(self.m, self.nw))
 
     def point(self, w, f, c):
@@ -215,7 +239,9 @@ class SlackForm:
         """``grad_w f`` in scaled units (zero on the slacks, and everywhere for a square system)."""
         if self.square:
             return np.zeros(self.nw)
-        return np.concatenate([self.f_scale * g, np.zeros(self.nw - self.n)])
+        gradient = np.concatenate([self.f_scale * g, np.zeros(self.nw - self.n)])
+        gradient[self.fixed] = 0.0
+        return gradient
 
     def hessian(self, x, y, model):
         """``(W, low_rank)``: ``W = nabla^2_ww L`` in scaled units (zero on the slacks), and a
@@ -224,7 +250,7 @@ class SlackForm:
         if self.square:
             # Newton's method on d(w) = 0: the Lagrangian of a zero objective has only
             # y^T c, whose y vanish with mu.
-            return (np.zeros((self.nw, self.nw)) if self.dense else sp.csr_array((self.nw, self.nw))), None
+            return self.hold_fixed(np.zeros((self.nw, self.nw)) if self.dense else sp.csr_array((self.nw, self.nw))), None
         if model is not None:
             Wx, low_rank = model.hessian_parts()
         else:
@@ -232,13 +258,23 @@ class SlackForm:
         if self.dense:
             W = np.zeros((self.nw, self.nw))
             W[: self.n, : self.n] = scale * (Wx.toarray() if sp.issparse(Wx) else Wx)
-            return W, low_rank
+            return self.hold_fixed(W), self._hold_fixed_low_rank(low_rank)
         # [[scale Wx, 0], [0, 0]]: Wx's CSR arrays with empty rows appended (no block_diag),
         # scaled in the same construction (a sparse product would construct another matrix).
         Wx = linalg.as_csr(Wx)
         indptr = np.concatenate([Wx.indptr, np.full(self.nw - self.n, Wx.indptr[-1])])
         data = Wx.data * scale if scale != 1.0 else Wx.data
-        return sp.csr_array((data, Wx.indices, indptr), shape=(self.nw, self.nw)), low_rank
+        W = sp.csr_array((data, Wx.indices, indptr), shape=(self.nw, self.nw))
+        return self.hold_fixed(W), self._hold_fixed_low_rank(low_rank)
+
+    def _hold_fixed_low_rank(self, low_rank):
+        """A limited-memory model's ``(W, M)`` with the fixed variables' rows of ``W`` zeroed."""
+        if low_rank is None or not self.fixed.size:
+            return low_rank
+        W, M = low_rank
+        W = np.array(W, dtype=float)
+        W[self.fixed[self.fixed < W.shape[0]]] = 0.0
+        return W, M
 
     def barrier(self, f, w, mu):
         """``phi_mu(w)``; ``inf`` outside the bounds or where ``f`` is not finite."""
@@ -247,9 +283,16 @@ class SlackForm:
             return np.inf
         return (0.0 if self.square else self.f_scale * f) - mu * np.log(distance).sum()
 
-    def unscale(self, y, z):
-        """Multipliers in the package convention and original units: ``(y, z_U - z_L)``."""
-        return self.row_scale * y / self.f_scale, self.scatter(-self.sign * z)[: self.n] / self.f_scale
+    def unscale(self, y, z, point=None):
+        """Multipliers in the package convention and original units: ``(y, z_U - z_L)``.
+
+        With the ``point``, a fixed variable's ``z`` is what stationarity leaves,
+        ``-(grad f + J^T y)_j`` (the multiplier of its bound ``x_j = lb_j = ub_j``).
+        """
+        y_out, z_out = self.row_scale * y / self.f_scale, self.scatter(-self.sign * z)[: self.n] / self.f_scale
+        if point is not None and self.fixed.size:
+            z_out[self.fixed] = -(point.g + linalg.transpose_times(point.J, y_out))[self.fixed]
+        return y_out, z_out
 
 
 @dataclass
