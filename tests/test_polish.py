@@ -51,3 +51,22 @@ def test_an_equality_written_as_two_opposite_inequalities_solves():
     assert r.success and r.nit < 100
     np.testing.assert_allclose(r.x, [1.5, -0.5], atol=1e-12)
     assert r.x[0] + r.x[1] == pytest.approx(1.0, abs=1e-15)
+
+
+def test_a_stalled_run_at_a_kkt_point_is_judged_afresh_with_least_squares_multipliers():
+    # A run that stalls at the answer with run-away multipliers (here: the answer of
+    # min x0 + x1 s.t. x0 + x1 >= 1, x >= 0 at (0.5, 0.5) handed over with y = 1e11) is a
+    # SUCCESS once the active set's least-squares multipliers pass the KKT check: y = 1, z = 0.
+    import dataclasses
+
+    from lagrangian.solvers.second_order import _rechecked
+
+    row = lg.Constraint(lambda x: np.array([x[0] + x[1]]), lower=1.0, jacobian=lambda x: np.ones((1, 2)))
+    p = lg.Problem(lambda x: x[0] + x[1], [2.0, 2.0], gradient=lambda x: np.ones(2), hessian=lambda x, y: np.zeros((2, 2)),
+                   constraints=[row], bounds=([0.0, 0.0], [np.inf, np.inf]))  # fmt: skip
+    s = lg.interior_point(p)
+    stalled = dataclasses.replace(s, x=np.array([0.5, 0.5]), y=np.array([-1e11]), z=np.zeros(2), status=lg.Status.LINE_SEARCH_FAILED)
+    judged = _rechecked(p, stalled, 1e-8)
+    assert judged.status is lg.Status.SUCCESS
+    np.testing.assert_allclose(judged.y, [-1.0], atol=1e-12)
+    assert judged.kkt_check().max() <= 1e-12

@@ -208,11 +208,33 @@ def polished(problem, result, tol):
     )
 
 
+#: Statuses of a run that stalled at a point that may still be a KKT point. (A limit the
+#: caller set is not rechecked: polishing would spend what the limit forbids.)
+RECHECKED = (
+    Status.LINE_SEARCH_FAILED, Status.RESTORATION_FAILED, Status.SINGULAR_KKT, Status.NONFINITE, Status.ACCEPTABLE,
+    Status.FEASIBLE_POINT,
+)
+
+
+def _rechecked(problem, result, tol):
+    """A stalled run's point as a SUCCESS when, on its active set with least-squares multipliers, the KKT residuals are within ``tol``.
+
+    An iteration can stall at the answer because its own multipliers ran away (a
+    degenerate active set, an objective that is constant on the feasible set): the
+    point is then judged afresh, by the same independent residuals every result carries.
+    """
+    again = polished(problem, result, tol)
+    if again is result or again.kkt.max() > tol:
+        return result
+    return dataclasses.replace(again, status=Status.SUCCESS, message=Status.SUCCESS.advice)
+
+
 def verified(run, problem, x0, *, tol, raise_on_failure=False):
     """Run ``run(x0)`` (a solver returning a Solution, never raising), polish a SUCCESS and confirm it by the second-order check.
 
     A SUCCESS is first moved onto its active set (:func:`polished`, kept only when
-    its KKT residuals check out).
+    its KKT residuals check out); a run that stalled is judged afresh the same way
+    (:func:`_rechecked`).
 
     At a SUCCESS with negative curvature the solve restarts from a point along the
     negative-curvature direction (at most ``MAX_ESCAPES`` times); when no such point
@@ -221,6 +243,8 @@ def verified(run, problem, x0, *, tol, raise_on_failure=False):
     evaluation counts of the restarts add up on the returned result.
     """
     result = run(x0)
+    if result.status in RECHECKED:
+        result = _rechecked(problem, result, tol)
     runs = [result]
     for _ in range(MAX_ESCAPES + 1):
         if result.status is not Status.SUCCESS:
