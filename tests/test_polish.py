@@ -59,7 +59,7 @@ def test_a_stalled_run_at_a_kkt_point_is_judged_afresh_with_least_squares_multip
     # SUCCESS once the active set's least-squares multipliers pass the KKT check: y = 1, z = 0.
     import dataclasses
 
-    from lagrangian.solvers.second_order import _rechecked
+    from lagrangian.solvers.verification import _rechecked
 
     row = lg.Constraint(lambda x: np.array([x[0] + x[1]]), lower=1.0, jacobian=lambda x: np.ones((1, 2)))
     p = lg.Problem(lambda x: x[0] + x[1], [2.0, 2.0], gradient=lambda x: np.ones(2), hessian=lambda x, y: np.zeros((2, 2)),

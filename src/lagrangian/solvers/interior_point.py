@@ -44,7 +44,31 @@ The barrier parameter follows the monotone Fiacco-McCormick rule
 ``mu <- max(tol/10, min(0.2 mu, mu^1.5))`` once the barrier problem is solved to
 ``10 mu``. Objective and constraint rows are scaled at the start so that no
 gradient entry exceeds 100 (IPOPT's gradient-based scaling); all reported values
-are unscaled.
+are unscaled. Fixed variables (``lb == ub``) are parameters, inequality rows'
+bounds are relaxed by ``min(1e-9, tol/10)``, and a square system (as many
+equality rows as free variables) is solved for feasibility alone
+(:mod:`~lagrangian.solvers.slack_form`).
+
+The body of :func:`interior_point` follows the paper's Algorithm A step by step:
+
+==========  ==============================================  =====================================
+step        what                                            where
+==========  ==============================================  =====================================
+A-1         starting point, multipliers, filter             :func:`_starting_point` and below
+A-2         optimality error, convergence, limits           :func:`_optimality_error`
+A-3         barrier parameter update                        :func:`_update_barrier`
+A-4         search direction (inertia-corrected)            :func:`_search_direction`
+A-5         backtracking filter line search, SOC            :mod:`~lagrangian.solvers.filter_line_search`
+A-6/A-7     accept, augment the filter, update multipliers  :func:`_update_multipliers`
+A-9         feasibility restoration                         :mod:`~lagrangian.solvers.restoration`
+==========  ==============================================  =====================================
+
+Unboundedness is reported only with a ray along which ``f`` keeps falling
+(:mod:`~lagrangian.solvers.unboundedness`). Every run ends through
+:func:`~lagrangian.solvers.verification.verified`: a SUCCESS is polished onto its
+active set (:mod:`~lagrangian.solvers.polish`) and confirmed by the second-order
+check, a stalled run is judged afresh by its KKT residuals, and a failing run
+returns the best point it saw.
 
 Reference: A. Wächter and L. T. Biegler, "On the implementation of an
 interior-point filter line-search algorithm for large-scale nonlinear
@@ -69,7 +93,7 @@ from ..result import IterationRecord, Solution, Status
 from .ending import all_finite, callback_stops, check_option, finish, limit_status
 from .filter_line_search import Filter, filter_line_search
 from .restoration import restore
-from .second_order import verified
+from .verification import verified
 from .unboundedness import GrowthWatch, unbounded_ray
 from .slack_form import SlackForm, fraction_to_boundary, push_inside
 

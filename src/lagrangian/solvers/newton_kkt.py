@@ -31,7 +31,7 @@ from ..linalg.kkt_factorization import InertiaCorrection, assembled_dense
 from ..result import IterationRecord, Solution, Status
 from .ending import all_finite, callback_stops, finish
 from .restoration import INFEASIBLE_VIOLATION
-from .second_order import verified
+from .verification import verified
 from .unboundedness import GrowthWatch, unbounded_ray
 
 __all__ = ["newton_kkt"]
