@@ -53,3 +53,21 @@ def test_slack_form_residual_and_jacobian_put_each_inequality_row_on_its_slack()
     np.testing.assert_allclose(form.residual(w, c), form.row_scale * c - 0.2)
     A = np.asarray(form.jacobian(p.jacobian(w[:2], dense=True)))
     np.testing.assert_allclose(A, [[form.row_scale[0] * 0.5, form.row_scale[0] * 0.5, -1.0]])
+
+
+def test_a_trial_that_raises_the_barrier_function_by_more_than_five_orders_is_rejected():
+    # IPOPT's obj_max_inc: log10(phi_t - phi) > 5 + log10 max(10, |phi|) rejects, whatever theta does.
+    accept = Acceptance(Filter(1e3), theta=1.0, phi=1.0, slope=-1.0, theta_min=1e-4)
+    assert accept(0.1, 1.0 + 0.9e6, 1.0) == (True, False)  # rise 9e5 < 1e6: an h-type step
+    assert accept(0.1, 1.0 + 2e6, 1.0) == (False, False)  # rise 2e6 > 10^(5 + 1)
+    accept = Acceptance(Filter(1e3), theta=1.0, phi=1e3, slope=-1.0, theta_min=1e-4)
+    assert accept(0.1, 1e3 + 0.9e8, 1.0)[0] and not accept(0.1, 1e3 + 2e8, 1.0)[0]  # 10^(5 + 3)
+
+
+def test_barrier_values_are_compared_with_ipopts_rounding_allowance():
+    # At |phi| = 5e12 a decrease below 10 eps |phi| (about 0.011) is rounding: the Armijo test
+    # accepts a trial within that allowance instead of rejecting every step near the answer.
+    phi = -5e12
+    accept = Acceptance(Filter(1.0), theta=0.0, phi=phi, slope=-1e-6, theta_min=1e-4)
+    assert accept(0.0, phi + 0.005, 1.0) == (True, True)
+    assert accept(0.0, phi + 0.05, 1.0) == (False, True)

@@ -38,6 +38,7 @@ DELTA, S_THETA, S_PHI = 1.0, 1.1, 2.3  # switching condition
 ETA_PHI = 1e-8  # Armijo constant
 GAMMA_ALPHA = 0.05  # minimum step factor
 MAX_SOC, KAPPA_SOC = 4, 0.99  # second-order corrections
+OBJ_MAX_INC = 5.0  # a trial point may raise the barrier function by at most this many orders
 
 
 class Filter:
@@ -73,13 +74,34 @@ class Acceptance:
     theta_min: float
 
     def __call__(self, theta_t, phi_t, alpha_t):
-        """``(accepted, armijo)``: whether the trial is accepted, and whether by the Armijo rule."""
-        if not np.isfinite(phi_t) or self.filter.rejects(theta_t, phi_t):
+        """``(accepted, armijo)``: whether the trial is accepted, and whether by the Armijo rule.
+
+        Barrier values are compared with IPOPT's rounding allowance (``a <= b`` when
+        ``a - b <= 10 eps |phi|``): at ``|phi| = 5e12`` the last digits are rounding, and
+        an exact comparison rejects every step near the answer. A trial whose barrier
+        function rises by more than ``OBJ_MAX_INC`` orders of magnitude is rejected
+        outright (IPOPT's ``obj_max_inc``), however much it reduces the violation.
+        """
+        if not np.isfinite(phi_t) or _objective_jumps(self.phi, phi_t) or self.filter.rejects(theta_t, phi_t):
             return False, False
+        allowance = 10 * np.finfo(float).eps * abs(self.phi)
         switching = self.slope < 0 and alpha_t * (-self.slope) ** S_PHI > DELTA * self.theta**S_THETA
         if self.theta <= self.theta_min and switching:
-            return phi_t <= self.phi + ETA_PHI * alpha_t * self.slope, True
-        return theta_t <= (1 - GAMMA_THETA) * self.theta or phi_t <= self.phi - GAMMA_PHI * self.theta, False
+            return phi_t - self.phi <= ETA_PHI * alpha_t * self.slope + allowance, True
+        return theta_t <= (1 - GAMMA_THETA) * self.theta or phi_t <= self.phi - GAMMA_PHI * self.theta + allowance, False
+
+
+def _objective_jumps(phi, phi_t):
+    """IPOPT's ``obj_max_inc`` test: ``log10(phi_t - phi) > OBJ_MAX_INC + log10 max(10, |phi|)``.
+
+    A Newton step can cut the violation while raising the objective by many orders of
+    magnitude (CUTEst LUKVLI4: f from 2.6e5 to 1.3e12 in one full step), which leads
+    to a far worse local minimum; such a step is shortened instead.
+    """
+    rise = phi_t - phi
+    if not rise > 0:
+        return False
+    return np.log10(rise) > OBJ_MAX_INC + (np.log10(abs(phi)) if abs(phi) > 10 else 1.0)
 
 
 def minimum_step_length(slope, theta, theta_min):

@@ -112,7 +112,8 @@ _ACCEPTABLE = 1e-6  # a stalled solve whose best scaled KKT error is below this 
 _FEASIBLE = 1e-6  # the best iterate seen is the feasible one (to this) with the smallest error
 # Statuses that return the best iterate seen (smallest optimality error), not the last;
 # of those, the ones where the iteration stalled can end ACCEPTABLE.
-_STALLS = (Status.LINE_SEARCH_FAILED, Status.RESTORATION_FAILED, Status.SINGULAR_KKT, Status.NONFINITE)
+_STALLS = (Status.LINE_SEARCH_FAILED, Status.RESTORATION_FAILED, Status.SINGULAR_KKT, Status.NONFINITE, Status.STALLED)
+_TINY_STEPS = 5  # consecutive steps below rounding that end the run STALLED
 _ENDS_AT_BEST = (Status.MAX_ITERATIONS, Status.TIME_LIMIT, Status.EVALUATION_LIMIT) + _STALLS
 
 
@@ -237,7 +238,7 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
     filt = Filter(1e4 * max(1.0, theta0))
     theta_min = 1e-4 * max(1.0, theta0)
     history, best = [], None
-    growth, certificate = GrowthWatch(point.w[:n]), None
+    growth, certificate, tiny_steps = GrowthWatch(point.w[:n]), None, 0
     status = Status.MAX_ITERATIONS
     alpha, alpha_z, regularization, step_norm, trials, tag = 0.0, 0.0, 0.0, 0.0, 0, ""
 
@@ -322,6 +323,13 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
         y, z = _update_multipliers(form, previous, point, y, z, direction, alpha, mu)
         if model is not None:
             _update_quasi_newton(model, form, previous, point, y)
+        # Steps below rounding for _TINY_STEPS iterations in a row: the iteration cycles at
+        # its rounding limit and will not reach tol (CUTEst DIAGIQE sat 2,900 iterations).
+        moved = np.abs(point.w - previous.w).max(initial=0.0) > 10 * np.finfo(float).eps * (1 + np.abs(point.w).max(initial=0.0))
+        tiny_steps = 0 if moved else tiny_steps + 1
+        if tiny_steps >= _TINY_STEPS:
+            status = Status.STALLED
+            break
 
     if status in _ENDS_AT_BEST and best is not None:
         # The best point seen is the one returned: a failing run can wander far from it.

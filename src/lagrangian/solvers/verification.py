@@ -45,7 +45,7 @@ def polished(problem, result, tol):
 #: caller set is not rechecked: polishing would spend what the limit forbids.)
 RECHECKED = (
     Status.LINE_SEARCH_FAILED, Status.RESTORATION_FAILED, Status.SINGULAR_KKT, Status.NONFINITE, Status.ACCEPTABLE,
-    Status.FEASIBLE_POINT,
+    Status.FEASIBLE_POINT, Status.STALLED,
 )
 
 
