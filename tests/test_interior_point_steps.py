@@ -71,3 +71,16 @@ def test_barrier_values_are_compared_with_ipopts_rounding_allowance():
     accept = Acceptance(Filter(1.0), theta=0.0, phi=phi, slope=-1e-6, theta_min=1e-4)
     assert accept(0.0, phi + 0.005, 1.0) == (True, True)
     assert accept(0.0, phi + 0.05, 1.0) == (False, True)
+
+
+def test_the_barrier_gradient_is_the_gradient_of_the_damped_barrier_function():
+    # phi = f - mu sum ln(distance) + kappa_d mu sum(distance over one-sided bounds): x0 in [0, 2]
+    # (two-sided, no damping), x1 >= 1 (one-sided, damped). Central differences of phi agree.
+    p = lg.Problem(lambda x: x[0] ** 2 + 3 * x[1], [0.5, 2.0], gradient=lambda x: np.array([2 * x[0], 3.0]), bounds=([0.0, 1.0], [2.0, np.inf]))
+    form = SlackForm(p, p.x0)
+    w, mu = np.array([0.7, 1.5]), 0.3
+    grad = form.barrier_gradient(p.gradient(w), w, mu)
+    h = 1e-6
+    fd = [(form.barrier(p.objective(w + h * e), w + h * e, mu) - form.barrier(p.objective(w - h * e), w - h * e, mu)) / (2 * h) for e in np.eye(2)]
+    np.testing.assert_allclose(grad, fd, rtol=1e-7)
+    assert form.one_sided.tolist() == [False, True, False]  # bounds listed lower first: x0 >= 0, x1 >= 1, x0 <= 2

@@ -500,7 +500,7 @@ def _search_direction(form, point, y, z, d, mu, tau, correction, model) -> _Dire
     w, A = point.w, form.point_jacobian(point)
     distance = form.distance(w)
     sigma = form.scatter(z / distance)
-    grad_phi = form.gradient(point.g) + form.scatter(-form.sign * mu / distance)
+    grad_phi = form.barrier_gradient(point.g, w, mu)
     W, low_rank = form.hessian(w[: form.n], y, model)
     if not all_finite(W, low_rank, A, grad_phi, d, sigma, y):
         return None

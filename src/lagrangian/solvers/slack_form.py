@@ -28,6 +28,7 @@ from ..linalg.kkt_factorization import assembled_dense
 __all__ = ["BOUND_PUSH", "ROW_RELAX", "GRADIENT_SCALE", "push_inside", "fraction_to_boundary", "SlackForm", "Point"]
 
 BOUND_PUSH = 1e-2  # kappa_1 = kappa_2: starting distance from the bounds
+KAPPA_D = 1e-5  # damping of one-sided bounds in the barrier function (IPOPT's kappa_d)
 ROW_RELAX = 1e-9  # inequality rows' bounds are relaxed by at most this, relative (IPOPT's bound_relax_factor is 1e-8)
 GRADIENT_SCALE = 100.0  # largest scaled gradient entry
 
@@ -136,6 +137,12 @@ class SlackForm:
         self.bounded = np.concatenate([below, above])
         self.sign = np.concatenate([np.ones(below.size), -np.ones(above.size)])
         self.bound = np.concatenate([lower[below], upper[above]])
+        # Bounds whose entry has no bound on the other side get the damping term
+        # kappa_d mu (w - l) (or (u - w)) in the barrier function (Wächter & Biegler 2006,
+        # section 3.7): without it -mu ln(w - l) falls without bound as w grows, and the
+        # barrier problem pushes such an entry to infinity while f rises (CUTEst YFIT).
+        other = np.concatenate([upper[below], lower[above]])
+        self.one_sided = ~np.isfinite(other)
 
     # -- the pieces of the method -------------------------------------------------
     def push_inside(self, w):
@@ -277,11 +284,17 @@ class SlackForm:
         return W, M
 
     def barrier(self, f, w, mu):
-        """``phi_mu(w)``; ``inf`` outside the bounds or where ``f`` is not finite."""
+        """``phi_mu(w)``, with the damping of one-sided bounds; ``inf`` outside the bounds or where ``f`` is not finite."""
         distance = self.distance(w)
         if not (np.isfinite(f) and distance.min(initial=np.inf) > 0):
             return np.inf
-        return (0.0 if self.square else self.f_scale * f) - mu * np.log(distance).sum()
+        damping = KAPPA_D * mu * distance[self.one_sided].sum()
+        return (0.0 if self.square else self.f_scale * f) - mu * np.log(distance).sum() + damping
+
+    def barrier_gradient(self, g, w, mu):
+        """``grad phi_mu(w)``: ``grad f - mu / distance`` toward each bound, plus the damping ``kappa_d mu`` of one-sided ones."""
+        distance = self.distance(w)
+        return self.gradient(g) + self.scatter(self.sign * (KAPPA_D * mu * self.one_sided - mu / distance))
 
     def unscale(self, y, z, point=None):
         """Multipliers in the package convention and original units: ``(y, z_U - z_L)``.
