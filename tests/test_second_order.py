@@ -59,3 +59,22 @@ def test_negative_curvature_status_when_no_step_lowers_f():
     p = lg.Problem(lambda x: x[0] ** 4, [0.0], gradient=lambda x: 4 * x**3, hessian=lambda x, y: np.array([[-2.0]]))
     s = lg.solve(p, method="interior_point")
     assert s.status is lg.Status.NEGATIVE_CURVATURE and not s.success and s.second_order == NEGATIVE
+
+
+def test_negative_curvature_behind_a_weakly_active_bound_is_found_and_left_inward():
+    # f = -x0^2 + x1^2 on x0 in [0, 1] at (0, 0): the bound x0 >= 0 is active with z0 = 0. On the
+    # null space of the active set (x0 fixed) the curvature is +2, but the critical cone lets
+    # x0 grow, where it is -2: the check finds the direction with the bound released, and the
+    # escape moves inward (x0 > 0), where f falls.
+    from lagrangian.solvers.second_order import WEAKLY_NEGATIVE, escape_along_negative_curvature
+
+    p = lg.Problem(lambda x: -x[0] ** 2 + x[1] ** 2, [0.5, 0.5], gradient=lambda x: np.array([-2 * x[0], 2 * x[1]]),
+                   hessian=lambda x, y: np.diag([-2.0, 2.0]), bounds=([0.0, -np.inf], [1.0, np.inf]))  # fmt: skip
+    x = np.zeros(2)
+    check = second_order_check(p, x, np.zeros(0), np.zeros(2))
+    assert check.negative and not check.conclusive and check.description == WEAKLY_NEGATIVE
+    assert check.smallest == pytest.approx(-2.0)
+    start = escape_along_negative_curvature(p, x, np.zeros(0), check)
+    assert start[0] > 0 and p.objective(start) < 0
+    s = lg.interior_point(p, x0=[1e-3, 0.5])
+    assert s.success and s.fun == pytest.approx(-1.0, abs=1e-8)

@@ -45,6 +45,8 @@ CURVATURE_TOLERANCE = 1e-6
 ACTIVE_DISTANCE = 1e-6
 #: Reduced Hessians up to this order are decomposed densely (eigenvalues and a direction).
 DENSE_LIMIT = 1500
+#: A bound multiplier below this factor of ``max(1, |grad f|)`` makes an active bound weakly active.
+WEAK_MULTIPLIER = 1e-8
 #: Multipliers beyond this factor of ``max(1, |grad f|)`` mean that no constraint qualification holds.
 UNBOUNDED_MULTIPLIERS = 1e8
 #: How many times one solve may step along negative curvature and restart.
@@ -53,6 +55,14 @@ MAX_ESCAPES = 5
 POSITIVE_DEFINITE = "positive definite on the null space of the active constraints"
 SEMIDEFINITE = "positive semidefinite on the null space of the active constraints (a zero eigenvalue: a weak minimum or a degenerate point)"
 NEGATIVE = "negative curvature on the null space of the active constraints"
+WEAKLY_NEGATIVE = (
+    "negative curvature on the null space of the strongly active constraints (bounds active with a zero "
+    "multiplier released)"
+)
+WEAK_CONFIRMED = (
+    "positive definite on the null space of the active constraints; with the bounds active at a zero multiplier "
+    "released the curvature is negative, but f + y^T c does not fall along that direction inside the bounds"
+)
 UNCONFIRMED = (
     "not confirmed: the approximate Hessian showed negative curvature on the null space of the active "
     "constraints, but neither f + y^T c along that direction nor a new solve from there found a lower f"
@@ -79,6 +89,7 @@ class CurvatureCheck:
     negative: bool = False
     smallest: float = float("nan")
     direction: np.ndarray | None = None
+    conclusive: bool = True  #: False where weakly active bounds were released to find the direction
 
 
 def active_set(problem, x, y, z):
@@ -143,6 +154,21 @@ def second_order_check(problem, x, y, z) -> CurvatureCheck:
         if smallest < -CURVATURE_TOLERANCE * scale:
             v = Z @ vectors[:, 0]
             return CurvatureCheck(NEGATIVE, True, smallest, v / np.abs(v).max())
+        # Bounds active with a zero multiplier (weakly active) restrict the critical cone
+        # to one side only, not to their null space: with them released, negative
+        # curvature there is a direction that may leave the bound inward (CUTEst TRO3X3,
+        # where IPOPT leaves such a point along it to a lower f). Inconclusive by itself
+        # (the cone test is combinatorial); the escape's function values decide.
+        weak = (lower | upper) & (np.abs(z) <= WEAK_MULTIPLIER * max(1.0, np.abs(problem.gradient(x)).max(initial=0.0)))
+        if weak.any():
+            strong = np.flatnonzero((lower | upper) & ~weak)
+            A = np.vstack([np.asarray(J.toarray() if sp.issparse(J) else J, dtype=float)[rows], np.eye(n)[strong]])
+            Z = scipy.linalg.null_space(A) if A.shape[0] else np.eye(n)
+            if Z.shape[1]:
+                released, vectors = np.linalg.eigh(Z.T @ H @ Z)
+                if released[0] < -CURVATURE_TOLERANCE * scale:
+                    v = Z @ vectors[:, 0]
+                    return CurvatureCheck(WEAKLY_NEGATIVE, True, float(released[0]), v / np.abs(v).max(), conclusive=False)
         return CurvatureCheck(POSITIVE_DEFINITE if smallest > CURVATURE_TOLERANCE * scale else SEMIDEFINITE, False, smallest)
     # Large: the inertia of the active constraints' KKT matrix (no direction to step along).
     A = sp.vstack([sp.csr_array(J)[np.flatnonzero(rows)], sp.eye_array(n, format="csr")[fixed]])
@@ -178,6 +204,8 @@ def escape_along_negative_curvature(problem, x, y, check):
 
     start = lagrangian(x)
     for direction in (v, -v):
+        # Components that would leave a bound the point sits on stay where they are.
+        direction = np.where(((x <= problem.lb) & (direction < 0)) | ((x >= problem.ub) & (direction > 0)), 0.0, direction)
         with np.errstate(divide="ignore", invalid="ignore"):
             up, down = direction > 0, direction < 0
             room = np.concatenate([(problem.ub - x)[up] / direction[up], (problem.lb - x)[down] / direction[down]])

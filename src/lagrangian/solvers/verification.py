@@ -25,7 +25,7 @@ from ..errors import ConvergenceError
 from ..kkt import kkt_residuals
 from ..result import Status
 from .polish import polish
-from .second_order import MAX_ESCAPES, UNCONFIRMED, escape_along_negative_curvature, second_order_check
+from .second_order import MAX_ESCAPES, UNCONFIRMED, WEAK_CONFIRMED, escape_along_negative_curvature, second_order_check
 
 __all__ = ["verified", "polished", "RECHECKED"]
 
@@ -91,7 +91,11 @@ def verified(run, problem, x0, *, tol, raise_on_failure=False):
         start = escape_along_negative_curvature(problem, result.x, result.y, check)
         again = run(start) if start is not None else None
         if again is None or not again.fun < result.fun or len(runs) > MAX_ESCAPES:
-            if problem.derivative_sources["hessian"] == "exact":
+            if not check.conclusive:
+                # Found with weakly active bounds released, and no descent along it inside
+                # the bounds: the point passes the test it can be held to.
+                result = dataclasses.replace(result, second_order=WEAK_CONFIRMED)
+            elif problem.derivative_sources["hessian"] == "exact":
                 result = dataclasses.replace(result, status=Status.NEGATIVE_CURVATURE, message=Status.NEGATIVE_CURVATURE.advice)
             else:
                 # The function values along v do not confirm the approximate curvature
