@@ -40,8 +40,8 @@ class Status(enum.Enum):
         "that still violates the constraints; check the constraints and bounds, or start elsewhere"
     )
     UNBOUNDED = (
-        "the objective fell below -1e20 at a feasible point: the problem is probably unbounded below; "
-        "add bounds or constraints"
+        "the objective is unbounded below: it falls without bound along a ray that keeps the constraints "
+        "(result.certificate holds the ray); add bounds or constraints"
     )
     RESTORATION_FAILED = (
         "the feasibility restoration phase could not reduce the constraint violation; the constraints "
