@@ -88,7 +88,9 @@ def test_exact_jacobians_and_hessians_of_every_form_give_an_exact_lagrangian_hes
     res.y = np.concatenate(res.multipliers)
     res.z = res.bound_multipliers
     assert_kkt(problem, res, tol=1e-7)
-    assert res.multipliers[1][0] > 0  # x1^2 + x2^2 <= 0.25 is active at its upper bound
+    # The minimizer on the plane, (1/3, 1/3, 1/3), has x1^2 + x2^2 = 2/9 < 0.25: the row is inactive.
+    np.testing.assert_allclose(res.x, [1 / 3] * 3, atol=1e-9)
+    assert res.multipliers[1][0] == 0.0
 
 
 def test_jac_true_args_and_bounds_as_pairs():

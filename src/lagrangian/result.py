@@ -31,16 +31,17 @@ class Status(enum.Enum):
         "inconsistent or the problem may be unbounded below on the constraint set"
     )
     NONFINITE = (
-        "the functions returned NaN or inf near the current point and the step could not be shortened "
-        "around it; restrict the domain with constraints or start elsewhere"
+        "the functions, their derivatives or the multipliers became NaN or inf near the current point and "
+        "the step could not be shortened around it; x is the best point seen. Restrict the domain with "
+        "constraints, rescale the problem, or start elsewhere"
     )
     INFEASIBLE = (
         "the problem appears locally infeasible: x is a stationary point of the constraint violation "
         "that still violates the constraints; check the constraints and bounds, or start elsewhere"
     )
     UNBOUNDED = (
-        "the objective fell below -1e20 at a feasible point: the problem is probably unbounded below; "
-        "add bounds or constraints"
+        "the objective is unbounded below: it falls without bound along a ray that keeps the constraints "
+        "(result.certificate holds the ray); add bounds or constraints"
     )
     RESTORATION_FAILED = (
         "the feasibility restoration phase could not reduce the constraint violation; the constraints "
@@ -58,6 +59,16 @@ class Status(enum.Enum):
         "the iterates stopped improving (the KKT error grew far above, or stayed for 30 iterations above, its best "
         "value) and the best point is not accurate enough to be ACCEPTABLE: x is that best point; the problem is "
         "probably badly scaled or degenerate, rescale it or loosen tol"
+    )
+    FEASIBLE_POINT = (
+        "x satisfies the constraints of a square system (as many equality rows as free variables), but their "
+        "Jacobian is singular there, so no multipliers prove x optimal: the feasible set may not be isolated "
+        "points; check the constraints for dependent rows"
+    )
+    NEGATIVE_CURVATURE = (
+        "x is a first-order KKT point, but the Hessian of the Lagrangian has negative curvature on the null space "
+        "of the active constraints (a saddle point or a maximum, not a minimizer), and stepping along that "
+        "direction did not lower f; start elsewhere"
     )
 
     @property
@@ -166,7 +177,12 @@ class Solution:
     history : tuple of IterationRecord
     certificate : Certificate or None
         For a convex problem reported ``INFEASIBLE`` or ``UNBOUNDED`` by the QP
-        solver, the vector that proves it.
+        solver, the vector that proves it; for ``UNBOUNDED`` from a nonlinear
+        solver, the ray along which ``f`` was seen to fall.
+    second_order : str
+        Which second-order information was checked at ``x`` and what it said, e.g.
+        "positive definite on the null space of the active constraints" or
+        "not checked: quasi-Newton (bfgs) Hessian".
     """
 
     x: np.ndarray
@@ -183,6 +199,7 @@ class Solution:
     solver: str
     history: tuple = field(default=(), repr=False)
     certificate: Certificate | None = field(default=None, repr=False)
+    second_order: str = "not checked"
     _problem: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):

@@ -28,6 +28,26 @@ def check_option(name, value, *, integer=False, allow_none=False):
 OBJECTIVE_FLOOR = -1e20
 
 
+def all_finite(*values) -> bool:
+    """True when every array (dense, scipy.sparse or a ``(W, M)`` low-rank pair) holds only finite numbers.
+
+    Checked before a KKT matrix is assembled: a NaN there comes from the user's
+    functions at an iterate or from multipliers that overflowed, a solver outcome
+    (:attr:`~lagrangian.Status.NONFINITE`), not bad input.
+    """
+    for value in values:
+        if value is None:
+            continue
+        if isinstance(value, tuple):
+            if not all_finite(*value):
+                return False
+            continue
+        data = value.data if hasattr(value, "tocsr") else np.asarray(value)
+        if not np.isfinite(data).all():
+            return False
+    return True
+
+
 def limit_status(iteration, max_iterations, started, max_time):
     """``MAX_ITERATIONS`` or ``TIME_LIMIT`` once the solve has reached that limit, else None."""
     if iteration == max_iterations:

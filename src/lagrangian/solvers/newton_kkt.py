@@ -29,7 +29,10 @@ from ..errors import ProblemError, SingularKKTError
 from ..kkt import least_squares_multipliers
 from ..linalg.kkt_factorization import InertiaCorrection, assembled_dense
 from ..result import IterationRecord, Solution, Status
-from .ending import OBJECTIVE_FLOOR, callback_stops, finish
+from .ending import all_finite, callback_stops, finish
+from .restoration import INFEASIBLE_VIOLATION
+from .verification import verified
+from .unboundedness import GrowthWatch, unbounded_ray
 
 __all__ = ["newton_kkt"]
 
@@ -142,12 +145,20 @@ def newton_kkt(
         raise ProblemError("tol", f"expected a positive number, got {tol!r}")
     if int(max_iterations) < 0:
         raise ProblemError("max_iterations", f"expected a non-negative integer, got {max_iterations!r}")
-    n, m = problem.n, problem.m
+    n = problem.n
     x = problem.x0.copy() if x0 is None else np.asarray(x0, dtype=float).copy()
     if x.shape != (n,) or not np.all(np.isfinite(x)):
         raise ProblemError("x0", f"expected {n} finite values, got shape {x.shape}")
-    start_counts = dict(problem.counts)
     stream = (sys.stdout if log is True else log) if log else None
+    run = lambda start: _newton_kkt(problem, start, y0 if start is x else None, tol, max_iterations, stream, callback)  # noqa: E731
+    return verified(run, problem, x, tol=tol, raise_on_failure=raise_on_failure)
+
+
+def _newton_kkt(problem, x, y0, tol, max_iterations, stream, callback):
+    """The body of :func:`newton_kkt` from ``x`` (options checked), without the second-order check."""
+    n, m = problem.n, problem.m
+    x = x.copy()
+    start_counts = dict(problem.counts)
     logger = _Log(stream)
     correction = InertiaCorrection()
     model = None if (problem.has_hessian or problem.has_hessian_product) else quasi_newton_model(n, problem.quasi_newton)
@@ -172,6 +183,7 @@ def newton_kkt(
     history = []
     status = Status.MAX_ITERATIONS
     alpha, regularization = 0.0, 0.0
+    growth, certificate, best = GrowthWatch(x), None, None
 
     for iteration in range(max_iterations + 1):
         r = c - problem.cl
@@ -182,11 +194,10 @@ def newton_kkt(
         if callback_stops(callback, record, x):
             status = Status.STOPPED
             break
+        if best is None or max(record.primal, record.dual) < best[0]:
+            best = (max(record.primal, record.dual), x, f, c, g, J, y.copy())
         if record.primal <= tol and record.dual <= tol:
             status = Status.SUCCESS
-            break
-        if f < OBJECTIVE_FLOOR and record.primal <= tol:
-            status = Status.UNBOUNDED
             break
         if iteration == max_iterations:
             break
@@ -200,6 +211,9 @@ def newton_kkt(
                 else:
                     H, low_rank = problem.hessian(x, y, dense=dense), None
                     hessian_times = lambda v, H=H: H @ v  # noqa: E731
+                if not all_finite(H, low_rank, J, g, r, y):
+                    status = Status.NONFINITE
+                    break
                 solution, info = correction.solve(H, J, -np.concatenate([g, r]), low_rank=low_rank)
                 regularization = info.primal_regularization
                 rank_deficient = info.dual_regularization > 0
@@ -212,6 +226,14 @@ def newton_kkt(
             status = Status.SINGULAR_KKT
             break
         dx, y_new = solution[:n], solution[n:]
+
+        # -- evidence of unboundedness (zero or negative curvature, or growth) ------
+        if record.primal <= tol and (regularization > 0 or growth.due(x)):
+            ray = unbounded_ray(problem, x, dx, tol=tol)
+            if ray is not None:
+                x, f, c, status, certificate = ray.x, ray.f, ray.c, Status.UNBOUNDED, ray.certificate
+                g, J = problem.gradient(x), problem.jacobian(x, dense=dense)
+                break
 
         # -- merit penalty and directional derivative ------------------------------
         r_norm = np.abs(r).sum()
@@ -254,6 +276,21 @@ def newton_kkt(
             accepted = phi_trial <= phi + _ARMIJO * alpha * slope
         if not accepted:
             status = Status.NONFINITE if not np.isfinite(phi_trial) else Status.LINE_SEARCH_FAILED
+            if record.primal > tol and m:
+                # Stuck while infeasible: minimize the violation alone. A stationary point
+                # of it that still violates the rows is the verdict INFEASIBLE (as the
+                # interior point's restoration phase gives); a feasible one is a restart.
+                x_v, c_v, stationary = least_violation(problem, x, dense)
+                violation = np.abs(c_v - problem.cl).max(initial=0.0)
+                if violation > tol and not (violation > INFEASIBLE_VIOLATION and stationary):
+                    break
+                x, c, f = x_v, c_v, problem.objective(x_v)
+                g, J = problem.gradient(x), problem.jacobian(x, dense=dense)
+                if violation > tol:
+                    status = Status.INFEASIBLE
+                    break
+                y, nu, alpha, status = least_squares_multipliers(J, g), 0.0, 0.0, Status.MAX_ITERATIONS
+                continue
             break
 
         # -- accept -----------------------------------------------------------------
@@ -263,7 +300,42 @@ def newton_kkt(
             model.update(x_trial - x, (g_new + linalg.transpose_times(J_new, y)) - (g + linalg.transpose_times(J, y)))
         x, f, c, g, J = x_trial, f_trial, c_trial, g_new, J_new
 
+    if status in (Status.MAX_ITERATIONS, Status.LINE_SEARCH_FAILED, Status.SINGULAR_KKT, Status.NONFINITE):
+        # The best point seen (smallest max(primal, dual) residual) is the one returned.
+        _, x, f, c, g, J, y = best
     return finish(
         problem, solver="newton_kkt", x=x, f=f, y=y, z=np.zeros(n), c=c, g=g, J=J,
-        status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=raise_on_failure,
+        status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=False,
+        certificate=certificate,
     )
+
+
+def least_violation(problem, x, dense, *, max_iterations=100):
+    r"""Gauss-Newton on :math:`\tfrac12 \|c(x) - c_l\|^2` from ``x``: ``(x, c(x), stationary)``.
+
+    Each step solves the linearized least-squares problem
+    ``min ||r + J dx||`` (minimum norm where ``J`` loses rank) and backtracks on
+    ``||r||^2``. ``stationary`` says that the gradient ``J^T r`` vanished to
+    ``1e-6 max(1, ||r||)`` (infinity norms): a local minimizer of the violation,
+    as the interior point's restoration phase tests.
+    """
+    c = problem.constraint_values(x)
+    for _ in range(max_iterations):
+        r = c - problem.cl
+        J = problem.jacobian(x, dense=dense)
+        gradient = linalg.transpose_times(J, r)
+        if np.abs(gradient).max(initial=0.0) <= 1e-6 * max(1.0, np.abs(r).max(initial=0.0)):
+            return x, c, True
+        dx = least_squares_multipliers(J.T, r)
+        slope, value, alpha = -(r @ r), 0.5 * (r @ r), 1.0
+        while alpha > 1e-12:
+            trial = x + alpha * dx
+            c_trial = problem.constraint_values(trial)
+            r_trial = c_trial - problem.cl
+            if np.all(np.isfinite(r_trial)) and 0.5 * (r_trial @ r_trial) <= value + 1e-4 * alpha * slope:
+                break
+            alpha *= 0.5
+        if alpha <= 1e-12:
+            return x, c, False
+        x, c = trial, c_trial
+    return x, c, False

@@ -1,0 +1,122 @@
+r"""How every nonlinear solver's run ends: the trust invariant applied to its result.
+
+:func:`verified` runs a solver and judges what it returns, with the problem's own
+functions and nothing the solver computed:
+
+1. a SUCCESS is moved onto its active set (:mod:`~lagrangian.solvers.polish`, kept
+   only when its KKT residuals are no larger), then confirmed by the second-order
+   check (:mod:`~lagrangian.solvers.second_order`); at negative curvature the run
+   restarts from a point along it, and ends NEGATIVE_CURVATURE when that cannot
+   lower ``f``;
+2. a run that stalled (line search, restoration, a singular or non-finite KKT
+   matrix) is judged afresh: on its active set with least-squares multipliers, a
+   point whose residuals are within ``tol`` is a SUCCESS after all.
+
+Limits the caller set (iterations, time, evaluations) are respected: such a result
+is returned as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from types import MappingProxyType
+
+from ..errors import ConvergenceError
+from ..kkt import kkt_residuals
+from ..result import Status
+from .polish import polish
+from .second_order import MAX_ESCAPES, UNCONFIRMED, WEAK_CONFIRMED, escape_along_negative_curvature, second_order_check
+
+__all__ = ["verified", "polished", "RECHECKED"]
+
+
+def polished(problem, result, tol):
+    """``result`` moved onto its active set by :func:`~lagrangian.solvers.polish.polish` when that checks out."""
+    found = polish(problem, result.x, result.y, result.z, tol)
+    if found is None:
+        return result
+    x, y, z = found
+    return dataclasses.replace(
+        result, x=x, fun=float(problem.objective(x)), y=y, z=z, multipliers=problem.split(y), kkt=kkt_residuals(problem, x, y, z)
+    )
+
+
+#: Statuses of a run that stalled at a point that may still be a KKT point. (A limit the
+#: caller set is not rechecked: polishing would spend what the limit forbids.)
+RECHECKED = (
+    Status.LINE_SEARCH_FAILED, Status.RESTORATION_FAILED, Status.SINGULAR_KKT, Status.NONFINITE, Status.ACCEPTABLE,
+    Status.FEASIBLE_POINT, Status.STALLED,
+)
+
+
+def _rechecked(problem, result, tol):
+    """A stalled run's point as a SUCCESS when, on its active set with least-squares multipliers, the KKT residuals are within ``tol``.
+
+    An iteration can stall at the answer because its own multipliers ran away (a
+    degenerate active set, an objective that is constant on the feasible set): the
+    point is then judged afresh, by the same independent residuals every result carries.
+    """
+    again = polished(problem, result, tol)
+    if again is result or again.kkt.max() > tol:
+        return result
+    return dataclasses.replace(again, status=Status.SUCCESS, message=Status.SUCCESS.advice)
+
+
+def verified(run, problem, x0, *, tol, raise_on_failure=False):
+    """Run ``run(x0)`` (a solver returning a Solution, never raising), polish a SUCCESS and confirm it by the second-order check.
+
+    A SUCCESS is first moved onto its active set (:func:`polished`, kept only when
+    its KKT residuals check out); a run that stalled is judged afresh the same way
+    (:func:`_rechecked`).
+
+    At a SUCCESS with negative curvature the solve restarts from a point along the
+    negative-curvature direction (at most ``MAX_ESCAPES`` times); when no such point
+    lowers the Lagrangian, or the new solve ends higher, the first-order point is
+    returned with :attr:`~lagrangian.Status.NEGATIVE_CURVATURE`. The histories and
+    evaluation counts of the restarts add up on the returned result.
+    """
+    result = run(x0)
+    if result.status in RECHECKED:
+        result = _rechecked(problem, result, tol)
+    runs = [result]
+    for _ in range(MAX_ESCAPES + 1):
+        if result.status is not Status.SUCCESS:
+            break
+        result = polished(problem, result, tol)
+        check = second_order_check(problem, result.x, result.y, result.z)
+        result = dataclasses.replace(result, second_order=check.description)
+        runs[-1] = result
+        if not check.negative:
+            break
+        start = escape_along_negative_curvature(problem, result.x, result.y, check)
+        again = run(start) if start is not None else None
+        if again is None or not again.fun < result.fun or len(runs) > MAX_ESCAPES:
+            if not check.conclusive:
+                # Found with weakly active bounds released, and no descent along it inside
+                # the bounds: the point passes the test it can be held to.
+                result = dataclasses.replace(result, second_order=WEAK_CONFIRMED)
+            elif problem.derivative_sources["hessian"] == "exact":
+                result = dataclasses.replace(result, status=Status.NEGATIVE_CURVATURE, message=Status.NEGATIVE_CURVATURE.advice)
+            else:
+                # The function values along v do not confirm the approximate curvature
+                # (differences with steps relative to a large |x| can be far off).
+                result = dataclasses.replace(result, second_order=UNCONFIRMED)
+            runs[-1] = result
+            break
+        runs.append(again)
+        result = again
+    if len(runs) > 1:
+        result = _joined(runs)
+    if raise_on_failure and not result.success:
+        raise ConvergenceError(result)
+    return result
+
+
+def _joined(runs):
+    """The last run's result with every run's history (numbered on) and evaluation counts."""
+    history, offset = [], 0
+    for r in runs:
+        history += [dataclasses.replace(record, iteration=record.iteration + offset) for record in r.history]
+        offset = len(history)
+    evaluations = {key: sum(r.evaluations[key] for r in runs) for key in runs[-1].evaluations}
+    return dataclasses.replace(runs[-1], history=tuple(history), nit=len(history) - 1, evaluations=MappingProxyType(evaluations))

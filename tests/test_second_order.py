@@ -1,0 +1,80 @@
+"""The trust invariant's second-order half: SUCCESS never at a saddle or a maximum where the curvature is known."""
+
+import numpy as np
+import pytest
+
+import lagrangian as lg
+from lagrangian.solvers.second_order import NEGATIVE, POSITIVE_DEFINITE, second_order_check
+
+
+def saddle_problem(**options):
+    # f = -x0^2 + x0^4 + x1^2: a saddle at 0 (Hessian diag(-2, 2)), minima at (+-1/sqrt 2, 0), f = -1/4.
+    return lg.Problem(lambda x: -x[0] ** 2 + x[0] ** 4 + x[1] ** 2, [0.0, 0.0], gradient=lambda x: np.array([-2 * x[0] + 4 * x[0] ** 3, 2 * x[1]]),
+                      hessian=lambda x, y: np.diag([-2 + 12 * x[0] ** 2, 2.0]), **options)  # fmt: skip
+
+
+def test_the_check_reads_the_reduced_hessian_against_its_eigenvalues():
+    p = saddle_problem()
+    check = second_order_check(p, np.zeros(2), np.zeros(0), np.zeros(2))
+    assert check.negative and check.smallest == pytest.approx(-2.0) and check.description == NEGATIVE
+    np.testing.assert_allclose(np.abs(check.direction), [1.0, 0.0], atol=1e-12)
+    check = second_order_check(p, np.array([2**-0.5, 0.0]), np.zeros(0), np.zeros(2))
+    assert not check.negative and check.smallest == pytest.approx(2.0) and check.description == POSITIVE_DEFINITE
+
+
+def test_minimize_escapes_the_saddle_at_the_starting_point_like_trust_constr():
+    r = lg.minimize(lambda x: -x[0] ** 2 + x[0] ** 4 + x[1] ** 2, [0.0, 0.0])
+    assert r.success
+    np.testing.assert_allclose(np.abs(r.x), [2**-0.5, 0.0], atol=1e-7)
+    assert r.fun == pytest.approx(-0.25, abs=1e-12)
+
+
+@pytest.mark.parametrize("solver", [lg.interior_point, lg.solve])
+def test_the_solvers_say_which_second_order_information_they_checked(solver):
+    s = solver(saddle_problem())
+    assert s.success and s.second_order == POSITIVE_DEFINITE and s.fun == pytest.approx(-0.25)
+    quasi_newton = lg.Problem(lambda x: (x[0] - 1) ** 2, [0.0], gradient=lambda x: 2 * (x - 1))
+    assert solver(quasi_newton).second_order.startswith("not checked: quasi-Newton")
+
+
+def test_a_maximum_inside_a_box_is_left_for_the_bound():
+    # -x^2 on [-1, 1] from 0: x = 0 is a KKT point (a maximum); the minima are the bounds, f = -1.
+    p = lg.Problem(lambda x: -x[0] ** 2, [0.0], gradient=lambda x: -2 * x, hessian=lambda x, y: np.array([[-2.0]]), bounds=([-1.0], [1.0]))
+    s = lg.interior_point(p)
+    assert s.success and s.fun == pytest.approx(-1.0, abs=1e-7) and abs(s.x[0]) == pytest.approx(1.0, abs=1e-7)
+    assert s.second_order == POSITIVE_DEFINITE  # no free direction left at a vertex
+
+
+def test_the_maximum_of_minus_norm_squared_on_a_line_is_left_for_unboundedness():
+    # -||x||^2 on x0 + x1 = 1: x0 = (1/2, 1/2) is a KKT point with curvature -2 along (1, -1);
+    # newton_kkt stops there at once, the check steps off, and f falls without bound.
+    line = lg.Constraint(lambda x: x[0] + x[1], lower=1.0, upper=1.0, jacobian=lambda x: np.array([[1.0, 1.0]]))
+    p = lg.Problem(lambda x: -x @ x, [0.5, 0.5], gradient=lambda x: -2 * x, hessian=lambda x, y: -2 * np.eye(2), constraints=[line])
+    s = lg.solve(p)  # newton_kkt
+    assert not s.success and s.fun < -1e20 and s.status is lg.Status.UNBOUNDED
+
+
+def test_negative_curvature_status_when_no_step_lowers_f():
+    # A Hessian that says -2 at the stationary point 0 of f = x^4, where no step lowers f.
+    p = lg.Problem(lambda x: x[0] ** 4, [0.0], gradient=lambda x: 4 * x**3, hessian=lambda x, y: np.array([[-2.0]]))
+    s = lg.solve(p, method="interior_point")
+    assert s.status is lg.Status.NEGATIVE_CURVATURE and not s.success and s.second_order == NEGATIVE
+
+
+def test_negative_curvature_behind_a_weakly_active_bound_is_found_and_left_inward():
+    # f = -x0^2 + x1^2 on x0 in [0, 1] at (0, 0): the bound x0 >= 0 is active with z0 = 0. On the
+    # null space of the active set (x0 fixed) the curvature is +2, but the critical cone lets
+    # x0 grow, where it is -2: the check finds the direction with the bound released, and the
+    # escape moves inward (x0 > 0), where f falls.
+    from lagrangian.solvers.second_order import WEAKLY_NEGATIVE, escape_along_negative_curvature
+
+    p = lg.Problem(lambda x: -x[0] ** 2 + x[1] ** 2, [0.5, 0.5], gradient=lambda x: np.array([-2 * x[0], 2 * x[1]]),
+                   hessian=lambda x, y: np.diag([-2.0, 2.0]), bounds=([0.0, -np.inf], [1.0, np.inf]))  # fmt: skip
+    x = np.zeros(2)
+    check = second_order_check(p, x, np.zeros(0), np.zeros(2))
+    assert check.negative and not check.conclusive and check.description == WEAKLY_NEGATIVE
+    assert check.smallest == pytest.approx(-2.0)
+    start = escape_along_negative_curvature(p, x, np.zeros(0), check)
+    assert start[0] > 0 and p.objective(start) < 0
+    s = lg.interior_point(p, x0=[1e-3, 0.5])
+    assert s.success and s.fun == pytest.approx(-1.0, abs=1e-8)

@@ -1,0 +1,81 @@
+"""Unbounded and infeasible problems get the verdict the evidence supports, from every entry point and Hessian source."""
+
+import numpy as np
+import pytest
+from scipy.optimize import LinearConstraint
+
+import lagrangian as lg
+
+
+def assert_unbounded(result):
+    assert result.status is lg.Status.UNBOUNDED
+    ray = result.certificate
+    assert ray is not None and ray.kind == "unbounded" and ray.value < 0
+    assert result.fun < -1e20
+
+
+@pytest.mark.filterwarnings("ignore:delta_grad == 0.0")
+def test_minus_x_on_x_ge_0_is_unbounded_with_a_quasi_newton_model():
+    # A BFGS model sees no curvature: the steps grow linearly, yet the ray x + t e is found early.
+    p = lg.Problem(lambda x: -x[0], [1.0], gradient=lambda x: np.array([-1.0]), bounds=([0.0], [np.inf]))
+    s = lg.interior_point(p)
+    assert_unbounded(s)
+    assert s.certificate.d[0] > 0 and s.nit < 50
+
+
+def test_an_unbounded_lp_through_minimize_is_unbounded():
+    # min -x0 - x1 s.t. -1 <= x0 - x1 <= 1, x >= 0: the ray (1, 1) keeps every constraint.
+    r = lg.minimize(lambda x: -x[0] - x[1], [0.0, 0.0], constraints=[LinearConstraint([[1.0, -1.0]], -1, 1)], bounds=[(0, None)] * 2)
+    assert r.status_name == "UNBOUNDED" and r.fun < -1e20 and r.nit < 50
+
+
+@pytest.mark.filterwarnings("ignore:delta_grad == 0.0")
+def test_unconstrained_linear_objective_through_newton_kkt_is_unbounded():
+    s = lg.newton_kkt(lg.Problem(lambda x: x[0], [0.0], gradient=lambda x: np.array([1.0])))
+    assert_unbounded(s)
+    np.testing.assert_allclose(s.certificate.d, [-1.0])
+
+
+def test_a_large_but_bounded_minimum_is_not_called_unbounded():
+    # f = -|x0 + x1 + x2|^10 on [-1e6, 1e6]^3: the minimum is -(3e6)^10 = -5.9e64 at a corner,
+    # far below -1e20, and no ray of descent stays inside the box.
+    r = lg.minimize(lambda x: -abs(np.sum(x)) ** 10, [1.0, 1.0, 1.0], bounds=[(-1e6, 1e6)] * 3)
+    assert r.status_name != "UNBOUNDED"
+
+
+def test_inconsistent_equalities_are_infeasible_through_every_entry_point():
+    # x0 + x1 = 1, x0 - x1 = 0, x0 = 3 (3 rows, 2 unknowns): the least-squares point of the
+    # violation is (4/3, 1/2), where J^T r = 0 and r = (5/6, 5/6, -5/3) != 0.
+    def problem():
+        rows = lg.Constraint(lambda x: np.array([x[0] + x[1], x[0] - x[1], x[0]]), lower=[1, 0, 3], upper=[1, 0, 3],
+                             jacobian=lambda x: np.array([[1.0, 1.0], [1.0, -1.0], [1.0, 0.0]]))  # fmt: skip
+        return lg.Problem(lambda x: x @ x, [0.0, 0.0], gradient=lambda x: 2 * x, hessian=lambda x, y: 2 * np.eye(2), constraints=[rows])
+
+    for solver in (lg.solve, lg.interior_point, lg.newton_kkt):
+        s = solver(problem())
+        assert s.status is lg.Status.INFEASIBLE, solver
+        np.testing.assert_allclose(s.x, [4 / 3, 0.5], atol=1e-6)
+
+
+@pytest.mark.parametrize("solver", [lg.interior_point, lg.newton_kkt])
+def test_a_nan_in_the_hessian_mid_solve_is_a_status_at_the_best_point_not_an_error(solver):
+    # f = (x - 3)^4 from 0 (Newton steps x <- x + (3 - x)/3) with a Hessian that turns NaN
+    # past x = 0.5: the KKT matrix there cannot be formed. The solve ends NONFINITE at the
+    # best point seen.
+    p = lg.Problem(lambda x: (x[0] - 3.0) ** 4, [0.0], gradient=lambda x: 4 * (x - 3.0) ** 3,
+                   hessian=lambda x, y: np.array([[12 * (x[0] - 3.0) ** 2 if x[0] < 0.5 else np.nan]]))  # fmt: skip
+    s = solver(p)
+    assert s.status is lg.Status.NONFINITE
+    assert s.fun == min(r.objective for r in s.history)  # the best iterate is the one returned
+
+
+def test_no_kkt_point_is_a_status_not_an_error():
+    # min x0 + x1^2 s.t. x0^2 = 0: the minimizer (0, 0) has no multiplier (grad c = 0 there).
+    p = lg.Problem(lambda x: x[0] + x[1] ** 2, [1.0, 1.0], gradient=lambda x: np.array([1.0, 2 * x[1]]),
+                   hessian=lambda x, y: np.diag([2 * y[0], 2.0]),
+                   constraints=[lg.Constraint(lambda x: x[0] ** 2, lower=0, upper=0, jacobian=lambda x: np.array([[2 * x[0], 0.0]]))])  # fmt: skip
+    for solver in (lg.solve, lg.interior_point):
+        s = solver(p, max_iterations=100)
+        assert isinstance(s.status, lg.Status)
+        if s.success:  # only where an independent check agrees
+            assert s.kkt_check().max() <= 1e-8
