@@ -76,7 +76,7 @@ def test_barrier_values_are_compared_with_ipopts_rounding_allowance():
 def test_the_barrier_gradient_is_the_gradient_of_the_damped_barrier_function():
     # phi = f - mu sum ln(distance) + kappa_d mu sum(distance over one-sided bounds): x0 in [0, 2]
     # (two-sided, no damping), x1 >= 1 (one-sided, damped). Central differences of phi agree.
-    p = lg.Problem(lambda x: x[0] ** 2 + 3 * x[1], [0.5, 2.0], gradient=lambda x: np.array([2 * x[0], 3.0]), bounds=([0.0, 1.0], [2.0, np.inf]))
+    p = lg.Problem(lambda x: x[0] ** 2 + 3 * x[1], [0.5, 2.0], gradient=lambda x: np.array([2 * x[0], 3.0]), bounds=(np.array([0.0, 1.0]), np.array([2.0, np.inf])))
     form = SlackForm(p, p.x0)
     w, mu = np.array([0.7, 1.5]), 0.3
     grad = form.barrier_gradient(p.gradient(w), w, mu)

@@ -431,6 +431,8 @@ def _result(result, problem, objective, method_key, sources, jacobian_sources, b
         bound_multipliers=np.array(result.z),
         kkt=result.kkt.as_dict(),
         derivatives=derivatives,
+        certificate=result.certificate,
+        second_order=result.second_order,
         solution=result,
         method=result.solver,
     )
