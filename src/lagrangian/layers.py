@@ -52,7 +52,10 @@ from .errors import ProblemError, SolverError
 from .parallel import FailedSolve, solve_many
 from .problem import Constraint, Problem
 
-__all__ = ["BatchSolution", "solve_qp_batch", "qp_cotangents", "ParametricProblem", "solve_parametric_batch", "parametric_cotangents"]
+__all__ = [
+    "AutodiffTransforms",
+    "autodiff_parametric",
+    "BatchSolution", "solve_qp_batch", "qp_cotangents", "ParametricProblem", "solve_parametric_batch", "parametric_cotangents"]
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,70 @@ class ParametricProblem:
             lambda x: f(x, p), self.x0, gradient=lambda x: g(x, p), constraints=constraints, bounds=self.bounds,
             hessian=lambda x, y: H(x, y, p), name="parametric problem",
         )
+
+
+@dataclass(frozen=True)
+class AutodiffTransforms:
+    """A framework's function transforms, all with the signature of ``jax.grad`` /
+    ``torch.func.grad`` (``transform(fn, argnums=0)``), and its array conversions."""
+
+    grad: object
+    jacobian: object
+    hessian: object
+    array: object  #: NumPy array -> framework array (float64)
+    numpy: object  #: framework array -> NumPy array
+    compile: object = None  #: e.g. ``jax.jit``; applied to every derivative function
+
+
+def autodiff_parametric(objective, x0, transforms: AutodiffTransforms, *, constraints=None, cl=None, cu=None, bounds=None) -> ParametricProblem:
+    r"""A :class:`ParametricProblem` from ``objective(x, p)`` and ``constraints(x, p)`` written
+    in an autodiff framework: gradient, Jacobian and Hessian of the Lagrangian in ``x`` and
+    the parameter pullback
+
+    .. math::
+
+        \bar p = \nabla_p \big[ -w_x^T \nabla_x L(x, y, p) - w_y^T c(x, p) + \bar f L(x, y, p) \big]
+
+    by the framework's transforms. One definition serves the PyTorch and the JAX layers.
+    """
+    t, numpy = transforms.array, transforms.numpy
+    compile_ = transforms.compile or (lambda fn: fn)
+
+    def lagrangian(x, y, p):
+        value = objective(x, p)
+        return value if constraints is None else value + y @ constraints(x, p)
+
+    gradient_x_lagrangian = transforms.grad(lagrangian, argnums=0)
+
+    def pulled_back(p, x, y, wx, wy, fun_bar):
+        value = -(wx @ gradient_x_lagrangian(x, y, p)) + fun_bar * lagrangian(x, y, p)
+        if constraints is not None:
+            value = value - wy @ constraints(x, p)
+        return value
+
+    value_f = compile_(objective)
+    gradient_x = compile_(transforms.grad(objective, argnums=0))
+    hessian_x = compile_(transforms.hessian(lagrangian, argnums=0))
+    parameter_gradient = compile_(transforms.grad(pulled_back, argnums=0))
+    kwargs = {}
+    if constraints is not None:
+        values_c = compile_(constraints)
+        jacobian_c = compile_(transforms.jacobian(constraints, argnums=0))
+        kwargs = dict(
+            constraints=lambda x, p: numpy(values_c(t(x), t(p))),
+            jacobian=lambda x, p: numpy(jacobian_c(t(x), t(p))),
+            cl=cl,
+            cu=cu,
+        )
+    return ParametricProblem(
+        lambda x, p: float(value_f(t(x), t(p))),
+        x0,
+        gradient=lambda x, p: numpy(gradient_x(t(x), t(p))),
+        hessian=lambda x, y, p: numpy(hessian_x(t(x), t(y), t(p))),
+        parameter_vjp=lambda x, y, p, wx, wy, fun_bar: numpy(parameter_gradient(t(p), t(x), t(y), t(wx), t(wy), t(fun_bar))),
+        bounds=bounds,
+        **kwargs,
+    )
 
 
 def solve_parametric_batch(parametric: ParametricProblem, parameters, *, executor="serial", **options) -> BatchSolution:

@@ -28,7 +28,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..layers import ParametricProblem, parametric_cotangents, qp_cotangents, solve_parametric_batch, solve_qp_batch
+from ..layers import (
+    AutodiffTransforms,
+    ParametricProblem,
+    autodiff_parametric,
+    parametric_cotangents,
+    qp_cotangents,
+    solve_parametric_batch,
+    solve_qp_batch,
+)
 
 __all__ = ["QPLayer", "NonlinearLayer"]
 
@@ -112,49 +120,15 @@ class QPLayer(torch.nn.Module):
 
 # -- nonlinear problems -----------------------------------------------------------------
 def _torch_parametric(objective, constraints, x0, cl, cu, bounds) -> ParametricProblem:
-    """A :class:`~lagrangian.layers.ParametricProblem` whose derivatives are torch.func's."""
+    """A :class:`~lagrangian.layers.ParametricProblem` whose derivatives are ``torch.func``'s."""
     from torch.func import grad, hessian, jacrev
 
-    def t(a):
-        return torch.as_tensor(np.asarray(a, dtype=float), dtype=torch.float64)
-
-    def lagrangian(x, y, p):
-        value = objective(x, p)
-        return value if constraints is None else value + y @ constraints(x, p)
-
-    gradient_x = grad(lambda x, p: objective(x, p))
-    hessian_x = hessian(lagrangian, argnums=0)
-    gradient_x_lagrangian = grad(lagrangian, argnums=0)
-
-    def pulled_back(p, x, y, wx, wy, fun_bar):
-        # p_bar = grad_p [ -w_x' grad_x L - w_y' c + f_bar L ]  (lagrangian.layers)
-        value = -(wx @ gradient_x_lagrangian(x, y, p)) + fun_bar * lagrangian(x, y, p)
-        if constraints is not None:
-            value = value - wy @ constraints(x, p)
-        return value
-
-    parameter_gradient = grad(pulled_back, argnums=0)
-
-    def vjp(x, y, p, wx, wy, fun_bar):
-        return parameter_gradient(t(p), t(x), t(y), t(wx), t(wy), float(fun_bar)).numpy()
-
-    kwargs = {}
-    if constraints is not None:
-        kwargs = dict(
-            constraints=lambda x, p: constraints(t(x), t(p)).detach().numpy(),
-            jacobian=lambda x, p: jacrev(constraints)(t(x), t(p)).detach().numpy(),
-            cl=cl,
-            cu=cu,
-        )
-    return ParametricProblem(
-        lambda x, p: float(objective(t(x), t(p))),
-        x0,
-        gradient=lambda x, p: gradient_x(t(x), t(p)).detach().numpy(),
-        hessian=lambda x, y, p: hessian_x(t(x), t(y), t(p)).detach().numpy(),
-        parameter_vjp=vjp,
-        bounds=bounds,
-        **kwargs,
+    transforms = AutodiffTransforms(
+        grad=grad, jacobian=jacrev, hessian=hessian,
+        array=lambda a: torch.as_tensor(np.asarray(a, dtype=float), dtype=torch.float64),
+        numpy=lambda t: t.detach().numpy(),
     )
+    return autodiff_parametric(objective, x0, transforms, constraints=constraints, cl=cl, cu=cu, bounds=bounds)
 
 
 class _NonlinearFunction(torch.autograd.Function):
