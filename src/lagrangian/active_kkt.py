@@ -201,8 +201,12 @@ class ActiveKKT:
     def from_solution(cls, solution, *, active_tol: float = 1e-6) -> "ActiveKKT":
         """The active KKT matrix of a successful :class:`~lagrangian.Solution` (its problem needs a Hessian)."""
         problem = getattr(solution, "_problem", None)
-        if problem is None or not solution.success:
-            raise ProblemError("solution", "needs a successful Solution that still knows its problem")
+        if problem is None:
+            raise ProblemError("solution", "needs a Solution that still knows its problem (one from solve, or from solve_many's list form)")
+        if not solution.success:
+            raise ProblemError(
+                "solution", f"is {solution.status.name}, not SUCCESS: the KKT conditions the derivative differentiates do not hold there"
+            )
         if not problem.has_hessian:
             raise ProblemError(
                 "solution", "sensitivities need the Hessian of the Lagrangian; build the problem with hessian= "

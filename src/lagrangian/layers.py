@@ -71,6 +71,10 @@ class BatchSolution:
 
 
 def _stack(results, n, m) -> BatchSolution:
+    for i, r in enumerate(results):
+        if isinstance(r, FailedSolve) and r.error == "ProblemError":
+            # bad input stays bad input, whichever process found it
+            raise ProblemError(f"batch item {i}", r.message)
     failed = [(i, r) for i, r in enumerate(results) if isinstance(r, FailedSolve) or not r.success]
     if failed:
         described = ", ".join(f"{i}: {r.error if isinstance(r, FailedSolve) else r.status.name}" for i, r in failed[:8])
