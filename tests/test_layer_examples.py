@@ -5,7 +5,7 @@ from lagrangian.examples import layer_nonconvex_against_differences
 
 def test_nonconvex_layer_gradient_equals_differences_and_descent_reaches_the_target():
     found = layer_nonconvex_against_differences.main()
-    assert found["disc active multiplier"] > 0.1 and found["disc inactive multiplier"] == 0.0
+    assert found["disc active multiplier"] > 0.1 and abs(found["disc inactive multiplier"]) < 1e-9
     assert found["disc active relative error"] <= 1e-6  # central differences of re-solves
     assert found["disc inactive relative error"] <= 1e-6
     assert found["final_loss"] <= 1e-12 < found["initial_loss"]  # the target lies on the learned disc
