@@ -85,3 +85,10 @@ def test_a_dask_local_cluster_of_two_workers_gives_the_serial_results():
             assert len(client.scheduler_info()["workers"]) == 2
             results = solve_many(problems, executor=client.get_executor(), chunksize=2, tol=1e-10)
     assert_same_as_serial(results, problems)
+
+
+def test_parametric_results_from_other_processes_get_their_problem_back():
+    results = solve_many(rosenbrock_in_a_disc, [0.5, 0.8], max_workers=2, chunksize=1, tol=1e-12)
+    for result in results:
+        S = sensitivity(result, constraints_p=[[-1.0]], objective_p=[0.0])
+        assert S.value[0] == pytest.approx(-result.y[0], rel=1e-12)

@@ -272,7 +272,7 @@ def autodiff_parametric(objective, x0, transforms: AutodiffTransforms, *, constr
 def solve_parametric_batch(parametric: ParametricProblem, parameters, *, executor="serial", **options) -> BatchSolution:
     """Solve ``parametric`` at each row of ``parameters`` (B, k) with :func:`lagrangian.solve`."""
     parameters = np.atleast_2d(np.asarray(parameters, dtype=float))
-    results = solve_many(parametric.problem, list(parameters), executor=executor, **options)
+    results = solve_many(parametric.problem, list(parameters), executor=executor, keep_problems=False, **options)
     n = parametric.x0.size
     m = results[0].y.size if results and not isinstance(results[0], FailedSolve) else 0
     return _stack(results, n, m)
