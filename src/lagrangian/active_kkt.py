@@ -62,7 +62,10 @@ says which case was met; no result is NaN.
   exact derivative wherever it exists, ``dy`` the minimum-norm multiplier change,
   and a cotangent of ``y`` along a direction in which ``y`` is not determined is
   ignored. Dense up to :data:`PSEUDO_INVERSE_LIMIT` unknowns; above that, a
-  ``1e-8`` dual regularization (the Tikhonov path to the same limit).
+  ``1e-8`` regularization of both blocks (the Tikhonov path to the same limit).
+- **A singular reduced Hessian** (``x*`` not unique, as for an LP whose cost is
+  parallel to a face) is met when a solve fails: the same least-squares answer, with
+  the warning.
 - **No second-order sufficiency** (``K``'s inertia is not ``(n, |A|+|B|, 0)``: the
   point is a saddle or a non-strict minimum): the linear system is still solved
   exactly when ``K`` is nonsingular; its answer is the derivative of the stationary
@@ -236,7 +239,8 @@ class ActiveKKT:
             K = sp.block_array([[self._H, self._J.T], [self._J, None]]).toarray()
             self._pseudo_inverse = np.linalg.pinv(0.5 * (K + K.T), hermitian=True)
         else:
-            self._factorization = factorize_kkt(self._H, self._J, dual_regularization=1e-8)
+            # Tikhonov on both blocks: also covers a singular reduced Hessian (non-unique x*)
+            self._factorization = factorize_kkt(self._H, self._J, primal_regularization=1e-8, dual_regularization=1e-8)
 
     # -- solves --------------------------------------------------------------------
     def _solve_reduced(self, rhs):
