@@ -10,7 +10,6 @@ each kind.
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
@@ -68,7 +67,7 @@ class Family:
         return self.A @ x + 0.1 * np.einsum("i,mij,j->m", x, self.D, x) + self.E @ p
 
     def problem(self, p, cl, cu, bounds):
-        Q, g, B, A, D, E = self.Q, self.g, self.B, self.A, self.D, self.E
+        Q, g, B, A, D = self.Q, self.g, self.B, self.A, self.D
         constraint = lg.Constraint(
             lambda x: self.rows(x, p), cl, cu, jacobian=lambda x: A + 0.2 * np.einsum("mij,j->mi", D, x), name="rows"
         )

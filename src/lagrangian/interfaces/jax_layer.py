@@ -31,7 +31,6 @@ from ..layers import (
     autodiff_parametric,
     parametric_cotangents,
     qp_cotangents,
-    qp_data,
     solve_parametric_batch,
     solve_qp_batch,
 )
