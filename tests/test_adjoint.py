@@ -10,7 +10,6 @@ each kind.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
