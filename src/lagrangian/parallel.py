@@ -4,7 +4,11 @@ r"""Many solves at once, on one machine or many: :func:`solve_many`.
 parametric problem's parameter, with any :class:`concurrent.futures.Executor`:
 
 - by default a local :class:`~concurrent.futures.ProcessPoolExecutor`, created for
-  the call and shut down after it;
+  the call and shut down after it, with the platform's start method (``fork`` on
+  Linux up to Python 3.13: no re-import of the calling script). A process that runs
+  multithreaded libraries (PyTorch, JAX) should pass its own pool,
+  ``ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))``: a child
+  forked from such a process can deadlock;
 - ``executor="serial"`` solves in this process, one after the other (no pickling;
   the right choice for a few fast solves, where starting processes costs more);
 - any executor you pass: a pool you keep alive between calls, or a Dask cluster's
