@@ -11,7 +11,7 @@ Cholesky factor ``L``, its DPP form of the same objective), ``q``, ``A`` and ``u
 Contenders, each timed forward and backward separately, rounds interleaved (medians):
 
 - ``lagrangian serial``: :class:`lagrangian.interfaces.torch_layer.QPLayer`, the
-  batch solved in this process (Mehrotra, tol 1e-8), backward by one active-set KKT
+  batch solved in this process (Mehrotra, tol 1e-10, the layer's default), backward by one active-set KKT
   solve per item;
 - ``lagrangian 2 procs``: the same with ``executor=`` a ProcessPoolExecutor of 2
   workers kept between calls (the forward goes through ``solve_many``);
@@ -83,7 +83,7 @@ def main():
     pool = ProcessPoolExecutor(max_workers=2)
 
     def ours(executor):
-        layer = QPLayer(executor=executor, tol=1e-8)
+        layer = QPLayer(executor=executor)  # its default tolerance, 1e-10
 
         def forward():
             inputs = [t.clone().requires_grad_() for t in (P, q, A, u)]

@@ -50,8 +50,8 @@ Where the solution map is not differentiable, the answer is one element of its
 generalized Jacobian, chosen as follows, and a :class:`DegenerateSolutionWarning`
 says which case was met; no result is NaN.
 
-- **Weakly active** constraints (at a bound within ``active_tol`` with a multiplier
-  below ``active_tol`` of the largest) are *held active*: the derivative is that
+- **Weakly active** constraints (at a side within ``active_tol`` of it, with a
+  multiplier below ``active_tol`` of the largest) are *held active*: the derivative is that
   of the problem with the constraint kept at its bound, i.e. the one-sided
   derivative for perturbations that push into the constraint; it keeps ``x* + dx``
   feasible to first order for every perturbation.
@@ -98,29 +98,36 @@ class DegenerateSolutionWarning(UserWarning):
 def _classify(values, lower, upper, multipliers, scale, active_tol):
     """Active indices, whether each sits at its upper side, and which are only weakly active.
 
-    ``values`` are the constrained quantities (``c(x)`` or ``x``). A multiplier larger
-    than ``active_tol * scale`` makes its side active (its sign names the side); an
-    equality (``lower == upper``) is always active; a side within ``active_tol *
-    max(1, |side|)`` of the value whose multiplier is below the threshold is weakly
-    active and held active.
+    ``values`` are the constrained quantities (``c(x)`` or ``x``). Each entry is tested
+    at its side: the one its multiplier's sign names (``y > 0``: upper), or the nearer
+    one when the multiplier is zero or names an infinite side. With the multiplier
+    relative to the largest, ``|y| / scale``, and the gap to the side relative to the
+    side, ``gap / max(1, |side|)``, an entry is
+
+    - active when the relative multiplier exceeds both ``active_tol`` and the relative
+      gap (complementarity ``y * gap ~ 0`` says which of the two is the zero one: an
+      interior point at tolerance 1e-8 leaves multipliers of 1e-6 on inactive rows
+      whose gap is 1e-3, and gaps of 1e-9 on active rows);
+    - weakly active when both are at most ``active_tol`` (then it is held active);
+    - inactive otherwise. An equality (``lower == upper``) is always active.
     """
-    equality = lower == upper
-    strong = equality | (np.abs(multipliers) > active_tol * scale)
+    finite_upper, finite_lower = np.isfinite(upper), np.isfinite(lower)
     with np.errstate(invalid="ignore"):
-        near_upper = np.isfinite(upper) & (np.abs(upper - values) <= active_tol * np.maximum(1.0, np.abs(upper)))
-        near_lower = np.isfinite(lower) & (np.abs(values - lower) <= active_tol * np.maximum(1.0, np.abs(lower)))
-    weak = ~strong & (near_upper | near_lower)
+        gap_upper = np.where(finite_upper, np.abs(upper - values) / np.maximum(1.0, np.abs(upper)), np.inf)
+        gap_lower = np.where(finite_lower, np.abs(values - lower) / np.maximum(1.0, np.abs(lower)), np.inf)
+    # The side: the multiplier's sign where it names a finite side (an equality's too:
+    # y > 0 means the row presses on cu, which is what moving cu alone would feel);
+    # else the nearer side.
+    named_upper = (multipliers > 0.0) & finite_upper
+    named_lower = (multipliers < 0.0) & finite_lower
+    at_upper = np.where(named_upper | named_lower, named_upper, gap_upper <= gap_lower)
+    gap = np.where(at_upper, gap_upper, gap_lower)
+    strength = np.abs(multipliers) / scale
+    equality = lower == upper
+    strong = equality | ((strength > active_tol) & (strength > gap))
+    weak = ~strong & (strength <= active_tol) & (gap <= active_tol)
     active = np.flatnonzero(strong | weak)
-    # The side: the multiplier's sign where it has one (an equality's too: y > 0 means the
-    # row presses on cu, which is what moving cu alone would feel); else the nearer side.
-    at_upper = np.where(
-        multipliers[active] != 0.0,
-        multipliers[active] > 0.0,
-        np.abs(np.nan_to_num(upper[active] - values[active], nan=np.inf, posinf=np.inf))
-        <= np.abs(np.nan_to_num(values[active] - lower[active], nan=np.inf, posinf=np.inf)),
-    )
-    at_upper = np.where(np.isfinite(upper[active]) & np.isfinite(lower[active]), at_upper, np.isfinite(upper[active]))
-    return active, at_upper, np.flatnonzero(weak)
+    return active, at_upper[active], np.flatnonzero(weak)
 
 
 class ActiveKKT:
