@@ -291,3 +291,13 @@ def test_adjoint_refuses_a_cotangent_of_the_wrong_shape():
     family, solution = next(regular_draws("inequality", 9))
     with pytest.raises(lg.ProblemError, match="x_bar"):
         adjoint(solution, np.zeros(family.n + 1))
+
+
+def test_complementarity_decides_activity_not_the_multiplier_alone():
+    # rows x_i <= 1 at x = (1 - 1e-9, 1 - 1e-3, 0.5): an interior point at tolerance 1e-8
+    # leaves y = 1e-5 on the first (active, tiny gap) and 2e-6 on the second (inactive,
+    # gap 1e-3); the third is far and its multiplier is rounding noise.
+    x = np.array([1 - 1e-9, 1 - 1e-3, 0.5])
+    y = np.array([1e-5, 2e-6, 1e-12])
+    kkt = ActiveKKT(np.eye(3), np.eye(3), x, x, y, np.zeros(3), [-np.inf] * 3, [1.0] * 3, [-np.inf] * 3, [np.inf] * 3)
+    assert kkt.rows.tolist() == [0] and kkt.rows_at_upper.tolist() == [True] and kkt.weak_rows.size == 0
