@@ -29,6 +29,16 @@ parameters too: an active row at its upper side is ``c_i - cu_i = 0``, so
 ``cu_bar_i = w_{y,i} - f_bar y_i``, and likewise for ``cl``, ``lb``, ``ub``
 (:meth:`lagrangian.active_kkt.ActiveKKT.side_cotangents`).
 
+``K`` is the KKT matrix of the *active set read from the final complementarity*, not
+the interior point's last barrier system: the barrier system differentiates the
+barrier problem at the final ``mu`` (off by ``O(mu / gap^2)`` near almost-active
+constraints), exists for one solver only, and would tie reverse mode to its
+internals; the active-set matrix is the exact derivative of the solution map and the
+same for every solver (the full argument is in :mod:`lagrangian.active_kkt`). Solvers
+do not hand out their last factorization, and it would be the barrier matrix anyway,
+so ``K`` is factored once here and then reused for every cotangent and every forward
+direction (pass the :class:`~lagrangian.active_kkt.ActiveKKT` back in).
+
 The matrix, its active set and the choices at degenerate solutions (weakly active
 constraints held active, a minimum-norm least-squares answer for dependent active
 gradients, each with a :class:`~lagrangian.active_kkt.DegenerateSolutionWarning`) are
