@@ -46,7 +46,6 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-dask", action="store_true")
     args = parser.parse_args()
-    batch = problems(args.count)
     executors = {"1 process": ProcessPoolExecutor(max_workers=1), "2 processes": ProcessPoolExecutor(max_workers=2)}
     for executor in executors.values():
         # start the pools' processes before Dask's client starts its threads (a fork
@@ -65,16 +64,17 @@ def main():
     contenders = {"serial (this process)": "serial", **executors}
     for executor in contenders.values():  # warm-up: worker start, imports
         solve_many(problems(8), executor=executor)
-    # Each contender solves its own copies: a problem solved in this process keeps the
-    # derivative code compiled for it, and pickling that for a worker took 20 ms a
-    # problem, against under 1 ms for a problem as the user states it.
-    batches = {name: batch if executor == "serial" else problems(args.count) for name, executor in contenders.items()}
+    # Every contender solves fresh copies every round (loaded before the clock starts): a
+    # problem solved in this process keeps the derivative code compiled for it, which
+    # makes its next solve here faster and pickling it for a worker slow (20 ms a
+    # problem, against under 1 ms for a problem as the user states it).
     times = {name: [] for name in contenders}
     statuses = {}
     for _ in range(args.rounds):
         for name, executor in contenders.items():
+            fresh = problems(args.count)
             start = time.perf_counter()
-            results = solve_many(batches[name], executor=executor, keep_problems=False)
+            results = solve_many(fresh, executor=executor, keep_problems=False)
             times[name].append(time.perf_counter() - start)
             statuses[name] = (
                 sum(1 for r in results if not isinstance(r, FailedSolve) and r.success),
