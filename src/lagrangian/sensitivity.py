@@ -20,6 +20,12 @@ implicit function theorem's linear system
 with the same KKT matrix as the last Newton step (Fiacco 1976). By the envelope
 theorem the optimal value moves as ``d f*/dp = df/dp + y^T dc/dp``; for a bound
 ``c_i(x) <= b`` (``dc_i/db = -1``) this is the shadow price ``d f*/d b = -y_i``.
+
+The active set, the factored matrix and the choices made at degenerate solutions
+are those of :class:`lagrangian.active_kkt.ActiveKKT`, which reverse mode
+(:func:`lagrangian.adjoint.adjoint`) solves with too: ``sensitivity`` is ``K^{-1}``
+applied to ``-dF/dp``, ``adjoint`` is ``K^{-T}`` applied to a cotangent, and
+``<u, J v> == <J^T u, v>`` holds to rounding.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import ProblemError
-from .linalg.kkt_factorization import factorize_kkt
+from .active_kkt import ActiveKKT
 
 __all__ = ["Sensitivity", "sensitivity"]
 
@@ -73,10 +79,12 @@ def sensitivity(solution, *, lagrangian_gradient_p=None, constraints_p=None, obj
 
     Parameters
     ----------
-    solution : Solution
+    solution : Solution or ActiveKKT
         A successful solution of a problem with a Hessian (exact or
         ``hessian="finite-differences"``); quasi-Newton models are not exact
-        enough for sensitivities and are refused.
+        enough for sensitivities and are refused. An
+        :class:`~lagrangian.active_kkt.ActiveKKT` already built at the solution
+        is reused (its factorization serves every call).
     lagrangian_gradient_p : (n, k) array, optional
         ``d/dp (grad f + J^T y)`` at the solution (zero when ``p`` enters only
         the constraints' values).
@@ -88,42 +96,22 @@ def sensitivity(solution, *, lagrangian_gradient_p=None, constraints_p=None, obj
     active_tol : float
         A row or bound is active when its multiplier exceeds ``active_tol *
         max(1, largest multiplier)`` (strict complementarity assumed), or when
-        it is an equality.
+        it is an equality; see :mod:`lagrangian.active_kkt` for weakly active
+        and dependent constraints.
 
     Returns
     -------
     Sensitivity
     """
-    problem = solution._problem
-    if problem is None or not solution.success:
-        raise ProblemError("solution", "needs a successful Solution that still knows its problem")
-    if not problem.has_hessian:
-        raise ProblemError(
-            "solution", "sensitivities need the Hessian of the Lagrangian; build the problem with hessian= "
-            "(a callable or 'finite-differences')"
-        )
-    n, m = problem.n, problem.m
-    given = [a for a in (lagrangian_gradient_p, constraints_p) if a is not None]
-    if not given:
+    kkt = solution if isinstance(solution, ActiveKKT) else ActiveKKT.from_solution(solution, active_tol=active_tol)
+    n, m = kkt.n, kkt.m
+    if lagrangian_gradient_p is None and constraints_p is None:
         raise ProblemError("lagrangian_gradient_p/constraints_p", "give at least one of them")
     Lp = _columns(lagrangian_gradient_p, n, "lagrangian_gradient_p")
     k = Lp.shape[1] if Lp is not None else _columns(constraints_p, m, "constraints_p").shape[1]
     Lp = np.zeros((n, k)) if Lp is None else Lp
     Cp = _columns(constraints_p, m, "constraints_p", k)
     Cp = np.zeros((m, k)) if Cp is None else Cp
-
-    x, y, z = solution.x, solution.y, solution.z
-    scale = max(1.0, np.abs(y).max(initial=0.0), np.abs(z).max(initial=0.0))
-    rows = np.flatnonzero((problem.cl == problem.cu) | (np.abs(y) > active_tol * scale))
-    bounds = np.flatnonzero(np.abs(z) > active_tol * scale)
-    H = problem.hessian(x, y)
-    J = sp.vstack([problem.jacobian(x)[rows], sp.eye_array(n, format="csr")[bounds]], format="csr")
-    F = factorize_kkt(H, J)
-    rhs = -np.vstack([Lp, Cp[rows], np.zeros((bounds.size, k))])
-    step = F.solve(rhs)
-    dx = step[:n]
-    dy, dz = np.zeros((m, k)), np.zeros((n, k))
-    dy[rows] = step[n : n + rows.size]
-    dz[bounds] = step[n + rows.size :]
-    value = None if objective_p is None else np.asarray(objective_p, dtype=float).reshape(k) + y @ Cp
-    return Sensitivity(dx, dy, dz, value, rows, bounds)
+    dx, dy, dz = kkt.solve(-Lp, -Cp)
+    value = None if objective_p is None else np.asarray(objective_p, dtype=float).reshape(k) + kkt.y @ Cp
+    return Sensitivity(dx, dy, dz, value, kkt.rows, kkt.bounds)
