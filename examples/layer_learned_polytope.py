@@ -14,7 +14,7 @@ a :class:`lagrangian.interfaces.torch_layer.QPLayer` with ``P = I``, ``q = -z``,
 ``A = G``, ``u = h``. The data are points :math:`z` and their projections onto a
 hidden polytope (a rotated square); training minimizes the mean squared distance
 between :math:`x^*(z)` and the observed projection by Adam. Every gradient is
-reverse mode through the batch's solutions (:mod:`lagrangian.adjoint`): one solve
+reverse mode through the batch's solutions (:mod:`lagrangian.reverse_mode`): one solve
 with each item's active-set KKT matrix, whose multipliers also say which face each
 point was projected onto.
 

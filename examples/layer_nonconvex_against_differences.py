@@ -3,7 +3,7 @@ A nonconvex layer, differentiated by one KKT solve
 ===================================================
 
 cvxpylayers takes convex (DPP) problems only. The reverse mode of
-:mod:`lagrangian.adjoint` needs a solution and the KKT matrix there, so it takes
+:mod:`lagrangian.reverse_mode` needs a solution and the KKT matrix there, so it takes
 
 .. math::
 
@@ -34,7 +34,7 @@ with :math:`K` the KKT matrix of the active constraints at the solution
 import numpy as np
 
 import lagrangian as lg
-from lagrangian.adjoint import adjoint
+from lagrangian.reverse_mode import adjoint
 
 
 def problem(p):

@@ -13,7 +13,7 @@ budgeted problem
 with :math:`\lambda_j` the multiplier of budget :math:`j` (see the example *The ridge
 penalty is a multiplier*). Choosing :math:`d` penalties by a grid is out of the
 question; their gradient is not. For a validation loss :math:`V(w^*(t))`, reverse mode
-through the solution (:func:`lagrangian.adjoint.adjoint`) returns the cotangents of
+through the solution (:func:`lagrangian.reverse_mode.adjoint`) returns the cotangents of
 every constraint side at once: ``cu`` is :math:`\partial V / \partial t`, from one
 solve with the active KKT matrix (``cu_bar_j = w_{y,j}`` for an active budget, zero for
 an inactive one). Gradient descent on :math:`\log t` then tunes all budgets.
@@ -35,7 +35,7 @@ validation points they beat the shared penalty on the test set; with 60 (try
 import numpy as np
 
 import lagrangian as lg
-from lagrangian.adjoint import adjoint
+from lagrangian.reverse_mode import adjoint
 
 
 def data(seed=3, samples=40, features=10, validation=200, test=500):

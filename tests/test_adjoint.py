@@ -1,4 +1,4 @@
-"""Reverse mode through a solution (lagrangian.adjoint) against central differences of
+"""Reverse mode through a solution (lagrangian.reverse_mode) against central differences of
 re-solves, and against forward sensitivities by the dot-product test.
 
 Each kind of problem is drawn at random from a seeded family; a draw is kept only when
@@ -15,7 +15,7 @@ import pytest
 
 import lagrangian as lg
 from lagrangian.active_kkt import ActiveKKT, DegenerateSolutionWarning
-from lagrangian.adjoint import adjoint
+from lagrangian.reverse_mode import adjoint
 from lagrangian.layers import qp_cotangents, solve_qp_batch
 from lagrangian.sensitivity import sensitivity
 

@@ -24,6 +24,9 @@ from .solvers import interior_point, newton_kkt, solve
 from .interfaces import crosscheck, from_cvxpy, minimize, to_cvxpy
 from .qp import QuadraticProgram, solve_qp
 from .graph import grad, value_and_grad
+from .active_kkt import ActiveKKT, DegenerateSolutionWarning
+from .reverse_mode import Cotangents, adjoint
+from .parallel import FailedSolve, solve_many
 
 __version__ = "0.1.0"
 
@@ -38,6 +41,12 @@ __all__ = [
     "InertiaCorrection",
     "solve",
     "minimize",
+    "solve_many",
+    "FailedSolve",
+    "adjoint",
+    "Cotangents",
+    "ActiveKKT",
+    "DegenerateSolutionWarning",
     "QuadraticProgram",
     "solve_qp",
     "crosscheck",

@@ -1,6 +1,6 @@
 r"""The KKT matrix of the active constraints at a solution: the one matrix that both
 forward sensitivities (:mod:`lagrangian.sensitivity`) and reverse-mode cotangents
-(:mod:`lagrangian.adjoint`) solve with.
+(:mod:`lagrangian.reverse_mode`) solve with.
 
 At a solution ``(x*, y*, z*)`` of ``min f(x, p) s.t. cl <= c(x, p) <= cu, lb <= x <= ub``
 with strict complementarity, the constraints that hold as equalities nearby are the

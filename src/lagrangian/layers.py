@@ -12,7 +12,7 @@ operations here, so that the numerics are written (and tested) once:
 
 ``P`` enters symmetrized, ``(P + P^T)/2``, so that every square matrix is a valid
 parameter and its cotangent is the symmetric one. With ``w`` the adjoint solution of
-:mod:`lagrangian.adjoint` (``K w = (x_bar, y_bar_A, z_bar_B)``) and ``f_bar`` the
+:mod:`lagrangian.reverse_mode` (``K w = (x_bar, y_bar_A, z_bar_B)``) and ``f_bar`` the
 cotangent of the optimal value, ``d(grad_x L) = dP x + dq + dA^T y`` and
 ``dc = dA x`` give
 

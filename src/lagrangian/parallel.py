@@ -28,7 +28,7 @@ computed in another process comes back without its problem (its functions need n
 pickle back, and pickling them back cost 30 ms a problem in trials); ``solve_many``
 re-attaches the caller's own problem object (or, in the parametric form, builds it
 again here), so :func:`lagrangian.sensitivity.sensitivity` and
-:func:`lagrangian.adjoint.adjoint` work on the result as on a serial one.
+:func:`lagrangian.reverse_mode.adjoint` work on the result as on a serial one.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ theorem the optimal value moves as ``d f*/dp = df/dp + y^T dc/dp``; for a bound
 
 The active set, the factored matrix and the choices made at degenerate solutions
 are those of :class:`lagrangian.active_kkt.ActiveKKT`, which reverse mode
-(:func:`lagrangian.adjoint.adjoint`) solves with too: ``sensitivity`` is ``K^{-1}``
+(:func:`lagrangian.reverse_mode.adjoint`) solves with too: ``sensitivity`` is ``K^{-1}``
 applied to ``-dF/dp``, ``adjoint`` is ``K^{-T}`` applied to a cotangent, and
 ``<u, J v> == <J^T u, v>`` holds to rounding.
 """

@@ -12,7 +12,7 @@ r"""JAX functions whose value is the solution of a constrained problem.
 
 The solve runs on the host through ``jax.pure_callback`` (so the functions work under
 ``jax.jit``); the backward pass is reverse mode through the solution
-(:mod:`lagrangian.adjoint`), again a host callback: one solve with the active-set KKT
+(:mod:`lagrangian.reverse_mode`), again a host callback: one solve with the active-set KKT
 matrix per item. ``vmap`` is not supported (batch along the leading axis instead).
 Work in float64 (``jax.config.update("jax_enable_x64", True)``): a solution is only
 as accurate as its arithmetic. A failed solve raises

@@ -14,7 +14,7 @@ r"""PyTorch layers whose output is the solution of a constrained problem.
 The forward pass solves the batch with :func:`lagrangian.parallel.solve_many`
 (``executor=`` picks where: in this process by default, or a process pool, or a Dask
 cluster). The backward pass is reverse mode through the solution
-(:mod:`lagrangian.adjoint`): one solve with the active-set KKT matrix per item,
+(:mod:`lagrangian.reverse_mode`): one solve with the active-set KKT matrix per item,
 whatever the number of parameters. Both layers can also return the multipliers
 ``y`` (rows) and ``z`` (bounds) and the optimal value, in the sign convention of
 :mod:`lagrangian.convention`, and differentiate through them.
