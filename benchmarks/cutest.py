@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import importlib
 import json
 import math
@@ -601,6 +602,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="solves run at once (times are noisier above 1 on a 2-core machine)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--lagrangian-method", choices=("interior_point", "auto"), default="interior_point")
+    parser.add_argument("--report", action="store_true", help="run nothing: the table of the cached problems that every shown solver has")
     parser.add_argument("--log", metavar="NAME", help="print the solvers' iteration logs on one problem (nothing cached)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--select-worker", nargs="+", help=argparse.SUPPRESS)
@@ -627,14 +629,20 @@ def main() -> None:
     names = read_names(args, selected)
     results = cache.setdefault("results", {})
     label_of = {s: (args.label if s == "lagrangian" else s) for s in args.solvers}
-    # Problem by problem (IPOPT, lagrangian, SLSQP), so that a run cut short leaves every solver on the same problems.
-    order = sorted(args.solvers, key=("ipopt", "lagrangian", "slsqp").index)
     def missing(n, s):
         r = results.get(label_of[s], {}).get(n)
         # An IPOPT record from before the dense-pattern rerun, with derivative entries dropped, is stale.
         return r is None or (s == "ipopt" and r.get("pattern_misses") and not r.get("dense_pattern"))
 
-    todo = [(n, s) for n in names for s in order if s in args.run or missing(n, s)]
+    # Problem by problem (IPOPT, lagrangian, SLSQP), in a fixed pseudo-random order of the
+    # problems: a run cut short leaves every solver on the same problems, and those are a
+    # sample of the whole selection rather than its first letters.
+    order = sorted(args.solvers, key=("ipopt", "lagrangian", "slsqp").index)
+    shuffled = sorted(names, key=lambda n: hashlib.sha1(n.encode()).hexdigest())
+    todo = [(n, s) for n in shuffled for s in order if s in args.run or missing(n, s)]
+    if args.report:
+        todo = []
+        names = [n for n in names if not any(missing(n, s) for s in args.solvers)]
     if "lagrangian" in {s for _, s in todo}:
         import lagrangian
 
