@@ -649,10 +649,12 @@ def main() -> None:
     label_of = {s: (args.label if s == "lagrangian" else s) for s in args.solvers}
     def missing(n, s):
         r = results.get(label_of[s], {}).get(n)
+        if r is None:
+            return True
         # An IPOPT record from before the dense-pattern rerun, with derivative entries dropped, is stale.
         # So is one that ran past the cap (IPOPT's own limit counted CPU time, not wall time).
         stale_ipopt = s == "ipopt" and ((r.get("pattern_misses") and not r.get("dense_pattern")) or r.get("time", 0) > 1.2 * args.cap)
-        return r is None or bool(stale_ipopt)
+        return bool(stale_ipopt)
 
     # Problem by problem (IPOPT, lagrangian, SLSQP), in a fixed pseudo-random order of the
     # problems: a run cut short leaves every solver on the same problems, and those are a
