@@ -674,7 +674,7 @@ def main() -> None:
     label_of = {s: (args.label if s == "lagrangian" else s) for s in args.solvers}
     def missing(n, s):
         r = results.get(label_of[s], {}).get(n)
-        if r is None:
+        if r is None or r["status"].startswith("CRASHED") and "crashed_before" not in r:
             return True
         # An IPOPT record from before the dense-pattern rerun, with derivative entries dropped, is stale.
         # So is one that ran past the cap (IPOPT's own limit counted CPU time, not wall time).
@@ -710,7 +710,12 @@ def main() -> None:
                     n, s = tasks.get_nowait()
                 except queue.Empty:
                     return
-                answers.put((n, s, worker.solve(n, s)))
+                r = worker.solve(n, s)
+                if r["status"].startswith("CRASHED"):
+                    # Once more in a fresh process: a worker has died (SIGSEGV) in a solve that
+                    # ran cleanly alone; a second crash is recorded as the solver's.
+                    r = dict(worker.solve(n, s), crashed_before=r["status"])
+                answers.put((n, s, r))
         finally:
             worker.stop()
 
