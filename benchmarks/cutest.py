@@ -24,9 +24,9 @@ same sign convention as lagrangian's). Rows are ``clower <= c(x) <= cupper``, bo
 - IPOPT: cyipopt over Debian's IPOPT 3.11.9 (MUMPS), ``tol=1e-8``, ``max_iter=3000``,
   the cap in wall-clock seconds (checked at every iteration, as lagrangian's
   ``max_time`` is), other options IPOPT's defaults. The Jacobian and Hessian
-  sparsity patterns are the union of the patterns at x0 and at two perturbed points
-  (S2MPJ's patterns do not depend on x in the problems checked; an entry outside the
-  pattern is counted in ``pattern_misses``).
+  sparsity patterns are read off S2MPJ's matrices at x0 and three points near it,
+  before the timed solve; when an evaluation has an entry outside them the solve is
+  rerun with dense patterns (:func:`run_ipopt`).
 - SLSQP: ``scipy.optimize.minimize(method="SLSQP")``, ``tol=1e-8``, ``maxiter=3000``
   (its own BFGS Hessian).
 
@@ -38,7 +38,8 @@ solver, untimed, so that imports and first-call caches are paid there, and a sol
 whose first run takes under 0.2 s is timed as the median of three more. The time
 spent inside S2MPJ's evaluations is recorded beside it. Results are cached in
 ``benchmarks/output/cutest.json``: a rerun computes only what the cache lacks, or
-what ``--run`` names.
+what ``--run`` names. Two runs must not share a cache file (each writes its own
+copy of the whole file); copy it and pass ``--cache``.
 
 Pass rule: relative violation ``max(cl - c, c - cu, lb - x, x - ub, 0)`` divided by
 ``max(1, |x|_inf)`` at most 1e-6, and ``f <= f_best + 1e-6 max(1, |f_best|)`` where
@@ -52,6 +53,8 @@ meet the violation rule.
     # a subset, by name or from a file of names (one a line, # comments)
     python benchmarks/cutest.py /work/s2mpj --problems HS16 EIGENA --run lagrangian
     python benchmarks/cutest.py /work/s2mpj --list benchmarks/cutest_quick.txt --run lagrangian
+    # the table of whatever the cache holds, running nothing
+    python benchmarks/cutest.py /work/s2mpj --report
     # iteration logs of one problem (in this process, nothing cached)
     python benchmarks/cutest.py /work/s2mpj --log EIGENA --solvers lagrangian ipopt
 """
