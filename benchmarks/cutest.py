@@ -17,10 +17,12 @@ solver takes one, the exact Hessian of the Lagrangian ``f + y^T c`` (``LgHxy``, 
 same sign convention as lagrangian's). Rows are ``clower <= c(x) <= cupper``, bounds
 ``xlower <= x <= xupper``.
 
-- lagrangian: ``lagrangian.interior_point`` on a ``lagrangian.Problem`` with those
-  derivatives (what ``lagrangian.minimize`` runs for every constrained problem),
+- lagrangian: ``lagrangian.solve(problem, method="interior_point")`` on a
+  ``lagrangian.Problem`` with those derivatives (the interior point is what
+  ``lagrangian.minimize`` runs for every constrained problem; ``solve`` adds what
+  ``minimize`` adds, such as taking fixed variables out where the code does that),
   ``tol=1e-8``, ``max_time`` the cap. ``--lagrangian-method auto`` uses
-  ``lagrangian.solve``'s choice instead (Newton-KKT for equality-only problems).
+  ``lagrangian.solve``'s own choice instead (Newton-KKT for equality-only problems).
 - IPOPT: cyipopt over Debian's IPOPT 3.11.9 (MUMPS), ``tol=1e-8``, ``max_iter=3000``,
   the cap in wall-clock seconds (checked at every iteration, as lagrangian's
   ``max_time`` is), other options IPOPT's defaults. The Jacobian and Hessian
@@ -177,8 +179,9 @@ def run_lagrangian(ev: Evaluations, cap: float, log: bool, method: str = "interi
 
     constraints = [lg.Constraint(ev.constraints, ev.cl, ev.cu, jacobian=ev.jacobian, name="c")] if ev.m else []
     problem = lg.Problem(ev.objective, ev.x0, gradient=ev.gradient, constraints=constraints, bounds=(ev.lb, ev.ub), hessian=ev.hessian, name=ev.pb.name)
-    options = dict(tol=1e-8, max_time=cap, log=log)
-    s = lg.interior_point(problem, **options) if method == "interior_point" else lg.solve(problem, **options)
+    # Through lagrangian.solve, so that whatever it does before the solver (newer code
+    # removes fixed variables there, as minimize does) is measured too.
+    s = lg.solve(problem, method="interior_point" if method == "interior_point" else "auto", tol=1e-8, max_time=cap, log=log)
     return {"x": s.x, "y": s.y, "z": s.z, "f": float(s.fun), "iterations": int(s.nit), "status": s.status.name}
 
 
