@@ -37,3 +37,14 @@ def test_no_import_cycles_among_the_package_modules():
     cycles = [sorted(n for n in names if labels[index[n]] == label) for label in range(count)]
     cycles = [c for c in cycles if len(c) > 1]
     assert not cycles, f"modules that import each other (directly or through others): {cycles}"
+
+
+#: A module longer than this holds more than one idea (issue 24's bound: "about 600 lines").
+MODULE_LINES = 600
+
+
+def test_no_source_module_is_longer_than_one_idea_needs():
+    from lagrangian.layout import modules
+
+    long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > MODULE_LINES}
+    assert not long, f"modules over {MODULE_LINES} lines (split them by responsibility): {long}"

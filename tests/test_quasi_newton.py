@@ -10,7 +10,8 @@ import scipy.sparse as sp
 
 import lagrangian as lg
 from lagrangian.derivatives import LimitedMemoryBFGS
-from lagrangian.linalg.kkt_factorization import KKTPattern, LowRankCorrectedFactorization
+from lagrangian.linalg.kkt_factorization import KKTPattern
+from lagrangian.linalg.scaled_factorization import LowRankCorrectedFactorization
 from lagrangian.problems import hock_schittkowski as hs
 from lagrangian.testing import assert_kkt
 

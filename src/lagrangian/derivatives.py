@@ -25,7 +25,7 @@ Without a Hessian, the solvers keep a quasi-Newton model of the Hessian of the
 Lagrangian (``Problem(quasi_newton=...)``): :class:`QuasiNewtonHessian`, a dense
 BFGS or SR1 matrix, for up to :data:`DENSE_QUASI_NEWTON_LIMIT` variables, and
 :class:`LimitedMemoryBFGS` above, whose low-rank form the KKT solver adds to a
-sparse factorization (:class:`lagrangian.linalg.kkt_factorization.LowRankCorrectedFactorization`).
+sparse factorization (:class:`lagrangian.linalg.scaled_factorization.LowRankCorrectedFactorization`).
 Every model offers ``update(s, y)``, ``product(v)`` and ``hessian_parts()``, the
 ``(sparse matrix, low-rank part or None)`` pair the solvers factor.
 """

@@ -122,7 +122,7 @@ class Factorization:
             Refine against the reference matrix and check the residual (default).
             ``False`` returns the factored matrix's direct solution unchecked, for
             a caller that refines against a matrix of its own (see
-            :class:`lagrangian.linalg.kkt_factorization.ScaledFactorization`).
+            :class:`lagrangian.linalg.scaled_factorization.ScaledFactorization`).
         """
         b = right_hand_side(b, self.shape[0])
         x = self._solve(b, transpose)
@@ -132,7 +132,7 @@ class Factorization:
         """The factored matrix's solution of ``A x = b``: no validation, refinement or residual check.
 
         For a caller that validated ``b`` and refines against a matrix of its own
-        (:class:`lagrangian.linalg.kkt_factorization.ScaledFactorization` solves with
+        (:class:`lagrangian.linalg.scaled_factorization.ScaledFactorization` solves with
         ``S K S`` plus a shift and refines against ``K``), once per refinement step.
         """
         return self._solve(b, transpose)

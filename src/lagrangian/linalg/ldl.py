@@ -77,7 +77,7 @@ class LDLPattern(_OverwrittenFactors):
             one reports it only through ``singular`` (QDLDL stops at the zero
             pivot and leaves the rest of the factors stale, so such a solve is
             meaningless): check ``singular``, or refine against the matrix as
-            :class:`lagrangian.linalg.kkt_factorization.ScaledFactorization` does, whose residual
+            :class:`lagrangian.linalg.scaled_factorization.ScaledFactorization` does, whose residual
             check rejects it.
         """
         import qdldl
@@ -110,7 +110,7 @@ class LDLFactorization(Factorization):
     factors when first asked for (copying ``L`` out of QDLDL costs as much as a
     refactorization of a small matrix). Solves are not refined here (there is no
     reference matrix): the caller refines, as
-    :class:`lagrangian.linalg.kkt_factorization.ScaledFactorization` does, and that refinement's
+    :class:`lagrangian.linalg.scaled_factorization.ScaledFactorization` does, and that refinement's
     residual check is what rejects a factorization that met a zero pivot.
     """
 
