@@ -23,37 +23,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import linalg
+# kappa_1 = kappa_2 = BOUND_PUSH: the starting distance from the bounds, the one Problem uses too
+from ..bounds import BOUND_PUSH, push_inside
 from ..linalg.kkt_factorization import assembled_dense
 
 __all__ = ["BOUND_PUSH", "ROW_RELAX", "GRADIENT_SCALE", "push_inside", "fraction_to_boundary", "SlackForm", "Point"]
 
-BOUND_PUSH = 1e-2  # kappa_1 = kappa_2: starting distance from the bounds
 KAPPA_D = 1e-5  # damping of one-sided bounds in the barrier function (IPOPT's kappa_d)
 ROW_RELAX = 1e-9  # inequality rows' bounds are relaxed by at most this, relative (IPOPT's bound_relax_factor is 1e-8)
 GRADIENT_SCALE = 100.0  # largest scaled gradient entry
-
-
-def push_inside(values, lower, upper):
-    """``values`` moved at least ``min(1e-2 max(1, |bound|), 1e-2 width)`` inside ``[lower, upper]``.
-
-    IPOPT's ``bound_push`` and ``bound_frac`` (both 1e-2): the starting point must be
-    strictly interior for the barrier, but not so close to a bound that the first
-    barrier terms dominate. Intervals too narrow for both pushes get their midpoint.
-    Only finite bounds enter the arithmetic (``-inf + inf`` would cost a floating-point
-    exception per entry).
-    """
-    values = np.array(values, dtype=float)
-    width = upper - lower  # +inf unless both bounds are finite
-    below, above = np.flatnonzero(np.isfinite(lower)), np.flatnonzero(np.isfinite(upper))
-    low = lower[below] + np.minimum(BOUND_PUSH * np.maximum(1.0, np.abs(lower[below])), BOUND_PUSH * width[below])
-    high = upper[above] - np.minimum(BOUND_PUSH * np.maximum(1.0, np.abs(upper[above])), BOUND_PUSH * width[above])
-    values[below] = np.maximum(values[below], low)
-    values[above] = np.minimum(values[above], high)
-    raised, lowered = np.full(values.size, -np.inf), np.full(values.size, np.inf)
-    raised[below], lowered[above] = low, high
-    narrow = np.flatnonzero(raised > lowered)
-    values[narrow] = 0.5 * (lower[narrow] + upper[narrow])
-    return values
 
 
 def fraction_to_boundary(values, steps, tau):
