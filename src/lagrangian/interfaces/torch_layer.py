@@ -85,6 +85,12 @@ class _QPFunction(torch.autograd.Function):
 class QPLayer(torch.nn.Module):
     r"""``x* = argmin 1/2 x'Px + q'x  s.t.  l <= A x <= u,  lb <= x <= ub`` as a layer.
 
+    Call it as ``layer(P, q, A, l, u, lb=None, ub=None)``: ``P`` of shape ``(B, n, n)``
+    or ``(n, n)``, ``q`` of shape ``(B, n)`` or ``(n,)``, ``A`` of shape ``(B, m, n)`` or
+    ``(m, n)``, the sides of shape ``(B, m)`` or ``(B, n)``, or unbatched; ``+-inf`` drops
+    a side. ``P`` is used symmetrized and should be positive semidefinite. The output
+    has a batch axis when any input has one.
+
     Parameters
     ----------
     executor : "serial", Executor or None
@@ -97,11 +103,6 @@ class QPLayer(torch.nn.Module):
     **options
         Passed to :func:`lagrangian.solve_qp` (``tol`` defaults to ``1e-10``).
 
-    Call it as ``layer(P, q, A, l, u, lb=None, ub=None)``: ``P (B, n, n)`` or
-    ``(n, n)``, ``q (B, n)`` or ``(n,)``, ``A (B, m, n)`` or ``(m, n)``, sides
-    ``(B, m)``/``(B, n)`` or unbatched; ``+-inf`` drops a side. ``P`` is used
-    symmetrized and should be positive semidefinite. The output has a batch axis
-    when any input has one.
     """
 
     def __init__(self, *, executor="serial", active_tol: float = 1e-6, multipliers: bool = False, **options):
@@ -151,6 +152,8 @@ class _NonlinearFunction(torch.autograd.Function):
 class NonlinearLayer(torch.nn.Module):
     r"""``x*(p) = argmin f(x, p)  s.t.  cl <= c(x, p) <= cu,  lb <= x <= ub`` as a layer.
 
+    Call it as ``layer(p)`` with ``p`` of shape ``(k,)``, or a batch of shape ``(B, k)``.
+
     Parameters
     ----------
     objective : callable
@@ -161,14 +164,12 @@ class NonlinearLayer(torch.nn.Module):
     constraints : callable, optional
         ``constraints(x, p) -> (m,) tensor``.
     cl, cu : array_like, optional
-        Its sides (``-inf``/``inf`` for one-sided rows; equal for equalities).
+        Its sides (``-inf`` or ``inf`` for one-sided rows; equal for equalities).
     bounds : (lb, ub), optional
     executor, active_tol, multipliers
         As for :class:`QPLayer`.
     **options
         Passed to :func:`lagrangian.solve` (``tol`` defaults to ``1e-10``).
-
-    Call it as ``layer(p)`` with ``p (k,)`` or a batch ``(B, k)``.
     """
 
     def __init__(self, objective, x0, *, constraints=None, cl=None, cu=None, bounds=None, executor="serial",

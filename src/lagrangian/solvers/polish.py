@@ -116,9 +116,9 @@ def polish(problem, x, y, z, tol):
         return None
     before = kkt_residuals(problem, x, y, z)
     with np.errstate(all="ignore"):
+        # An empty candidate set is polished too: every bound and row then inactive, their
+        # multipliers zero, which is the answer an interior iterate only approaches (mu / s).
         target, lower, upper = _candidates(problem, x, problem.constraint_values(x), y, z)
-        if not (lower.any() or upper.any() or np.isfinite(target).any()):
-            return None
         for _ in range(_ROUNDS):
             polished = _on_active_set(problem, x, y, target, lower, upper)
             if polished is None:

@@ -57,7 +57,10 @@ def _rechecked(problem, result, tol):
     point is then judged afresh, by the same independent residuals every result carries.
     """
     again = polished(problem, result, tol)
-    if again is result or again.kkt.max() > tol:
+    # Unpolished (nothing to move onto an active set), the point is judged by its own residuals:
+    # a run that stalls at a stationary point (zero steps at a saddle) is a first-order
+    # answer, which the second-order check in verified() then confirms or escapes from.
+    if again.kkt.max() > tol:
         return result
     return dataclasses.replace(again, status=Status.SUCCESS, message=Status.SUCCESS.advice)
 
