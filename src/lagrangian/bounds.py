@@ -94,6 +94,8 @@ def _shape_of(item):
     if _is_sequence(item):
         if isinstance(item, np.ndarray) and item.ndim != 1:
             return "other"
+        if isinstance(item, np.ndarray) and item.dtype.kind in "iuf":
+            return ("vector", item.size)  # numbers by their dtype: no loop over entries
         if all(entry is None or _is_number(entry) for entry in item):
             return ("vector", len(item))
         return "other"

@@ -104,11 +104,13 @@ def _on_active_set(problem, x, y, target, lower, upper):
     return x, y, z
 
 
-def polish(problem, x, y, z, tol):
+def polish(problem, x, y, z, tol, *, allow_empty: bool = False):
     """The polished ``(x, y, z)``, or None when polishing does not give residuals at least as small.
 
     See the module docstring. Only problems with bounds or inequality rows and at
-    most :data:`POLISH_LIMIT` variables are polished.
+    most :data:`POLISH_LIMIT` variables are polished. ``allow_empty`` polishes with no
+    candidate at all (every bound and row inactive, their multipliers zero: the answer
+    an interior iterate only approaches as ``mu / s``), for a run that stalled there.
     """
     n = problem.n
     inequalities = np.isfinite(problem.lb).any() or np.isfinite(problem.ub).any() or (problem.cl != problem.cu).any()
@@ -116,9 +118,9 @@ def polish(problem, x, y, z, tol):
         return None
     before = kkt_residuals(problem, x, y, z)
     with np.errstate(all="ignore"):
-        # An empty candidate set is polished too: every bound and row then inactive, their
-        # multipliers zero, which is the answer an interior iterate only approaches (mu / s).
         target, lower, upper = _candidates(problem, x, problem.constraint_values(x), y, z)
+        if not (allow_empty or lower.any() or upper.any() or np.isfinite(target).any()):
+            return None  # nothing to land on: the iterate is already as good as a polish makes it
         for _ in range(_ROUNDS):
             polished = _on_active_set(problem, x, y, target, lower, upper)
             if polished is None:

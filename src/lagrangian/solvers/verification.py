@@ -30,9 +30,9 @@ from .second_order import MAX_ESCAPES, UNCONFIRMED, WEAK_CONFIRMED, escape_along
 __all__ = ["verified", "polished", "RECHECKED"]
 
 
-def polished(problem, result, tol):
+def polished(problem, result, tol, *, allow_empty: bool = False):
     """``result`` moved onto its active set by :func:`~lagrangian.solvers.polish.polish` when that checks out."""
-    found = polish(problem, result.x, result.y, result.z, tol)
+    found = polish(problem, result.x, result.y, result.z, tol, allow_empty=allow_empty)
     if found is None:
         return result
     x, y, z = found
@@ -56,7 +56,7 @@ def _rechecked(problem, result, tol):
     degenerate active set, an objective that is constant on the feasible set): the
     point is then judged afresh, by the same independent residuals every result carries.
     """
-    again = polished(problem, result, tol)
+    again = polished(problem, result, tol, allow_empty=True)
     # Unpolished (nothing to move onto an active set), the point is judged by its own residuals:
     # a run that stalls at a stationary point (zero steps at a saddle) is a first-order
     # answer, which the second-order check in verified() then confirms or escapes from.
