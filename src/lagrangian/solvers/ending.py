@@ -24,7 +24,8 @@ def check_option(name, value, *, integer=False, allow_none=False):
     return int(value) if integer else float(value)
 
 
-#: An objective below this at a feasible point means the problem is unbounded below.
+#: How far f must fall along a candidate ray (from a feasible point, inside the bounds) before
+#: the ray counts as evidence of unboundedness (solvers.unboundedness); never a test on an iterate alone.
 OBJECTIVE_FLOOR = -1e20
 
 
