@@ -21,6 +21,33 @@ def timed(fn, repeats: int):
     return statistics.median(times), result
 
 
+def timed_against_optimum(solve, record, repeats: int, summary: dict, *, crashed):
+    """Time ``solve()`` on one problem with a known optimum and score it into ``summary``.
+
+    ``solve()`` returns a tuple whose first two entries are ``f`` and a status; an
+    exception is a failure to report (``crashed(exc)`` is returned in its place), not
+    to hide. Solved means ``|f - f*| / max(1, |f*|) <= 1e-6``. ``summary`` collects
+    ``solved`` (a count), ``time`` (seconds) and ``failed`` (names with the status).
+    Returns ``(seconds, relative error, solved, the result of solve())``.
+    """
+
+    def attempt():
+        try:
+            return solve()
+        except Exception as exc:  # noqa: BLE001 - a crash is a failure to report, not to hide
+            return crashed(exc)
+
+    seconds, result = timed(attempt, repeats)
+    f, status = result[0], result[1]
+    error = abs(f - record["f_star"]) / max(1.0, abs(record["f_star"]))
+    ok = bool(error <= 1e-6)
+    summary["solved"] += ok
+    summary["time"].append(seconds)
+    if not ok:
+        summary["failed"].append(f"{record['name']} ({status})")
+    return seconds, error, ok, result
+
+
 def timed_together(fns: dict, repeats: int, warmup: int = 3) -> dict:
     """Median seconds of each ``fns[name]()``, the calls interleaved round by round.
 

@@ -70,7 +70,8 @@ case("factorize A complex", error="A")(lambda: linalg.factorize(np.array([[2.0, 
 case("factorize sparse A complex", error="A")(lambda: linalg.factorize(sp.csr_array(np.eye(2) * (1 + 1j))))
 case("solve b complex", error="b")(lambda: linalg.solve(np.eye(2), [1.0, 1j]))
 case("objective returns complex", error="objective")(lambda: problem(objective=lambda x: (x[0] - 1) ** 2 + 1j * x[1]))
-case("minimize objective returns complex", error="objective")(
+# minimize names its arguments as scipy does: the objective is `fun`.
+case("minimize objective returns complex", error="fun")(
     lambda: lg.minimize(lambda x: (x[0] - 1) ** 2 + 1j * x[1], [0.0, 0.0])
 )
 case("gradient returns complex", error="gradient")(lambda: problem(gradient=lambda x: 2 * (x - 1) + 0j * x + 1j))
@@ -137,8 +138,8 @@ case("Problem x0 with None", error="x0")(lambda: problem(x0=[1.0, None]))
 case("minimize x0 None", error="x0")(lambda: lg.minimize(quadratic, None))
 case("objective returns string", error="objective")(lambda: problem(objective=lambda x: "1.0"))
 case("objective returns None", error="objective")(lambda: problem(objective=lambda x: None))
-case("minimize objective returns string", error="objective")(lambda: lg.minimize(lambda x: "abc", [0.0, 0.0]))
-case("minimize objective returns None", error="objective")(lambda: lg.minimize(lambda x: None, [0.0, 0.0]))
+case("minimize objective returns string", error="fun")(lambda: lg.minimize(lambda x: "abc", [0.0, 0.0]))
+case("minimize objective returns None", error="fun")(lambda: lg.minimize(lambda x: None, [0.0, 0.0]))
 case("constraint returns None", error="constraint 'c'")(
     lambda: problem(constraints=[lg.Equality(lambda x: None, jacobian=lambda x: np.ones((1, 2)), name="c")])
 )

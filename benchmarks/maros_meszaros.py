@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from common import run_pinned, timed
+from common import run_pinned, timed_against_optimum
 
 import lagrangian as lg
 from lagrangian.qp import read_stacked_mat
@@ -79,19 +79,10 @@ def main():
         data = read_stacked_mat(Path(args.data) / "mat" / f"{record['name']}.mat")
         line = f"{record['name']:10} {record['n']:7d} {record['nnz_P'] + record['nnz_A']:7d}"
         for key, solve in solvers.items():
-            def attempt(solve=solve):
-                try:
-                    return solve(*data, args.max_time)
-                except Exception as exc:  # noqa: BLE001 - a crash is a failure to report, not to hide
-                    return np.nan, type(exc).__name__
-
-            seconds, (f, status) = timed(attempt, args.repeats)
-            error = abs(f - record["f_star"]) / max(1.0, abs(record["f_star"]))
-            ok = bool(error <= 1e-6)
-            summary[key]["solved"] += ok
-            summary[key]["time"].append(seconds)
-            if not ok:
-                summary[key]["failed"].append(f"{record['name']} ({status})")
+            seconds, error, ok, _ = timed_against_optimum(
+                lambda solve=solve: solve(*data, args.max_time), record, args.repeats, summary[key],
+                crashed=lambda exc: (np.nan, type(exc).__name__),
+            )
             line += f"{'yes' if ok else 'NO':>6} {error:9.1e} {1000 * seconds:9.1f}"
         print(line, flush=True)
     print()

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint
 
-from common import run_pinned, timed
+from common import run_pinned, timed_against_optimum
 
 import lagrangian as lg
 from lagrangian.qp import read_stacked_mat
@@ -62,19 +62,10 @@ def main():
         qp = lg.QuadraticProgram.from_stacked(P, q, A, l, u, r=r)
         line = f"{record['name']:10} {record['n']:7d}"
         for key, route in routes.items():
-            def attempt(route=route):
-                try:
-                    return route(qp, args.max_time)
-                except Exception as exc:  # noqa: BLE001 - a crash is a failure to report, not to hide
-                    return np.nan, type(exc).__name__, "-"
-
-            seconds, (f, status, solver) = timed(attempt, args.repeats)
-            error = abs(f - record["f_star"]) / max(1.0, abs(record["f_star"]))
-            ok = bool(error <= 1e-6)
-            summary[key]["solved"] += ok
-            summary[key]["time"].append(seconds)
-            if not ok:
-                summary[key]["failed"].append(f"{record['name']} ({status})")
+            seconds, error, ok, (_, _, solver) = timed_against_optimum(
+                lambda route=route: route(qp, args.max_time), record, args.repeats, summary[key],
+                crashed=lambda exc: (np.nan, type(exc).__name__, "-"),
+            )
             line += f"{'yes' if ok else 'NO':>5} {error:8.1e} {solver:>14} {1000 * seconds:8.1f}"
         print(line, flush=True)
     print()
