@@ -25,6 +25,7 @@ from .convexity import curvature
 from .errors import ProblemError
 from .problem import Constraint, Problem
 from .solvers import convex_qp, interior_point
+from .solvers.qp_polish import check_solution, data_scale
 
 __all__ = ["QuadraticProgram", "solve_qp", "read_stacked_mat", "check_solution", "check_certificate"]
 
@@ -276,46 +277,6 @@ def solve_qp(qp: QuadraticProgram, *, method: str = "convex_qp", **options):
     raise ProblemError("method", f"expected 'convex_qp' or 'interior_point', got {method!r}")
 
 
-def _scale(*arrays) -> float:
-    return max([1.0] + [float(np.abs(a[np.isfinite(a)]).max(initial=0.0)) for a in arrays])
-
-
-def check_solution(qp, x, y, z, *, tol: float = 1e-6) -> dict:
-    """Relative KKT residuals of ``(x, y, z)`` computed from the data, and ``ok`` when all are below ``tol``.
-
-    Primal: violation of ``l <= Ax <= u`` and ``lb <= x <= ub``. Dual:
-    ``P x + q + A^T y + z`` (stationarity). Sign and complementarity: a positive
-    multiplier only at a finite upper side, a negative one only at a finite lower
-    side, and ``|y_i|`` times that side's slack (the same for ``z``).
-    """
-    x, y, z = (np.asarray(v, dtype=float) for v in (x, y, z))
-    Ax = qp.A @ x
-    scale_p = _scale(qp.l, qp.u, qp.lb, qp.ub, Ax, x)
-    primal = max(
-        float(np.maximum(qp.l - Ax, 0).max(initial=0.0)), float(np.maximum(Ax - qp.u, 0).max(initial=0.0)),
-        float(np.maximum(qp.lb - x, 0).max(initial=0.0)), float(np.maximum(x - qp.ub, 0).max(initial=0.0)),
-    ) / scale_p
-    Px = qp.P @ x
-    force = qp.A.T @ y + z
-    dual = float(np.abs(Px + qp.q + force).max(initial=0.0)) / _scale(qp.q, Px, force)
-    worst = 0.0
-    for values, multiplier, lower, upper in ((Ax, y, qp.l, qp.u), (x, z, qp.lb, qp.ub)):
-        up = np.maximum(multiplier, 0.0)
-        down = np.maximum(-multiplier, 0.0)
-        with np.errstate(invalid="ignore"):
-            slack_up = np.where(up > 0, upper - values, 0.0)
-            slack_down = np.where(down > 0, values - lower, 0.0)
-        # a multiplier on a missing side is infinitely wrong
-        slack_up = np.where(np.isfinite(slack_up), np.abs(slack_up), np.inf)
-        slack_down = np.where(np.isfinite(slack_down), np.abs(slack_down), np.inf)
-        with np.errstate(invalid="ignore"):
-            products = np.concatenate([np.where(up > 0, up * slack_up, 0.0), np.where(down > 0, down * slack_down, 0.0)])
-        worst = max(worst, float(np.nan_to_num(products, nan=np.inf).max(initial=0.0)))
-    complementarity = worst / max(scale_p, _scale(y, z))
-    return {"primal": primal, "dual": dual, "complementarity": complementarity,
-            "ok": bool(max(primal, dual, complementarity) <= tol)}
-
-
 def check_certificate(qp, certificate, *, radius: float = 1e6) -> bool:
     r"""Whether ``certificate`` proves what it claims, recomputed from the data.
 
@@ -338,7 +299,7 @@ def check_certificate(qp, certificate, *, radius: float = 1e6) -> bool:
         sigma = support(y, qp.l, qp.u) + support(z, qp.lb, qp.ub)
         residual = float(np.abs(qp.A.T @ y + z).sum())
         # no feasible x with ||x||_inf <= |sigma| / residual: that must reach far beyond the box
-        return bool(sigma < 0 and -sigma >= radius * _scale(qp.lb, qp.ub) * residual)
+        return bool(sigma < 0 and -sigma >= radius * data_scale(qp.lb, qp.ub) * residual)
     d = np.asarray(certificate.d, float)
     Ad = qp.A @ d
     violation = max(

@@ -29,8 +29,6 @@ import scipy.sparse as sp
 
 from ..fixed_variables import restated_solution
 from ..qp import QuadraticProgram, solve_qp
-from ..result import Status
-from ..solvers.verification import polished
 
 __all__ = ["solve_if_quadratic", "is_positive_semidefinite"]
 
@@ -131,9 +129,5 @@ def solve_if_quadratic(problem, *, hess, hessp, terms, program, options):
         return None
     # A checked convex QP keeps the convex method's verdict, whatever it is: the same
     # as solve_qp's on the same data (the nonlinear method would not do better).
-    result = restated_solution(problem, solution, x=x, y=solution.y, z=solution.z)
-    if result.status is Status.SUCCESS:
-        # An interior point ends a weakly active bound about sqrt(tol) away from it, as the
-        # nonlinear method does; the same polish puts it on its active set when that checks out.
-        result = polished(problem, result, options.get("tol", 1e-8))
-    return result
+    # solve_qp has already polished a SUCCESS onto its active set (weakly active bounds met exactly).
+    return restated_solution(problem, solution, x=x, y=solution.y, z=solution.z)

@@ -78,6 +78,7 @@ from ..errors import ConvergenceError, ProblemError, SingularMatrixError
 from ..result import IterationRecord, Status
 from .ending import callback_stops, check_option, finish, limit_status
 from .qp_equilibration import Equilibration
+from .qp_polish import polished_qp
 from .qp_form import (
     CERTIFICATE_RADIUS, StandardForm, certificate_radius, farkas_certificate, farkas_of_iterate,
     ray_box, ray_of_step,
@@ -149,7 +150,7 @@ def _certificate_programs(form, qp, x_norm, tol):
     size = G_T.shape[1]
     farkas_lp = QuadraticProgram(sp.csr_array((size, size)), np.concatenate(costs), G_T, np.zeros(form.n), np.zeros(form.n),
                                  bounds=(np.concatenate(lower), np.concatenate(upper)))
-    answer = convex_qp(farkas_lp, tol=tol, certificates=False)
+    answer = convex_qp(farkas_lp, tol=tol, certificates=False, polish=False)
     if answer.status in (Status.SUCCESS, Status.ACCEPTABLE):
         v = answer.x
         offset, net = n_E, []
@@ -169,7 +170,7 @@ def _certificate_programs(form, qp, x_norm, tol):
         np.concatenate([np.zeros(form.n + n_E), np.where(rows.has_u, 0.0, np.inf)]),
         bounds=(ray_box(form, bounds.has_l, -1.0), ray_box(form, bounds.has_u, 1.0)),
     )
-    answer = convex_qp(ray_lp, tol=tol, certificates=False)
+    answer = convex_qp(ray_lp, tol=tol, certificates=False, polish=False)
     if answer.status in (Status.SUCCESS, Status.ACCEPTABLE):
         ray = ray_of_step(form, answer.x)
         if ray is not None and ray.radius >= CERTIFICATE_RADIUS:
@@ -190,7 +191,7 @@ def _unbounded_if_feasible(qp, ray, tol):
     """
     QuadraticProgram = type(qp)
     feasibility = QuadraticProgram(sp.csr_array((qp.n, qp.n)), np.zeros(qp.n), qp.A, qp.l, qp.u, bounds=(qp.lb, qp.ub))
-    answer = convex_qp(feasibility, tol=tol)
+    answer = convex_qp(feasibility, tol=tol, polish=False)
     if answer.status in (Status.SUCCESS, Status.ACCEPTABLE):
         return Status.UNBOUNDED, ray
     if answer.status is Status.INFEASIBLE:
@@ -215,7 +216,8 @@ def _without_variables(qp, problem, start_counts, stream, raise_on_failure):
 
 
 def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: float | None = None, log=False,
-              callback=None, raise_on_failure: bool = False, certificates: bool = True, equilibrate="auto"):
+              callback=None, raise_on_failure: bool = False, certificates: bool = True, equilibrate="auto",
+              polish: bool = True):
     r"""Solve a convex :class:`~lagrangian.QuadraticProgram` by Mehrotra's predictor-corrector method.
 
     Parameters
@@ -250,6 +252,11 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         the digits reached on well-scaled but ill-conditioned problems, such as
         Maros-Meszaros LISWET6; a badly scaled one, rows and variables in units
         1e6 apart, stalls as given and is solved balanced.)
+    polish : bool
+        Move a ``SUCCESS`` onto the active set it identifies and keep that point
+        when it checks out against the data (:mod:`~lagrangian.solvers.qp_polish`):
+        weakly active bounds and rows, which the interior point reaches only to
+        about ``sqrt(tol)``, and vertices are then met to rounding (default True).
 
     Returns
     -------
@@ -272,13 +279,16 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
     stream = (sys.stdout if log is True else log) if log else None
     started = time.perf_counter()
     if equilibrate == "auto":
-        options = dict(tol=tol, max_iterations=max_iterations, log=log, callback=callback, certificates=certificates)
+        options = dict(tol=tol, max_iterations=max_iterations, log=log, callback=callback, certificates=certificates,
+                       polish=False)
         first = convex_qp(qp, max_time=max_time, equilibrate=False, **options)
         result = first
         if first.status not in _CONCLUSIVE + (Status.STOPPED, Status.TIME_LIMIT):
             remaining = None if max_time is None else max(max_time - (time.perf_counter() - started), 1e-3)
             second = convex_qp(qp, max_time=remaining, equilibrate=True, **options)
             result = second if second.status in _CONCLUSIVE else first
+        if polish:
+            result = polished_qp(qp, result, tol)
         if raise_on_failure and not result.success:
             raise ConvergenceError(result)
         return result
@@ -438,7 +448,12 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
         for block in form.sides:
             block.advance(alpha, steps[block])
 
-    if certificates and status in (Status.STALLED, Status.MAX_ITERATIONS, Status.SINGULAR_KKT, Status.NONFINITE):
+    # The certificate LPs cost as much as the solve. They are for iterates that diverge; a
+    # run whose best point is nearly feasible and nearly optimal (relative residuals and gap
+    # below _NEAR) stalled near an answer, not away from one: it ends ACCEPTABLE or STALLED
+    # with that point, as it would if the LPs found nothing.
+    nearly_solved = best[1] >= 0 and best[0] <= _NEAR
+    if certificates and not nearly_solved and status in (Status.STALLED, Status.MAX_ITERATIONS, Status.SINGULAR_KKT, Status.NONFINITE):
         found, proof = _certificate_programs(form, qp, float(np.abs(best[2]).max(initial=0.0)), tol)
         if found is not None:
             status, certificate = found, proof
@@ -457,7 +472,7 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
             # residual divided by D): solving in the user's units may find a stronger one. If
             # not, this one stands; its radius says how far it reaches.
             retry = convex_qp(original, tol=tol, max_iterations=max_iterations, max_time=max_time, log=log,
-                              callback=callback, certificates=certificates, equilibrate=False)
+                              callback=callback, certificates=certificates, equilibrate=False, polish=polish)
             if retry.status in _CONCLUSIVE:
                 if raise_on_failure and not retry.success:
                     raise ConvergenceError(retry)
@@ -465,8 +480,9 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
     if not convexity.convex and status in (Status.SUCCESS, Status.ACCEPTABLE):
         require_local_minimum(qp, x, y, z)
     c = qp.A @ x
-    return finish(
+    result = finish(
         problem, solver="convex_qp", x=x, f=qp.objective(x), y=y, z=z, c=c, g=qp.P @ x + qp.q, J=qp.A,
         status=status, history=history, start_counts=start_counts, stream=stream, raise_on_failure=raise_on_failure,
         certificate=certificate,
     )
+    return polished_qp(qp, result, tol) if polish else result

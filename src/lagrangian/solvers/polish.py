@@ -47,13 +47,13 @@ def _dense(M):
     return M.toarray() if sp.issparse(M) else np.asarray(M, dtype=float)
 
 
-def _candidates(problem, x, c, y, z):
+def _candidates(problem, x, c, y, z, distance_limit=CANDIDATE_DISTANCE):
     """``(row_target, lower, upper)``: for each row the bound it is held at (nan when free), and the bounds' masks."""
 
     def near(values, bound, multiplier):
         with np.errstate(invalid="ignore"):
             distance = np.abs(values - bound)
-            return np.isfinite(bound) & ((distance <= CANDIDATE_DISTANCE * np.maximum(1.0, np.abs(bound))) | (np.abs(multiplier) > distance))
+            return np.isfinite(bound) & ((distance <= distance_limit * np.maximum(1.0, np.abs(bound))) | (np.abs(multiplier) > distance))
 
     at_lower = near(c, problem.cl, np.minimum(y, 0))
     at_upper = near(c, problem.cu, np.maximum(y, 0)) & ~at_lower
@@ -67,14 +67,14 @@ def _candidates(problem, x, c, y, z):
     return target, lower, upper
 
 
-def _on_active_set(problem, x, y, target, lower, upper):
+def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STEPS):
     """``(x, y, z)`` with the bounds of ``lower``/``upper`` fixed and the rows with a target held there."""
     x = x.copy()
     x[lower], x[upper] = problem.lb[lower], problem.ub[upper]
     free = ~(lower | upper)
     rows = np.flatnonzero(np.isfinite(target))
     y = np.where(np.isfinite(target), y, 0.0)
-    for _ in range(_NEWTON_STEPS):
+    for _ in range(newton_steps):
         g = problem.gradient(x)
         J = _dense(problem.jacobian(x, dense=True))[rows] if problem.m else np.zeros((0, problem.n))
         r = problem.constraint_values(x)[rows] - target[rows] if problem.m else np.zeros(0)
@@ -104,13 +104,20 @@ def _on_active_set(problem, x, y, target, lower, upper):
     return x, y, z
 
 
-def polish(problem, x, y, z, tol, *, allow_empty: bool = False):
+def polish(problem, x, y, z, tol, *, allow_empty: bool = False, newton_steps: int = _NEWTON_STEPS,
+           candidate_distance: float = CANDIDATE_DISTANCE, max_move: float = np.inf):
     """The polished ``(x, y, z)``, or None when polishing does not give residuals at least as small.
 
     See the module docstring. Only problems with bounds or inequality rows and at
     most :data:`POLISH_LIMIT` variables are polished. ``allow_empty`` polishes with no
     candidate at all (every bound and row inactive, their multipliers zero: the answer
     an interior iterate only approaches as ``mu / s``), for a run that stalled there.
+    ``newton_steps`` caps the Newton-KKT steps per round: one is exact for a quadratic
+    objective with linear constraints (:mod:`~lagrangian.solvers.qp_polish`).
+    ``candidate_distance`` replaces :data:`CANDIDATE_DISTANCE` (a method whose answer is
+    known to be within a smaller distance of its active set can say so), and a round
+    that moves ``x`` farther than ``max_move`` (relative to ``max(1, ||x||_inf)``) ends
+    the polish: the active set it held was wrong (a face of solutions, not a vertex).
     """
     n = problem.n
     inequalities = np.isfinite(problem.lb).any() or np.isfinite(problem.ub).any() or (problem.cl != problem.cu).any()
@@ -118,14 +125,16 @@ def polish(problem, x, y, z, tol, *, allow_empty: bool = False):
         return None
     before = kkt_residuals(problem, x, y, z)
     with np.errstate(all="ignore"):
-        target, lower, upper = _candidates(problem, x, problem.constraint_values(x), y, z)
+        target, lower, upper = _candidates(problem, x, problem.constraint_values(x), y, z, candidate_distance)
         if not (allow_empty or lower.any() or upper.any() or np.isfinite(target).any()):
             return None  # nothing to land on: the iterate is already as good as a polish makes it
         for _ in range(_ROUNDS):
-            polished = _on_active_set(problem, x, y, target, lower, upper)
+            polished = _on_active_set(problem, x, y, target, lower, upper, newton_steps)
             if polished is None:
                 return None
             xp, yp, zp = polished
+            if np.abs(xp - x).max(initial=0.0) > max_move * max(1.0, np.abs(x).max(initial=0.0)):
+                return None
             # Release candidates whose multiplier says the point wants to leave the bound.
             margin = max(tol, 1e-8) * max(1.0, np.abs(problem.gradient(xp)).max(initial=0.0))
             wrong_lower, wrong_upper = lower & (zp > margin), upper & (zp < -margin)

@@ -30,9 +30,9 @@ from .second_order import MAX_ESCAPES, UNCONFIRMED, WEAK_CONFIRMED, escape_along
 __all__ = ["verified", "polished", "RECHECKED"]
 
 
-def polished(problem, result, tol, *, allow_empty: bool = False):
-    """``result`` moved onto its active set by :func:`~lagrangian.solvers.polish.polish` when that checks out."""
-    found = polish(problem, result.x, result.y, result.z, tol, allow_empty=allow_empty)
+def polished(problem, result, tol, *, allow_empty: bool = False, **options):
+    """``result`` moved onto its active set by :func:`~lagrangian.solvers.polish.polish` (``options`` go to it) when that checks out."""
+    found = polish(problem, result.x, result.y, result.z, tol, allow_empty=allow_empty, **options)
     if found is None:
         return result
     x, y, z = found
