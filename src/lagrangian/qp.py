@@ -201,10 +201,12 @@ class QuadraticProgram:
         n = A.shape[1]
         lb, ub = np.full(n, -np.inf), np.full(n, np.inf)
         keep = np.ones(A.shape[0], bool)
-        for row in unit_rows:
-            j = A.indices[A.indptr[row]]
-            lb[j], ub[j] = max(lb[j], l[row]), min(ub[j], u[row])
-            keep[row] = False
+        keep[unit_rows] = False
+        columns = A.indices[A.indptr[unit_rows]]
+        # A variable bounded by several unit rows keeps the tightest side of each (ufunc.at
+        # applies repeated indices one after another, as a loop over the rows would).
+        np.maximum.at(lb, columns, l[unit_rows])
+        np.minimum.at(ub, columns, u[unit_rows])
         return cls(P, q, A[np.flatnonzero(keep)], l[keep], u[keep], bounds=(lb, ub), r=r)
 
     def objective(self, x) -> float:

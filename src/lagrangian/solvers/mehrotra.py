@@ -240,7 +240,9 @@ def convex_qp(qp, *, tol: float = 1e-8, max_iterations: int = 200, max_time: flo
     certificates : bool
         When the iterations fail (``STALLED``, ``MAX_ITERATIONS``,
         ``SINGULAR_KKT``, ``NONFINITE``) without having found a certificate, look
-        for one with two auxiliary LPs (default True).
+        for one with two auxiliary LPs (default True); not when the best point is
+        nearly feasible and nearly optimal (relative residuals and gap below 1e-4):
+        such a run stalled near an answer, not on diverging iterates.
     equilibrate : {"auto", True, False}
         True: solve in balanced units (Ruiz scaling of ``P`` and ``A``, see
         :class:`~lagrangian.solvers.qp_equilibration.Equilibration`); ``tol`` then applies to the scaled program's
