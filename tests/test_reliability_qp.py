@@ -328,3 +328,36 @@ def test_badly_scaled_programs_get_their_certificate_in_balanced_units(kind, see
     assert balanced.status is s.status and check_certificate(case.qp, balanced.certificate)
     with pytest.raises(lg.ProblemError, match="equilibrate: expected 'auto', True or False"):
         lg.solve_qp(case.qp, equilibrate="yes")
+
+
+def test_certificate_programs_run_only_for_a_run_that_ends_away_from_an_answer(monkeypatch):
+    # Cut short near its answer (best relative error below 1e-4), a run ends ACCEPTABLE or with
+    # its limit and no certificate search: the two LPs are for diverging iterates. Cut short at
+    # its start, far from any answer, it still searches.
+    from lagrangian.solvers import mehrotra
+
+    calls = []
+    original = mehrotra._certificate_programs
+    monkeypatch.setattr(mehrotra, "_certificate_programs", lambda *a: calls.append(1) or original(*a))
+    rng = np.random.default_rng(7)
+    n, m = 30, 20
+    M = rng.standard_normal((n, n))
+    A = rng.standard_normal((m, n))
+    qp = lg.QuadraticProgram(M @ M.T + np.eye(n), rng.standard_normal(n), A, -1.0 - rng.random(m), 1.0 + rng.random(m),
+                             bounds=(-1, 1))  # fmt: skip
+    exact = lg.solve_qp(qp, tol=1e-12)
+    assert exact.success and not calls
+    near = 0
+    for iterations in range(1, 40):
+        s = mehrotra.convex_qp(qp, tol=1e-12, max_iterations=iterations, equilibrate=False, polish=False)
+        error = max(check_solution(qp, s.x, s.y, s.z)[key] for key in ("primal", "dual", "complementarity"))
+        if s.status is lg.Status.SUCCESS:
+            break
+        searched, calls[:] = bool(calls), []
+        assert s.certificate is None
+        near += error <= 1e-7
+        if error <= 1e-7:  # well inside "near an answer" by the solver's own measure too
+            assert not searched, (iterations, error, s.status)
+    assert near >= 2  # the check above ran
+    assert lg.solve_qp(qp, max_iterations=1).status is lg.Status.MAX_ITERATIONS
+    assert calls  # one iteration from the start is far from the answer: the LPs looked for a proof
