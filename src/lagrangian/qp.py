@@ -17,6 +17,8 @@ the general interior-point method. Multipliers follow :mod:`lagrangian.conventio
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -209,6 +211,12 @@ class QuadraticProgram:
         np.minimum.at(ub, columns, u[unit_rows])
         return cls(P, q, A[np.flatnonzero(keep)], l[keep], u[keep], bounds=(lb, ub), r=r)
 
+    @functools.cached_property
+    def AT(self):
+        """``A^T`` as a CSR array, formed once: the solver forms ``A^T y`` at every iteration
+        (its Farkas test), and scipy's ``A.T`` builds a new matrix object on each use."""
+        return sp.csr_array(self.A.T)
+
     def objective(self, x) -> float:
         return float(0.5 * x @ (self.P @ x) + self.q @ x + self.r)
 
@@ -299,7 +307,7 @@ def check_certificate(qp, certificate, *, radius: float = 1e6) -> bool:
             return float(np.nan_to_num(terms, nan=np.inf).sum())
 
         sigma = support(y, qp.l, qp.u) + support(z, qp.lb, qp.ub)
-        residual = float(np.abs(qp.A.T @ y + z).sum())
+        residual = float(np.abs(qp.AT @ y + z).sum())
         # no feasible x with ||x||_inf <= |sigma| / residual: that must reach far beyond the box
         return bool(sigma < 0 and -sigma >= radius * data_scale(qp.lb, qp.ub) * residual)
     d = np.asarray(certificate.d, float)

@@ -219,7 +219,7 @@ def farkas_certificate(qp, y, z):
     value = support_function(y, qp.l, qp.u) + support_function(z, qp.lb, qp.ub)
     if not value < 0:
         return None
-    return Certificate("infeasible", value, float(np.abs(qp.A.T @ y + z).sum()), y=y, z=z)
+    return Certificate("infeasible", value, float(np.abs(qp.AT @ y + z).sum()), y=y, z=z)
 
 
 def farkas_of_iterate(form, qp, y_E, sides=None):
