@@ -194,3 +194,14 @@ def test_a_polish_that_would_raise_the_objective_is_refused():
         assert qp_polish.polished_qp(qp, s, 1e-8) is s
     finally:
         qp_polish.polished = original
+
+
+def test_a_fixed_variable_keeps_a_multiplier_of_either_sign_while_the_rest_is_polished():
+    # min (x0 - 1)^2 + x1^2 with x0 fixed at 0 (lb = ub) and 0 <= x1 <= 1: x* = (0, 0) with
+    # z0 = -f'(0) = 2 (positive, the sign of an upper bound: right for a fixed variable) and x1
+    # weakly active (z1 = 0). The fixed variable is not "released" for its sign.
+    qp = lg.QuadraticProgram(2 * np.eye(2), [-2.0, 0.0], bounds=([0.0, 0.0], [0.0, 1.0]))
+    s = lg.solve_qp(qp)
+    assert s.success
+    assert s.x[0] == 0.0 and s.x[1] == 0.0
+    np.testing.assert_allclose(s.z, [2.0, 0.0], rtol=1e-14, atol=1e-15)

@@ -137,7 +137,9 @@ def polish(problem, x, y, z, tol, *, allow_empty: bool = False, newton_steps: in
                 return None
             # Release candidates whose multiplier says the point wants to leave the bound.
             margin = max(tol, 1e-8) * max(1.0, np.abs(problem.gradient(xp)).max(initial=0.0))
-            wrong_lower, wrong_upper = lower & (zp > margin), upper & (zp < -margin)
+            # (A fixed variable, lb == ub, takes a multiplier of either sign, as an equality row does.)
+            movable = problem.lb != problem.ub
+            wrong_lower, wrong_upper = lower & movable & (zp > margin), upper & movable & (zp < -margin)
             held = np.isfinite(target) & (problem.cl != problem.cu)
             wrong_rows = held & (((target == problem.cl) & (yp > margin)) | ((target == problem.cu) & (yp < -margin)))
             if not (wrong_lower.any() or wrong_upper.any() or wrong_rows.any()):

@@ -21,8 +21,11 @@ point's, or all within ``tol``, and an objective not higher by more than
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from ..kkt import kkt_residuals
 from ..result import Status
 from .polish import CANDIDATE_DISTANCE
 from .verification import polished
@@ -79,6 +82,13 @@ def check_solution(qp, x, y, z, *, tol: float = 1e-6) -> dict:
             "ok": bool(max(primal, dual, complementarity) <= tol)}
 
 
+def _signed(multiplier, lower, upper):
+    """``multiplier`` with the entries that point at a missing side (positive without an
+    upper side, negative without a lower one) set to zero."""
+    multiplier = np.where(np.isfinite(upper), multiplier, np.minimum(multiplier, 0.0))
+    return np.where(np.isfinite(lower), multiplier, np.maximum(multiplier, 0.0))
+
+
 def _worst(check: dict) -> float:
     return max(check["primal"], check["dual"], check["complementarity"])
 
@@ -86,10 +96,11 @@ def _worst(check: dict) -> float:
 def polished_qp(qp, solution, tol: float):
     """``solution`` (of ``qp``, by :func:`~lagrangian.solvers.mehrotra.convex_qp`) on its active set when that checks out.
 
-    Only a ``SUCCESS`` of at most :data:`DENSE_LIMIT` variables plus rows is polished. The polished point is kept when its residuals
-    from the data (:func:`check_solution`) are no larger than the interior point's
-    or within ``tol``, and its objective is not higher than the interior point's by
-    more than ``tol max(1, |f|)``; otherwise ``solution`` is returned unchanged.
+    Only a ``SUCCESS`` of at most :data:`DENSE_LIMIT` variables plus rows is polished.
+    The polished point, its multipliers put in their sign cones, is kept when its
+    residuals from the data (:func:`check_solution`) are no larger than the interior
+    point's or within ``tol``, and its objective is not higher than the interior
+    point's by more than ``tol max(1, |f|)``; otherwise ``solution`` is returned unchanged.
     """
     if solution.status is not Status.SUCCESS or qp.n == 0 or qp.n + qp.A.shape[0] > DENSE_LIMIT:
         return solution
@@ -103,6 +114,12 @@ def polished_qp(qp, solution, tol: float):
                          max_move=_MOVE * distance)
     if candidate is solution:
         return solution
+    # The active set's least-squares multipliers can carry a rounding-level entry of the wrong
+    # sign (1e-17 on a row with no upper side): they are put in their sign cones, and the
+    # stationarity test below then shows whether that moved them by more than rounding.
+    problem = solution._problem
+    y, z = _signed(candidate.y, qp.l, qp.u), _signed(candidate.z, qp.lb, qp.ub)
+    candidate = dataclasses.replace(candidate, y=y, z=z, multipliers=problem.split(y), kkt=kkt_residuals(problem, candidate.x, y, z))
     before = _worst(check_solution(qp, solution.x, solution.y, solution.z))
     after = _worst(check_solution(qp, candidate.x, candidate.y, candidate.z))
     higher = candidate.fun > solution.fun + tol * max(1.0, abs(solution.fun))
