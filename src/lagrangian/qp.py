@@ -276,7 +276,12 @@ def solve_qp(qp: QuadraticProgram, *, method: str = "convex_qp", **options):
         (:func:`lagrangian.solvers.mehrotra.convex_qp`), which uses convexity and
         returns a certificate for infeasible and unbounded problems. It checks
         convexity first (:meth:`QuadraticProgram.convexity`) and refuses a
-        non-convex QP with a :class:`~lagrangian.ProblemError` naming ``P``.
+        non-convex QP with a :class:`~lagrangian.ProblemError` naming ``P``. A
+        ``SUCCESS`` is then polished onto its active set
+        (:mod:`lagrangian.solvers.qp_polish`; ``polish=False`` keeps the interior
+        point): a bound or row active with a zero multiplier, which the interior
+        point approaches only to about ``sqrt(tol)``, and a vertex are met to
+        rounding, when the polished point checks out against the data.
         ``"interior_point"``: the general nonlinear solver on :meth:`QuadraticProgram.problem`
         (no convexity needed; it looks for a local minimizer).
     """

@@ -62,7 +62,13 @@ proves that no feasible point (no bounded minimizer) exists within its
 proves unboundedness only together with a feasible point (an infeasible problem
 can have rays too), so before ``UNBOUNDED`` is reported the feasibility problem
 over the same constraints is solved; where it has no solution the status is
-``INFEASIBLE`` with its Farkas certificate instead.
+``INFEASIBLE`` with its Farkas certificate instead. A run that ends without an
+answer or a proof searches for a certificate with two LPs, unless its best point is
+nearly feasible and nearly optimal (then it stalled near an answer).
+
+**Polishing.** A ``SUCCESS`` is moved onto the active set it identifies
+(:mod:`lagrangian.solvers.qp_polish`, on the polish every solver here shares), and
+the polished point is kept when it checks out against the data.
 """
 
 from __future__ import annotations
