@@ -10,11 +10,6 @@ import re
 
 _EXACT_TEXT = "matches scipy's exact error text; lagrangian raises ProblemError (a ValueError) naming the argument"
 
-_FIXED_JAC = (
-    "expects NaN in res.jac at fixed variables whenever scipy removed them for finite-difference "
-    "constraint Jacobians; lagrangian's objective gradient here is exact and reported"
-)
-
 #: Tests that check scipy internals: skipped, with the reason.
 SKIPPED: dict[str, str] = {
     "test_minimize_constrained.py::TestBoundedNelderMead::test_invalid_bounds": _EXACT_TEXT,
@@ -27,14 +22,6 @@ SKIPPED: dict[str, str] = {
         "asserts nfev == 1 and scipy's message 'All independent variables were fixed by bounds'; "
         "lagrangian evaluates fun once more (the problem's check at x0) and words its own message"
     ),
-    # constraints2, 5, 6 and 7 are the cases with a constraint Jacobian left to differences.
-    # (callback2, an intermediate_result callback, is skipped by scipy itself with SLSQP.)
-    **{
-        f"test_optimize.py::test_equal_bounds[{callback}-constraints{c}-*-kwds{k}-SLSQP]": _FIXED_JAC
-        for callback in ("None", "callback")
-        for c in (2, 5, 6, 7)
-        for k in (1, 2)
-    },
     "test_optimize.py::test_bounded_powell_outsidebounds": (
         "asserts Powell's failure with a degenerate direction set (options['direc']) and its status 4"
     ),

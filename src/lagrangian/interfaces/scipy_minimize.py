@@ -51,7 +51,7 @@ from .scipy_derivatives import (
     traced_program,
 )
 from .scipy_qp import solve_if_quadratic
-from .scipy_status import SCIPY_METHODS, STATUS_CODES, method_fields, scipy_method, scipy_status
+from .scipy_status import SCIPY_METHODS, STATUS_CODES, method_fields, reports_fixed_gradient_unknown, scipy_method, scipy_status
 
 __all__ = ["minimize", "STATUS_CODES"]
 
@@ -306,7 +306,11 @@ def minimize(
         result = solve_without_fixed(solver, problem, callback=_callback(callback), **solver_options)
         if method_key == "trust-constr":
             result = _to_unscaled_tolerance(result, solver, problem, callback, solver_options)
-    return _result(result, problem, objective, method_key, sources, jacobian_sources, box, started, solver_options)
+    out = _result(result, problem, objective, method_key, sources, jacobian_sources, box, started, solver_options)
+    if box is not None and reports_fixed_gradient_unknown(method_key, jac, constraints):
+        # scipy's TNC, SLSQP and L-BFGS-B report these partial derivatives as unknown (NaN).
+        out.jac = np.where(box[0] == box[1], np.nan, out.jac)
+    return out
 
 
 def _problem(objective, x0, *, jac, hess, hessp, args, box, constraints, sources, jacobian_sources):
