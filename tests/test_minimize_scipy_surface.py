@@ -192,6 +192,38 @@ def test_every_variable_fixed_is_a_feasibility_check():
     assert res.success and np.array_equal(res.x, [1.0, 2.0])
 
 
+# upper: no constraint, sum x <= 0 (violated at lb) or sum x <= 4 (satisfied); scipy's
+# L-BFGS-B and TNC take no constraints.
+_EVERY_FIXED_CASES = [(m, None) for m in ("L-BFGS-B", "TNC")] + [(m, u) for m in ("SLSQP", "trust-constr", None) for u in (None, 0.0, 4.0)]
+
+
+@pytest.mark.parametrize(("method", "upper"), _EVERY_FIXED_CASES)
+@pytest.mark.parametrize("jac", [None, lambda x: x / np.linalg.norm(x)])
+def test_every_variable_fixed_returns_after_one_evaluation_of_fun(method, upper, jac):
+    # Nothing to optimize: x = lb after one call of fun (no trace, no difference), as scipy's
+    # TNC, SLSQP and L-BFGS-B do; under those names scipy's own message, the truth being scipy's result.
+    constraints = [] if upper is None else [NonlinearConstraint(np.sum, -np.inf, upper)]
+    fun = Recorder(lambda x: np.linalg.norm(x) + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptimizeWarning)
+        res = lg.minimize(fun, [1.0, 3.0], method=method, jac=jac, bounds=[(1, 1), (2, 2)], constraints=constraints)
+    assert fun.calls == res.nfev == 1 and res.nit == 0
+    assert np.array_equal(res.x, [1.0, 2.0]) and res.fun == math.sqrt(5) + 1
+    assert res.success == (upper != 0.0)
+    if method in ("SLSQP", "L-BFGS-B", "TNC"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)
+            theirs = scipy_minimize(fun.fun, [1.0, 3.0], method=method, jac=jac, bounds=[(1, 1), (2, 2)], constraints=constraints)
+        assert (res.message, res.success, res.nfev) == (theirs.message, theirs.success, theirs.nfev)
+    else:
+        assert res.message.startswith("every variable is fixed by its bounds")
+    if upper == 0.0:
+        assert res.status_name == "INFEASIBLE" and res.kkt["primal"] == 3.0
+    elif callable(jac):
+        # y = 0 and z closes the stationarity rows: z = -grad f.
+        np.testing.assert_allclose(res.bound_multipliers, -jac(res.x), rtol=1e-15)
+
+
 def test_one_sided_differences_at_a_bound_are_second_order():
     fun = lambda x: np.array([np.sqrt(x[0]) * x[1], np.log(x[1]) + x[0] ** 3])  # noqa: E731
     exact = lambda x: np.array([[0.5 / np.sqrt(x[0]) * x[1], np.sqrt(x[0])], [3 * x[0] ** 2, 1 / x[1]]])  # noqa: E731

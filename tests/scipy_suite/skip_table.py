@@ -18,10 +18,6 @@ SKIPPED: dict[str, str] = {
         "point (like scipy's SLSQP and trust-constr) stops at the local minimum f = 0.5156, a KKT point"
     ),
     "test_optimize.py::TestOptimizeSimple::test_minimize_invalid_bounds": _EXACT_TEXT,
-    "test_optimize.py::test_all_bounds_equal": (
-        "asserts nfev == 1 and scipy's message 'All independent variables were fixed by bounds'; "
-        "lagrangian evaluates fun once more (the problem's check at x0) and words its own message"
-    ),
     "test_optimize.py::test_bounded_powell_outsidebounds": (
         "asserts Powell's failure with a degenerate direction set (options['direc']) and its status 4"
     ),

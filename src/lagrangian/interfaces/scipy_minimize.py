@@ -51,7 +51,15 @@ from .scipy_derivatives import (
     traced_program,
 )
 from .scipy_qp import solve_if_quadratic
-from .scipy_status import SCIPY_METHODS, STATUS_CODES, method_fields, reports_fixed_gradient_unknown, scipy_method, scipy_status
+from .scipy_status import (
+    SCIPY_METHODS,
+    STATUS_CODES,
+    every_variable_fixed_message,
+    method_fields,
+    reports_fixed_gradient_unknown,
+    scipy_method,
+    scipy_status,
+)
 
 __all__ = ["minimize", "STATUS_CODES"]
 
@@ -100,10 +108,11 @@ def _as_list(constraints):
     return list(constraints)
 
 
-def _constraints(constraints, x0, *, lower, upper, sources):
+def _constraints(constraints, x0, *, lower, upper, sources, trace=True):
     """Our Constraint blocks and, per block, ``(kind, Hessian term, exact Jacobian?)`` for the Hessian.
 
-    ``sources`` receives, per block, where its Jacobian comes from.
+    ``sources`` receives, per block, where its Jacobian comes from; ``trace=False``
+    leaves a Jacobian that is not given to differences without trying a trace.
     """
     blocks, terms = [], []
     for k, con in enumerate(constraints):
@@ -142,7 +151,7 @@ def _constraints(constraints, x0, *, lower, upper, sources):
             source = "exact"
         else:
             by_differences = differences(lambda x, f=fun: np.atleast_1d(real_array(f(x), "constraints: fun")).ravel(), lower, upper)
-            traced = traced_derivative(fun, x0, vector=True, lower=lower, upper=upper)
+            traced = traced_derivative(fun, x0, vector=True, lower=lower, upper=upper) if trace else None
             if traced is not None:
                 jac, source = TracedOrDifferences(traced, by_differences, sources, name), "computation graph"
             else:
@@ -296,12 +305,13 @@ def minimize(
 
     objective = CountedObjective(fun, args, returns_gradient=jac is True)
     sources, jacobian_sources = {}, {}
+    every_fixed = box is not None and bool(np.all(box[0] == box[1]))
     problem, terms, program = _problem(
         objective, x0, jac=jac, hess=hess, hessp=hessp, args=args, box=box, constraints=constraints,
-        sources=sources, jacobian_sources=jacobian_sources,
+        sources=sources, jacobian_sources=jacobian_sources, every_fixed=every_fixed,
     )  # fmt: skip
 
-    result = solve_if_quadratic(problem, hess=hess, hessp=hessp, terms=terms, program=program, options=solver_options)
+    result = None if every_fixed else solve_if_quadratic(problem, hess=hess, hessp=hessp, terms=terms, program=program, options=solver_options)
     if result is None:
         result = solve_without_fixed(solver, problem, callback=_callback(callback), **solver_options)
         if method_key == "trust-constr":
@@ -310,20 +320,24 @@ def minimize(
     if box is not None and reports_fixed_gradient_unknown(method_key, jac, constraints):
         # scipy's TNC, SLSQP and L-BFGS-B report these partial derivatives as unknown (NaN).
         out.jac = np.where(box[0] == box[1], np.nan, out.jac)
+    if every_fixed:
+        out.message = every_variable_fixed_message(method_key, result.status, result.kkt.primal, has_constraints=problem.m > 0)
     return out
 
 
-def _problem(objective, x0, *, jac, hess, hessp, args, box, constraints, sources, jacobian_sources):
+def _problem(objective, x0, *, jac, hess, hessp, args, box, constraints, sources, jacobian_sources, every_fixed=False):
     """The :class:`~lagrangian.Problem` for scipy's arguments, every derivative a callable made here.
 
     Returns ``(problem, terms, program)``: the blocks' Hessian kinds (for the QP
     test) and the traced program, if the objective and constraints traced
     together. ``sources``/``jacobian_sources`` receive where each derivative comes from.
+    With ``every_fixed`` (every variable fixed by its bounds) nothing is traced:
+    there is no direction to differentiate in, and ``fun`` is called once, at ``lb``.
     """
     n = x0.size
     lower, upper = box if box is not None else (None, None)
-    gradient = objective_derivative(objective, jac, x0, lower=lower, upper=upper, sources=sources)
-    blocks, terms = _constraints(constraints, x0, lower=lower, upper=upper, sources=jacobian_sources)
+    gradient = objective_derivative(objective, jac, x0, lower=lower, upper=upper, sources=sources, trace=not every_fixed)
+    blocks, terms = _constraints(constraints, x0, lower=lower, upper=upper, sources=jacobian_sources, trace=not every_fixed)
     exact = lambda source: source != "finite differences"  # noqa: E731
     program = None
     if hess is None and hessp is None and sources["gradient"] == "computation graph" and all(
@@ -349,7 +363,8 @@ def _problem(objective, x0, *, jac, hess, hessp, args, box, constraints, sources
         )  # fmt: skip
         if hessian_source is not None:
             sources["hessian"] = hessian_source
-    _warn_if_approximated(sources, jacobian_sources)
+    if not every_fixed:
+        _warn_if_approximated(sources, jacobian_sources)
     product = hessian.product if isinstance(hessian, HessianProduct) else None
     hessian = None if product is not None else hessian
     problem = Problem(

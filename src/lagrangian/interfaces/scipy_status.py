@@ -22,7 +22,7 @@ import numpy as np
 
 from ..result import Status
 
-__all__ = ["STATUS_CODES", "scipy_method", "scipy_status", "method_fields", "reports_fixed_gradient_unknown"]
+__all__ = ["STATUS_CODES", "scipy_method", "scipy_status", "method_fields", "reports_fixed_gradient_unknown", "every_variable_fixed_message"]
 
 #: The package's own ``result.status`` integers (``method="interior-point"``): 0 is success.
 STATUS_CODES = {status: code for code, status in enumerate(Status)}
@@ -163,6 +163,32 @@ def reports_fixed_gradient_unknown(method, jac, constraints) -> bool:
     if method not in _REMOVES_FIXED:
         return False
     return method == "tnc" or not (callable(jac) or jac is True) or not all(map(_callable_jacobian, constraints))
+
+
+def every_variable_fixed_message(method, status: Status, primal: float, *, has_constraints: bool) -> str:
+    """The message when every variable is fixed by its bounds (``lb == ub``): ``x = lb``, nothing to optimize.
+
+    scipy's TNC, SLSQP and L-BFGS-B return at once in that case, with ``fun``
+    evaluated once and messages of their own; under those names the message is
+    scipy's, under any other it says the same in the package's words.
+    ``primal`` is the largest constraint violation at ``lb``.
+    """
+    feasible = status is Status.SUCCESS
+    if method in _REMOVES_FIXED:
+        if not has_constraints:
+            return "All independent variables were fixed by bounds."
+        if feasible:
+            return "All independent variables were fixed by bounds at values that satisfy the constraints."
+        return (
+            "All independent variables were fixed by bounds, but the independent variables do not "
+            f"satisfy the constraints exactly. (Maximum violation: {primal})."
+        )
+    if feasible:
+        return "every variable is fixed by its bounds (lb == ub): x = lb" + (", which satisfies the constraints" if has_constraints else "")
+    return (
+        f"every variable is fixed by its bounds (lb == ub), and x = lb violates the constraints by {primal:.3g}: "
+        "the problem is infeasible as stated; check the bounds and the constraints"
+    )
 
 
 def _violation(values, lower, upper) -> float:
