@@ -257,3 +257,28 @@ def test_difference_gradients_end_at_the_answer_without_grinding(fun, box, jac):
         g = np.array([fun(res.x + 1e-30j * e).imag / 1e-30 for e in np.eye(n)])
         projected = res.x - np.clip(res.x - g, lo, hi)
         assert np.abs(projected).max() <= 1e-4 * max(1.0, abs(res.fun)), (x0, projected)
+
+
+@pytest.mark.parametrize(("fun", "box"), [(_shekel, (0.0, 10.0, 4)), (_goldstein_price, (-2.0, 2.0, 2))])
+def test_a_tolerance_below_the_differences_accuracy_ends_acceptable_not_grinding(fun, box):
+    # tol = 1e-12 is below what difference gradients can measure (eps^(2/3) ~ 4e-11): the
+    # solver is asked for that accuracy instead (Shekel once ran up to 270 iterations at the
+    # answer), and the ending says the caller's tol is not verified unless the residuals are below it.
+    from lagrangian.interfaces.scipy_minimize import DIFFERENCE_ACCURACY
+
+    lo, hi, n = box
+    rng = np.random.default_rng(3)
+    for x0 in rng.uniform(lo, hi, size=(6, n)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", lg.errors.ApproximateDerivativeWarning)
+            res = lg.minimize(fun, x0, jac="2-point", bounds=[(lo, hi)] * n, tol=1e-12, method="interior-point")
+        assert res.nit <= 100, (x0, res.nit)
+        if res.status_name == "SUCCESS":
+            assert max(res.kkt.values()) <= 1e-12
+        else:
+            assert res.status_name == "ACCEPTABLE" and "what the difference derivatives can measure" in res.message
+            assert max(res.kkt.values()) > 1e-12
+    # With the exact gradient (the graph's trace) the same tolerance is reached and verified.
+    res = lg.minimize(fun, x0, bounds=[(lo, hi)] * n, tol=1e-12)
+    assert res.derivatives["gradient"] == "computation graph" and res.success
+    assert DIFFERENCE_ACCURACY == pytest.approx(np.finfo(float).eps ** (2 / 3))
