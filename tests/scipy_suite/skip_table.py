@@ -15,11 +15,13 @@ SKIPPED: dict[str, str] = {
     "test_minimize_constrained.py::TestBoundedNelderMead::test_invalid_bounds": _EXACT_TEXT,
     "test_optimize.py::test_bounded_powell_vs_powell": (
         "asserts that bounded Powell reaches the global minimum 0 of a nonconvex function; the interior "
-        "point (like scipy's SLSQP and trust-constr) stops at the local minimum f = 0.5156, a KKT point"
+        "point (like scipy's SLSQP and trust-constr) stops at the local minimum f = 0.5156, a KKT point; "
+        "it then asserts Powell's nfev with infinite bounds equals unbounded Powell's"
     ),
     "test_optimize.py::TestOptimizeSimple::test_minimize_invalid_bounds": _EXACT_TEXT,
     "test_optimize.py::test_bounded_powell_outsidebounds": (
-        "asserts Powell's failure with a degenerate direction set (options['direc']) and its status 4"
+        "asserts Powell's failure with a degenerate direction set (options['direc']: x stays at -4 "
+        "and status 4); the interior point takes no direction set and reaches the minimum x = 0"
     ),
     "test_minimize_constrained.py::TestTrustRegionConstr::test_raise_exception": (
         "scipy refuses jac='2-point' with hess='2-point' (ValueError text); lagrangian accepts it "
