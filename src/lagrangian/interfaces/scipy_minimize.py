@@ -217,9 +217,9 @@ def _at_requested_tolerance(result, requested):
     if result.status is Status.SUCCESS and (requested >= DIFFERENCE_ACCURACY or result.kkt.max() <= requested):
         return result  # the solver's own test ran at the caller's tolerance, or its residuals meet it
     message = (
-        f"the KKT residuals ({result.kkt.max():.1e}) are above tol = {requested:g} but at about what the difference "
+        f"the KKT residuals ({result.kkt.max():.1e}) are above tol = {requested:g}, probably at what the difference "
         f"derivatives can measure (their relative accuracy is {DIFFERENCE_ACCURACY:.0e}, times the scale of the functions); "
-        "pass exact derivatives (jac, the constraints' jac) for a tighter answer"
+        "pass exact derivatives (jac, the constraints' jac) for a tighter answer, or loosen tol"
     )
     return dataclasses.replace(result, status=Status.ACCEPTABLE, message=message)
 
