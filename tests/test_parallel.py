@@ -88,7 +88,11 @@ def test_a_dask_local_cluster_of_two_workers_gives_the_serial_results():
         with distributed.Client(cluster) as client:
             assert len(client.scheduler_info()["workers"]) == 2
             results = solve_many(problems, executor=client.get_executor(), chunksize=2, tol=1e-10)
+            # the default plan sizes its chunks for the cluster's two worker threads
+            run = run_many(problems[::-1], executor=client.get_executor(), tol=1e-10)
     assert_same_as_serial(results, problems)
+    assert_same_as_serial(run.results, problems[::-1])
+    assert run.workers == 2 and sum(chunk.size for chunk in run.chunks) == len(problems)
 
 
 def test_parametric_results_from_other_processes_get_their_problem_back():

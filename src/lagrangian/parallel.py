@@ -27,29 +27,29 @@ problem object (or, in the parametric form, builds it again here), so
 :func:`lagrangian.sensitivity.sensitivity` and :func:`lagrangian.reverse_mode.adjoint`
 work on the result as on a serial one.
 
-Where the time of a parallel run goes, besides the solves
---------------------------------------------------------
-With ``w`` workers on ``w`` cores, ``N`` problems of solve time ``s`` each, a run
-cannot take less than
+**Where the time of a parallel run goes, besides the solves.** On ``w`` workers and idle cores, a run takes about (:meth:`ManyRun.ideal_wall`)
 
 .. math::
 
-    T_w \;\ge\; \max\Big(\max_k W_k + P_{\text{head}} + P_{\text{tail}},\;
-    \frac{\sum_k W_k + P}{\text{cores}}\Big), \qquad W_k = \sum_{\text{chunks of } k}
-    (\text{load} + \text{solve} + \text{dump}) + \text{executor's own work in } k,
+    T_w \approx \max\Big(\frac{W - c}{w} + c + P_{\text{head}} + P_{\text{tail}},\;
+    \frac{W + P}{\text{cores}}\Big), \qquad
+    W = \sum_{\text{chunks}} (\text{load} + \text{solve} + \text{dump}) + \text{the executor's work in the workers},
 
-where ``P`` is this process's CPU (pickling problems, unpickling results; it shares
-the cores with the workers), ``P_head`` what it spends before the first task can
-start and ``P_tail`` after the last one ends. Each of these is kept small here
-(measured on the Hock-Schittkowski set, ``benchmarks/solve_many.py``):
+where ``c`` is the chunk that ends last, ``P`` this process's CPU (pickling problems,
+unpickling results: it shares the cores with the workers), ``P_head`` what it spends
+before the first task can start and ``P_tail`` after the last one ends. Two workers
+reach twice one worker's throughput only as far as everything in ``W`` but the solves,
+``c``, and ``P`` are small beside the solves; here is how each is kept small
+(Hock-Schittkowski problems, about 10 ms a solve, ``benchmarks/solve_many.py``):
 
 - **pickling**: problems go by value with cloudpickle (lambdas and closures pickle),
   but cloudpickle looks for a function without a module (``__module__ is None``:
   anything made by ``eval`` or ``exec``, as code generators, ``sympy.lambdify`` and
   this package's own derivative rules do) in every loaded module, about 3 ms per
-  function with 760 modules loaded, 42 ms for one HS problem against its 10 ms solve.
+  function with 760 modules loaded: 42 ms for one HS problem against its 10 ms solve.
   Such a function cannot be found by reference on the other side anyway: it is sent
-  by value straight away (:func:`dumps`), 0.3 ms per HS problem.
+  by value straight away (:func:`dumps`): 2 ms for one HS problem on its own, 0.2 ms
+  a problem in a chunk of 250 (the derivative rules they share go once a chunk).
 - **tasks**: problems go in chunks, many per task, so the per-task cost of the
   executor is paid a few dozen times, not once per problem; chunk sizes fall as
   the work runs out (:func:`chunk_plan`), so that no worker idles long at the end.
