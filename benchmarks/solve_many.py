@@ -2,7 +2,7 @@
 processes and a Dask LocalCluster of 2 workers, against solving in this process; and where
 the CPU time of each run goes besides the solves.
 
-    nice python benchmarks/solve_many.py                 # 1,000 problems, 5 rounds (~5 min idle)
+    nice python benchmarks/solve_many.py                 # 1,000 problems, 5 rounds (~5 min on an idle machine)
     python benchmarks/solve_many.py --count 200 --rounds 2 --no-dask   # a quick look
 
 ``count`` problems cycle through the Hock-Schittkowski set, each loaded afresh before the
@@ -20,14 +20,14 @@ Three tables:
 1. **Wall time**: median seconds and problems per second; speed-up over 1 process.
    The issue's target is 2 workers >= 1.7x one worker's throughput. Only meaningful on
    a quiet machine (``uptime``'s load average well under 1 before starting).
-2. **CPU time**: the least wall time each run's CPU work allows on the machine's cores
-   (``ManyRun.cpu_bound``: the busiest worker plus this process's unoverlapped start
-   and end, or all processes' CPU shared over the cores, whichever is more), the
-   problems per second that allows, and the speed-up the overheads allow:
-   ``k e_k / e_1`` with ``e_k`` = the solves' CPU / (k x the bound), the fraction of k
-   workers' time spent solving. That last ratio does not move when other work on the
-   machine inflates every CPU second (cache contention made the same solves cost 8 to
-   12 CPU seconds from one round to the next on the loaded machine).
+2. **CPU time**: the wall time each run's CPU work would take on idle cores
+   (``ManyRun.ideal_wall``: Graham's list-scheduling bound over the workers' CPU plus
+   this process's unoverlapped start and end, or all processes' CPU shared over the
+   cores, whichever is more), the problems per second that allows, and the speed-up
+   the overheads allow: ``k e_k / e_1`` with ``e_k`` = the solves' CPU / (k x that
+   time), the share of k workers' time spent solving. That last ratio does not move
+   when other work on the machine inflates every CPU second (cache contention made
+   the same solves cost 6 to 12 CPU seconds from one round to the next there).
 3. **Where the CPU time went**, per problem: the solves, the workers' unpickling of
    problems and pickling of results, the executor's own work in the workers, this
    process's pickling, submitting and collecting, its executor threads; bytes per

@@ -94,8 +94,8 @@ def chunk_plan(count: int, workers: int, chunksize: int | None = None) -> list[r
     :math:`w \log_2(N / w)` times, 20 tasks for 1,000 problems on 2 workers) and the
     last are single items: a worker that runs out of work waits at most one solve
     for the others, where equal chunks of ``N / 4w`` (what
-    ``multiprocessing.Pool.map`` would choose) leave it waiting up to an eighth of
-    the run.
+    ``multiprocessing.Pool.map`` would choose) can leave it waiting for one whole
+    chunk, a quarter of a worker's share.
     """
     workers = max(1, int(workers))
     if chunksize is not None:
