@@ -106,7 +106,7 @@ CLUSTER = """
 import sys
 from dask.distributed import LocalCluster
 if __name__ == "__main__":
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     print(cluster.scheduler_address, flush=True)
     sys.stdin.read()
     cluster.close()

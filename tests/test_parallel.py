@@ -84,7 +84,7 @@ def test_bad_executor_is_a_problem_error():
 def test_a_dask_local_cluster_of_two_workers_gives_the_serial_results():
     distributed = pytest.importorskip("dask.distributed")
     problems = [rosenbrock_in_a_disc(r) for r in RADII]
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         with distributed.Client(cluster) as client:
             assert len(client.scheduler_info()["workers"]) == 2
             results = solve_many(problems, executor=client.get_executor(), chunksize=2, tol=1e-10)
