@@ -124,13 +124,21 @@ def _hessian_matrix(problem, x, y):
     return None, f"not checked: {source} Hessian"
 
 
+def _null_space(A):
+    """An orthonormal basis of the null space of the finite matrix ``A``: :func:`scipy.linalg.null_space`'s
+    (the same SVD and rank rule), without its input checks, which cost more than the SVD of a small ``A``."""
+    _, s, vh = scipy.linalg.svd(A, full_matrices=True, check_finite=False)
+    rank = int(np.sum(s > np.amax(s, initial=0.0) * np.finfo(float).eps * max(A.shape)))
+    return vh[rank:, :].T
+
+
 def second_order_check(problem, x, y, z) -> CurvatureCheck:
     """The sign of the Hessian of the Lagrangian on the null space of the active constraints at ``(x, y, z)``."""
     n = problem.n
     if n == 0:
         return CurvatureCheck(POSITIVE_DEFINITE)
-    scale = max(1.0, np.abs(problem.gradient(x)).max(initial=0.0))
-    if max(np.abs(y).max(initial=0.0), np.abs(z).max(initial=0.0)) > UNBOUNDED_MULTIPLIERS * scale:
+    gradient_scale = max(1.0, np.abs(problem.gradient(x)).max(initial=0.0))
+    if max(np.abs(y).max(initial=0.0), np.abs(z).max(initial=0.0)) > UNBOUNDED_MULTIPLIERS * gradient_scale:
         # No constraint qualification holds (a cusp): the multipliers run away and
         # the Lagrangian's Hessian is dominated by y times the constraints' curvature.
         return CurvatureCheck("not checked: the multipliers are unbounded at x (no constraint qualification holds)")
@@ -144,9 +152,12 @@ def second_order_check(problem, x, y, z) -> CurvatureCheck:
         H = H.toarray() if sp.issparse(H) else np.asarray(H, dtype=float)
         if not np.isfinite(H).all():
             return CurvatureCheck("not checked: the Hessian is not finite at x")
-        A = np.vstack([np.asarray(J.toarray() if sp.issparse(J) else J, dtype=float)[rows], np.eye(n)[fixed]])
+        J = np.asarray(J.toarray() if sp.issparse(J) else J, dtype=float)[rows]
+        if not np.isfinite(J).all():
+            return CurvatureCheck("not checked: the Jacobian of the active constraints is not finite at x")
+        A = np.vstack([J, np.eye(n)[fixed]])
         scale = max(1.0, np.abs(H).max(initial=0.0))
-        Z = scipy.linalg.null_space(A) if A.shape[0] else np.eye(n)
+        Z = _null_space(A) if A.shape[0] else np.eye(n)
         if Z.shape[1] == 0:
             return CurvatureCheck(POSITIVE_DEFINITE)
         values, vectors = np.linalg.eigh(Z.T @ H @ Z)
@@ -159,11 +170,11 @@ def second_order_check(problem, x, y, z) -> CurvatureCheck:
         # curvature there is a direction that may leave the bound inward (CUTEst TRO3X3,
         # where IPOPT leaves such a point along it to a lower f). Inconclusive by itself
         # (the cone test is combinatorial); the escape's function values decide.
-        weak = (lower | upper) & (np.abs(z) <= WEAK_MULTIPLIER * max(1.0, np.abs(problem.gradient(x)).max(initial=0.0)))
+        weak = (lower | upper) & (np.abs(z) <= WEAK_MULTIPLIER * gradient_scale)
         if weak.any():
             strong = np.flatnonzero((lower | upper) & ~weak)
-            A = np.vstack([np.asarray(J.toarray() if sp.issparse(J) else J, dtype=float)[rows], np.eye(n)[strong]])
-            Z = scipy.linalg.null_space(A) if A.shape[0] else np.eye(n)
+            A = np.vstack([J, np.eye(n)[strong]])
+            Z = _null_space(A) if A.shape[0] else np.eye(n)
             if Z.shape[1]:
                 released, vectors = np.linalg.eigh(Z.T @ H @ Z)
                 if released[0] < -CURVATURE_TOLERANCE * scale:
