@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from .. import linalg
 from ..convention import bound_violation
 from ..kkt import kkt_residuals, kkt_residuals_from_values, least_squares_multipliers
+from .second_order import near_bounds
 
 __all__ = ["polish", "polish_with_residuals"]
 
@@ -50,22 +51,14 @@ def _dense(M):
 
 def _candidates(problem, x, c, y, z):
     """``(row_target, lower, upper)``: for each row the bound it is held at (nan when free), and the bounds' masks."""
-
-    def near(values, bound, multiplier):
-        with np.errstate(invalid="ignore"):
-            distance = np.abs(values - bound)
-            return np.isfinite(bound) & ((distance <= CANDIDATE_DISTANCE * np.maximum(1.0, np.abs(bound))) | (np.abs(multiplier) > distance))
-
-    at_lower = near(c, problem.cl, np.minimum(y, 0))
-    at_upper = near(c, problem.cu, np.maximum(y, 0)) & ~at_lower
+    at_lower, at_upper, lower, upper = near_bounds(problem, x, c, y, z, CANDIDATE_DISTANCE)
+    at_upper = at_upper & ~at_lower
     target = np.full(problem.m, np.nan)
     target[at_lower] = problem.cl[at_lower]
     target[at_upper] = problem.cu[at_upper]
     equal = problem.cl == problem.cu
     target[equal] = problem.cl[equal]
-    lower = near(x, problem.lb, np.minimum(z, 0))
-    upper = near(x, problem.ub, np.maximum(z, 0)) & ~lower
-    return target, lower, upper
+    return target, lower, upper & ~lower
 
 
 def _on_active_set(problem, x, y, target, lower, upper):
@@ -86,7 +79,7 @@ def _on_active_set(problem, x, y, target, lower, upper):
         r = problem.constraint_values(x)[rows] - target[rows] if problem.m else np.zeros(0)
         Jf = J[:, free]
         if problem.has_hessian:
-            H = _dense(problem.hessian(x, y, dense=True))[np.ix_(free, free)]
+            H = _dense(problem.hessian(x, y, dense=True))[free][:, free]
             K = np.zeros((H.shape[0] + rows.size,) * 2)  # [[H, Jf^T], [Jf, 0]]
             K[: H.shape[0], : H.shape[0]], K[: H.shape[0], H.shape[0] :], K[H.shape[0] :, : H.shape[0]] = H, Jf.T, Jf
             rhs = -np.concatenate([g[free] + Jf.T @ y[rows], r])

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from ..errors import SingularKKTError
 from ..linalg.kkt_factorization import factorize_kkt
 
-__all__ = ["CurvatureCheck", "active_set", "second_order_check", "escape_along_negative_curvature"]
+__all__ = ["CurvatureCheck", "active_set", "near_bounds", "second_order_check", "escape_along_negative_curvature"]
 
 #: Eigenvalues of the reduced Hessian within this factor of ``max(1, |H|)`` count as zero
 #: (a differenced Hessian carries errors of about 1e-7 relative).
@@ -100,17 +100,27 @@ def active_set(problem, x, y, z):
     distance to that bound (an interior point's complementarity ``|y| s ~ mu`` makes
     the multiplier large exactly where the distance is small); bounds likewise.
     """
-    c = problem.constraint_values(x)
+    at_lower, at_upper, lower, upper = near_bounds(problem, x, problem.constraint_values(x), y, z, ACTIVE_DISTANCE)
+    return (problem.cl == problem.cu) | at_lower | at_upper, lower, upper & ~lower
 
-    def near(values, bound, multiplier):
-        with np.errstate(invalid="ignore"):
-            distance = np.abs(values - bound)
-            return np.isfinite(bound) & ((distance <= ACTIVE_DISTANCE * np.maximum(1.0, np.abs(bound))) | (np.abs(multiplier) > distance))
 
-    rows = (problem.cl == problem.cu) | near(c, problem.cl, np.minimum(y, 0)) | near(c, problem.cu, np.maximum(y, 0))
-    lower = near(x, problem.lb, np.minimum(z, 0))
-    upper = near(x, problem.ub, np.maximum(z, 0)) & ~lower
-    return rows, lower, upper
+def near_bounds(problem, x, c, y, z, relative):
+    """``(rows near cl, rows near cu, x near lb, x near ub)``: boolean masks, each side tested on its own.
+
+    A value is near a finite bound when it lies within ``relative * max(1, |bound|)`` of
+    it or the multiplier pushing toward it (``y_-`` or ``z_-`` at a lower bound, ``y_+`` or
+    ``z_+`` at an upper one) exceeds the distance. The four tests are one vectorized
+    test on the stacked values: on small problems each NumPy call costs more than its
+    arithmetic.
+    """
+    m, n = problem.m, problem.n
+    values = np.concatenate([c, c, x, x])
+    bound = np.concatenate([problem.cl, problem.cu, problem.lb, problem.ub])
+    multiplier = np.concatenate([np.minimum(y, 0), np.maximum(y, 0), np.minimum(z, 0), np.maximum(z, 0)])
+    with np.errstate(invalid="ignore"):
+        distance = np.abs(values - bound)
+        near = np.isfinite(bound) & ((distance <= relative * np.maximum(1.0, np.abs(bound))) | (np.abs(multiplier) > distance))
+    return near[:m], near[m : 2 * m], near[2 * m : 2 * m + n], near[2 * m + n :]
 
 
 def _hessian_matrix(problem, x, y):
