@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import SingularMatrixError
 
-__all__ = ["Filter", "Acceptance", "Trial", "minimum_step_length", "filter_line_search", "second_order_correction"]
+__all__ = ["Filter", "Acceptance", "Trial", "evaluate", "minimum_step_length", "filter_line_search", "second_order_correction"]
 
 # Constants of Wächter & Biegler (2006), table of section 4 / IPOPT's defaults.
 GAMMA_THETA, GAMMA_PHI = 1e-5, 1e-8  # filter margins
@@ -127,9 +127,12 @@ class Trial:
     phi: float
     armijo: bool
     alpha: float
+    #: The ``(theta, phi)`` the filter is augmented from when the step is not an Armijo step
+    #: (None: the iterate the step starts from; the watchdog's stored iterate otherwise).
+    reference: tuple | None = None
 
 
-def _evaluate(problem, form, w, mu):
+def evaluate(problem, form, w, mu):
     """``(f, c, d, theta, phi)`` at ``w``; ``theta`` and ``phi`` are inf where a value is not finite."""
     n = problem.n
     f, c = problem.objective(w[:n]), problem.constraint_values(w[:n])
@@ -141,13 +144,14 @@ def _evaluate(problem, form, w, mu):
     return f, c, d, theta, phi
 
 
-def filter_line_search(problem, form, filt, point, d, direction, mu, tau, theta_min):
+def filter_line_search(problem, form, filt, point, d, direction, mu, tau, theta_min, *, skip_full=False):
     """Backtrack from ``alpha_max`` along ``direction.dw`` from ``point`` until a trial point is accepted (section 2.3).
 
     Returns ``(trial, trials)``: the accepted :class:`Trial` (None when every step
     length down to ``alpha_min`` was rejected) and the number of trial points
     evaluated. A step too small to change ``w`` in floating point is accepted
     whenever the barrier function is finite there (IPOPT's tiny-step rule).
+    ``skip_full`` starts at ``alpha_max / 2`` (the watchdog already tried the full step).
     """
     w, dw = point.w, direction.dw
     theta, phi = np.abs(d).sum(), form.barrier(point.f, w, mu)
@@ -155,17 +159,17 @@ def filter_line_search(problem, form, filt, point, d, direction, mu, tau, theta_
     accept = Acceptance(filt, theta, phi, slope, theta_min)
     tiny = np.abs(dw).max(initial=0.0) <= 10 * np.finfo(float).eps * (1 + np.abs(w).max(initial=0.0))
     alpha_min = minimum_step_length(slope, theta, theta_min)
-    alpha, trials = direction.alpha_max, 0
+    alpha, trials = direction.alpha_max * (0.5 if skip_full else 1.0), 0
     while alpha >= alpha_min:
         trial_w = w + alpha * dw
-        trial_f, trial_c, trial_d, trial_theta, trial_phi = _evaluate(problem, form, trial_w, mu)
+        trial_f, trial_c, trial_d, trial_theta, trial_phi = evaluate(problem, form, trial_w, mu)
         trials += 1
         ok, armijo = accept(trial_theta, trial_phi, alpha)
         if tiny and np.isfinite(trial_phi):
             ok, armijo = True, True
         if ok:
             return Trial(trial_w, trial_f, trial_c, trial_theta, trial_phi, armijo, alpha), trials
-        if trials == 1 and problem.m and np.isfinite(trial_theta) and trial_theta >= theta:
+        if trials == 1 and not skip_full and problem.m and np.isfinite(trial_theta) and trial_theta >= theta:
             corrected, corrections = second_order_correction(
                 problem, form, direction, w, d, alpha, trial_d, trial_theta, tau, mu, accept
             )
