@@ -45,7 +45,7 @@ The barrier parameter follows the monotone Fiacco-McCormick rule
 ``10 mu``. Objective and constraint rows are scaled at the start so that no
 gradient entry exceeds 100 (IPOPT's gradient-based scaling); all reported values
 are unscaled. Fixed variables (``lb == ub``) are parameters, inequality rows'
-bounds are relaxed by ``min(1e-9, tol/10)``, and a square system (as many
+bounds are relaxed by ``min(1e-8, tol)``, and a square system (as many
 equality rows as free variables) is solved for feasibility alone
 (:mod:`~lagrangian.solvers.slack_form`).
 

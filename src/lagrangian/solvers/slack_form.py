@@ -30,7 +30,7 @@ from ..linalg.kkt_factorization import assembled_dense
 __all__ = ["BOUND_PUSH", "ROW_RELAX", "GRADIENT_SCALE", "push_inside", "fraction_to_boundary", "SlackForm", "Point"]
 
 KAPPA_D = 1e-5  # damping of one-sided bounds in the barrier function (IPOPT's kappa_d)
-ROW_RELAX = 1e-9  # inequality rows' bounds are relaxed by at most this, relative (IPOPT's bound_relax_factor is 1e-8)
+ROW_RELAX = 1e-8  # inequality rows' bounds are relaxed by at most this, relative (IPOPT's bound_relax_factor is 1e-8)
 GRADIENT_SCALE = 100.0  # largest scaled gradient entry
 
 
@@ -87,10 +87,14 @@ class SlackForm:
             # together (an equality written as two opposite inequalities) leave the slacks
             # no interior otherwise. Variable bounds stay exact (the functions are never
             # evaluated outside them); the polish puts active rows back on their bounds.
-            # At most tol / 10, so that a point of the relaxed problem is feasible to tol.
-            # (1e-8 as IPOPT cost HS249 one iteration; 1e-10 takes 1,292 iterations on
-            # x0 + x1 >= 1, 1 - x0 - x1 >= 0, where 1e-9 takes 23.)
-            relax = np.concatenate([np.zeros(self.n), np.full(k, min(ROW_RELAX, 0.1 * tol))])
+            # At most tol, so that a point of the relaxed problem is feasible to tol (relative):
+            # IPOPT's 1e-8 at the default tol. With 1e-9 the pair c(x) >= 0, -c(x) >= 0
+            # (c = x0^2 + x1^2 - 4, or scipy's COBYLA test) left mu at 2e-2 for hundreds of
+            # iterations, the slacks' multipliers near 1e5 and the dual residual above 10 mu
+            # (MAX_ITERATIONS at 500); with 1e-8 it takes 26-36 iterations, IPOPT 18-19.
+            # The price is on a cusp: HS13's x1 moves by (1e-8)^(1/3) = 2e-3 (IPOPT's by
+            # 2.7e-3); 1e-8 cost HS249 one iteration.
+            relax = np.concatenate([np.zeros(self.n), np.full(k, min(ROW_RELAX, tol))])
             lower = np.where(relax > 0, lower - relax * np.maximum(1.0, np.abs(lower)), lower)
             upper = np.where(relax > 0, upper + relax * np.maximum(1.0, np.abs(upper)), upper)
         # Fixed variables (lb == ub) are parameters, as IPOPT's make_parameter: held at their
