@@ -46,7 +46,7 @@ The barrier parameter follows the monotone Fiacco-McCormick rule
 gradient entry exceeds 100 (IPOPT's gradient-based scaling); all reported values
 are unscaled. Fixed variables (``lb == ub``) are parameters, inequality rows'
 bounds are relaxed by ``min(1e-8, tol)``, and a square system (as many
-equality rows as free variables) is solved for feasibility alone
+equality rows as free variables) ends as soon as it is feasible
 (:mod:`~lagrangian.solvers.slack_form`).
 
 The body of :func:`interior_point` follows the paper's Algorithm A step by step:
@@ -233,7 +233,7 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
     z = _starting_bound_multipliers(form, z0, mu_init)
     y = _starting_multipliers(form, point, z, y0)
     correction = InertiaCorrection(singular_residual=_SINGULAR_RESIDUAL)
-    model = None if (problem.has_hessian or form.square) else quasi_newton_model(n, problem.quasi_newton)
+    model = None if problem.has_hessian else quasi_newton_model(n, problem.quasi_newton)
     mu = mu_init
     theta0 = np.abs(form.residual(point.w, point.c)).sum()
     filt = Filter(1e4 * max(1.0, theta0))
