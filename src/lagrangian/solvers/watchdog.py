@@ -107,6 +107,9 @@ class Watchdog:
         if self.watched > self.trial_iterations or not np.isfinite(phi):
             return None, "failed"
         # Taken on trust: no filter entry, the stored iterate is the one it is judged against.
+        # A full step, so the count of shortened ones starts again (IPOPT's n_steps == 0): a
+        # failed watch needs TRIGGER more shortened steps before the next one.
+        self.shortened = 0
         return Trial(w, f, c, theta, phi, True, alpha), "t"
 
     def _count(self, trial, direction):
