@@ -59,6 +59,7 @@ A-2         optimality error, convergence, limits           :func:`_optimality_e
 A-3         barrier parameter update                        :func:`_update_barrier`
 A-4         search direction (inertia-corrected)            :func:`_search_direction`
 A-5         backtracking filter line search, SOC            :mod:`~lagrangian.solvers.filter_line_search`
+A-5         the watchdog (full steps after shortened ones)  :mod:`~lagrangian.solvers.watchdog`
 A-6/A-7     accept, augment the filter, update multipliers  :func:`_update_multipliers`
 A-9         feasibility restoration                         :mod:`~lagrangian.solvers.restoration`
 ==========  ==============================================  =====================================
