@@ -44,13 +44,10 @@ SKIPPED: dict[str, str] = {
 #: Tests that fail for a cause inside the interior point's numerics
 #: (src/lagrangian/solvers/): run as non-strict xfail, so a fix shows as XPASS.
 #: (Nine tests once listed here, a bound active with a zero multiplier reached only to
-#: about sqrt(tol), pass since the interior point polishes its answer onto the active set.)
+#: about sqrt(tol), pass since the interior point polishes its answer onto the active set;
+#: COBYLA's test_minimize_simple, an equality written as two opposite inequalities, passes
+#: since inequality rows are relaxed by IPOPT's bound_relax_factor, min(1e-8, tol).)
 KNOWN_FAILURES: dict[str, str] = {
-    "test_cobyla.py::TestCobyla::test_minimize_simple": (
-        "an equality written as two opposite nonlinear inequalities: no multipliers are bounded "
-        "there (MFCQ fails), they run to about 2e5 and the run ends at the iteration limit at a "
-        "point 4e-9 from feasible"
-    ),
     "test_optimize.py::test_onesided_bounded_powell_stability": (
         "-|sum x|^10 on a box of half-width 1e6 (minimum -5.9e64 at a corner): no longer declared "
         "UNBOUNDED, but the Hessian grows like s^8 past the largest regularization and the run "
