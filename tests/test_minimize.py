@@ -219,3 +219,66 @@ def test_issue_5_scaling_problem_runs_from_plain_numpy_code_without_derivatives(
     assert res.derivatives == {"gradient": "computation graph", "jacobian": ["computation graph"], "hessian": "quasi-Newton (l-bfgs)"}
     assert res.fun == pytest.approx(n / 2, rel=1e-10)
     np.testing.assert_allclose(np.abs(res.x), np.sqrt(0.5), atol=1e-6)
+
+
+# Shekel (m = 10, on [0, 10]^4) and Goldstein-Price (on [-2, 2]^2), the global-optimization
+# test functions on which difference gradients once ran 3,000 iterations at the answer.
+_SHEKEL_A = np.array([[4, 4, 4, 4], [1, 1, 1, 1], [8, 8, 8, 8], [6, 6, 6, 6], [3, 7, 3, 7],
+                      [2, 9, 2, 9], [5, 5, 3, 3], [8, 1, 8, 1], [6, 2, 6, 2], [7, 3.6, 7, 3.6]])  # fmt: skip
+_SHEKEL_C = np.array([0.1, 0.2, 0.2, 0.4, 0.4, 0.6, 0.3, 0.7, 0.5, 0.5])
+
+
+def _shekel(x):
+    return -np.sum(1 / (np.sum((x - _SHEKEL_A) ** 2, axis=1) + _SHEKEL_C))
+
+
+def _goldstein_price(x):
+    a, b = x[0], x[1]
+    return (1 + (a + b + 1) ** 2 * (19 - 14 * a + 3 * a * a - 14 * b + 6 * a * b + 3 * b * b)) * (
+        30 + (2 * a - 3 * b) ** 2 * (18 - 32 * a + 12 * a * a + 48 * b - 36 * a * b + 27 * b * b)
+    )
+
+
+@pytest.mark.parametrize("jac", ["2-point", "3-point"])
+@pytest.mark.parametrize(("fun", "box"), [(_shekel, (0.0, 10.0, 4)), (_goldstein_price, (-2.0, 2.0, 2))])
+def test_difference_gradients_end_at_the_answer_without_grinding(fun, box, jac):
+    # With a gradient by differences, stationarity cannot be measured far below the
+    # differences' error; the run must end there (SUCCESS or ACCEPTABLE), not run to the
+    # iteration limit. The truth is the complex-step gradient (exact to rounding): the
+    # projected gradient at the answer is at the differences' accuracy, relative to |f|.
+    lo, hi, n = box
+    rng = np.random.default_rng(7)
+    for x0 in rng.uniform(lo, hi, size=(6, n)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", lg.errors.ApproximateDerivativeWarning)
+            res = lg.minimize(fun, x0, jac=jac, bounds=[(lo, hi)] * n)
+        assert res.derivatives["gradient"] == "finite differences"
+        assert res.status_name in ("SUCCESS", "ACCEPTABLE") and res.nit <= 100, (x0, res.status_name, res.nit)
+        g = np.array([fun(res.x + 1e-30j * e).imag / 1e-30 for e in np.eye(n)])
+        projected = res.x - np.clip(res.x - g, lo, hi)
+        assert np.abs(projected).max() <= 1e-4 * max(1.0, abs(res.fun)), (x0, projected)
+
+
+@pytest.mark.parametrize(("fun", "box"), [(_shekel, (0.0, 10.0, 4)), (_goldstein_price, (-2.0, 2.0, 2))])
+def test_a_tolerance_below_the_differences_accuracy_ends_acceptable_not_grinding(fun, box):
+    # tol = 1e-12 is below what difference gradients can measure (eps^(2/3) ~ 4e-11): the
+    # solver is asked for that accuracy instead (Shekel once ran up to 270 iterations at the
+    # answer), and the ending says the caller's tol is not verified unless the residuals are below it.
+    from lagrangian.interfaces.scipy_minimize import DIFFERENCE_ACCURACY
+
+    lo, hi, n = box
+    rng = np.random.default_rng(3)
+    for x0 in rng.uniform(lo, hi, size=(6, n)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", lg.errors.ApproximateDerivativeWarning)
+            res = lg.minimize(fun, x0, jac="2-point", bounds=[(lo, hi)] * n, tol=1e-12, method="interior-point")
+        assert res.nit <= 100, (x0, res.nit)
+        if res.status_name == "SUCCESS":
+            assert max(res.kkt.values()) <= 1e-12
+        else:
+            assert res.status_name == "ACCEPTABLE" and "what the difference derivatives can measure" in res.message
+            assert max(res.kkt.values()) > 1e-12
+    # With the exact gradient (the graph's trace) the same tolerance is reached and verified.
+    res = lg.minimize(fun, x0, bounds=[(lo, hi)] * n, tol=1e-12)
+    assert res.derivatives["gradient"] == "computation graph" and res.success
+    assert DIFFERENCE_ACCURACY == pytest.approx(np.finfo(float).eps ** (2 / 3))

@@ -148,11 +148,80 @@ def test_fixed_variables_are_removed_and_get_the_multiplier_that_closes_stationa
     lg.testing.assert_kkt(res.solution._problem, res.solution, tol=1e-6)
 
 
+@pytest.mark.parametrize("method", ["SLSQP", "L-BFGS-B", "TNC", "trust-constr", None])
+@pytest.mark.parametrize("derivatives", ["exact", "objective by differences", "constraint by differences"])
+def test_res_jac_at_fixed_variables_follows_the_named_scipy_method(method, derivatives):
+    # scipy's TNC, SLSQP and L-BFGS-B take the fixed variables out whenever a derivative is
+    # left to differences (TNC always) and report NaN for them in res.jac; the truth here is
+    # scipy's own result on the same call. Other methods, ours included, report the gradient.
+    from scipy.optimize import rosen, rosen_der
+
+    lb, ub = np.array([0.0, 2.0, -np.inf, -1.0]), np.array([1.0, 2.0, np.inf, -1.0])
+    x0 = np.array([0.5, 2.0, 0.0, -1.0])
+    jac = False if derivatives == "objective by differences" else rosen_der
+    con_jac = "2-point" if derivatives == "constraint by differences" else (lambda x: np.array([[0.0, 0.0, 1.0, 0.0]]))
+    constraints = [NonlinearConstraint(lambda x: x[2:3] - 0.5, -np.inf, 0.0, jac=con_jac)] if method in ("SLSQP", "trust-constr", None) else []
+    call = dict(jac=jac, bounds=Bounds(lb, ub), constraints=constraints)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = lg.minimize(rosen, x0, method=method, **call)
+        own = lg.minimize(rosen, x0, method="interior-point", **call)
+    assert ours.success
+    jac = ours.grad if method == "trust-constr" else ours.jac  # trust-constr's jac lists the constraints'
+    if method in ("SLSQP", "L-BFGS-B", "TNC"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = scipy_minimize(rosen, x0, method=method, **call)
+        np.testing.assert_array_equal(np.isnan(jac), np.isnan(theirs.jac))
+        np.testing.assert_allclose(ours.x, theirs.x, atol=1e-4)
+    # Otherwise a partial derivative is unknown only where it cannot be known: a difference
+    # in a variable without room would leave the bounds.
+    for res in ([ours] if method in ("trust-constr", None) else []) + [own]:
+        reported = res.grad if res is ours and method == "trust-constr" else res.jac
+        unknown = lb == ub if res.derivatives["gradient"] == "finite differences" else np.zeros(4, bool)
+        np.testing.assert_array_equal(np.isnan(reported), unknown)
+    # Where a number is reported, it is the gradient.
+    g = rosen_der(ours.x)
+    np.testing.assert_allclose(jac[~np.isnan(jac)], g[~np.isnan(jac)], rtol=1e-5, atol=1e-5)
+
+
 def test_every_variable_fixed_is_a_feasibility_check():
     res = lg.minimize(lambda x: np.linalg.norm(x), [1.0, 3.0], bounds=[(1, 1), (2, 2)], constraints=NonlinearConstraint(np.sum, -np.inf, 0.0))
     assert not res.success and res.status_name == "INFEASIBLE" and res.fun == pytest.approx(math.sqrt(5))
     res = lg.minimize(lambda x: np.linalg.norm(x), [1.0, 3.0], bounds=[(1, 1), (2, 2)], constraints=NonlinearConstraint(np.sum, -np.inf, 4.0))
     assert res.success and np.array_equal(res.x, [1.0, 2.0])
+
+
+# upper: no constraint, sum x <= 0 (violated at lb) or sum x <= 4 (satisfied); scipy's
+# L-BFGS-B and TNC take no constraints.
+_EVERY_FIXED_CASES = [(m, None) for m in ("L-BFGS-B", "TNC")] + [(m, u) for m in ("SLSQP", "trust-constr", None) for u in (None, 0.0, 4.0)]
+
+
+@pytest.mark.parametrize(("method", "upper"), _EVERY_FIXED_CASES)
+@pytest.mark.parametrize("jac", [None, lambda x: x / np.linalg.norm(x)])
+def test_every_variable_fixed_returns_after_one_evaluation_of_fun(method, upper, jac):
+    # Nothing to optimize: x = lb after one call of fun (no trace, no difference), as scipy's
+    # TNC, SLSQP and L-BFGS-B do; under those names scipy's own message, the truth being scipy's result.
+    constraints = [] if upper is None else [NonlinearConstraint(np.sum, -np.inf, upper)]
+    fun = Recorder(lambda x: np.linalg.norm(x) + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptimizeWarning)
+        res = lg.minimize(fun, [1.0, 3.0], method=method, jac=jac, bounds=[(1, 1), (2, 2)], constraints=constraints)
+    assert fun.calls == res.nfev == 1 and res.nit == 0
+    assert np.array_equal(res.x, [1.0, 2.0]) and res.fun == math.sqrt(5) + 1
+    assert res.success == (upper != 0.0)
+    if method in ("SLSQP", "L-BFGS-B", "TNC"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)
+            theirs = scipy_minimize(fun.fun, [1.0, 3.0], method=method, jac=jac, bounds=[(1, 1), (2, 2)], constraints=constraints)
+        assert (res.message, res.success, res.nfev) == (theirs.message, theirs.success, theirs.nfev)
+    else:
+        assert res.message.startswith("every variable is fixed by its bounds")
+    if upper == 0.0:
+        assert res.status_name == "INFEASIBLE" and res.kkt["primal"] == 3.0
+    elif callable(jac):
+        # y = 0 and z closes the stationarity rows: z = -grad f.
+        np.testing.assert_allclose(res.bound_multipliers, -jac(res.x), rtol=1e-15)
 
 
 def test_one_sided_differences_at_a_bound_are_second_order():

@@ -78,3 +78,17 @@ def test_negative_curvature_behind_a_weakly_active_bound_is_found_and_left_inwar
     assert start[0] > 0 and p.objective(start) < 0
     s = lg.interior_point(p, x0=[1e-3, 0.5])
     assert s.success and s.fun == pytest.approx(-1.0, abs=1e-8)
+
+
+def test_an_active_constraint_with_a_non_finite_jacobian_is_reported_not_checked():
+    # x0 + sqrt(x1) = 1 is active at (1, 0), where d sqrt(x1)/dx1 is infinite: the null space of
+    # the active rows is not defined, so the check says so (it raised scipy's ValueError before).
+    def jacobian(x):
+        with np.errstate(divide="ignore"):
+            return np.array([[1.0, 0.5 / np.sqrt(x[1])]])
+
+    p = lg.Problem(lambda x: x[0] ** 2 + x[1] ** 2, [0.5, 0.25], gradient=lambda x: 2 * x,
+                   constraints=[lg.Equality(lambda x: x[0] + np.sqrt(x[1]), 1.0, jacobian=jacobian)],
+                   hessian=lambda x, y: 2 * np.eye(2), bounds=([-np.inf, 0.0], [np.inf, np.inf]))  # fmt: skip
+    check = second_order_check(p, np.array([1.0, 0.0]), np.array([-2.0]), np.zeros(2))
+    assert not check.negative and check.description.startswith("not checked") and "Jacobian" in check.description

@@ -110,7 +110,10 @@ class FixedVariables:
         # NaN where the gradient is known only by differences, which cannot be taken in a
         # variable without room: its multiplier is then unknown, not zero.
         with np.errstate(invalid="ignore"):
-            z[self.fixed] = -(P.gradient(x) + linalg.transpose_times(P.jacobian(x), y))[self.fixed]
+            residual = P.gradient(x)
+            if y.any():  # J^T 0 = 0 even where J is unknown (NaN): no constraint enters the row
+                residual = residual + linalg.transpose_times(P.jacobian(x), y)
+            z[self.fixed] = -residual[self.fixed]
         # The stationarity rows of the fixed variables hold by the choice of z_F, so the
         # residuals are those of the free variables: the reduced problem's, recomputed
         # from its functions (the primal part, which z does not enter, on the full problem).

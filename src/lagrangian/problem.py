@@ -23,6 +23,8 @@ from .derivatives import DENSE_QUASI_NEWTON_LIMIT, central_difference_jacobian
 from .errors import ApproximateDerivativeWarning, ProblemError
 from .inputs import check_finite, describe, real_array, real_matrix, real_scalar, real_vector
 
+_FLOAT64 = np.dtype(np.float64)  # a builtin dtype is a singleton: an identity test is the fast check
+
 __all__ = ["Constraint", "Equality", "Inequality", "Problem"]
 
 
@@ -394,7 +396,9 @@ class Problem:
         return g
 
     def _evaluate_constraint(self, con, x):
-        value = real_array(con.fun(x), con._label("fun"))
+        value = con.fun(x)
+        if not (type(value) is np.ndarray and value.dtype is _FLOAT64):  # (the label is built only when needed)
+            value = real_array(value, con._label("fun"))
         if value.ndim != 1:
             value = np.atleast_1d(value)
         if value.ndim != 1:
@@ -420,7 +424,8 @@ class Problem:
             block = central_difference_jacobian(lambda z, con=con: self._evaluate_constraint(con, z), x)
         else:
             block = con.jacobian(x)
-        block = _as_matrix(block, dense, con._label("jacobian"))
+        if not (dense and type(block) is np.ndarray and block.dtype is _FLOAT64 and block.ndim == 2):
+            block = _as_matrix(block, dense, con._label("jacobian"))
         if block.shape != (rows, self.n):
             raise ProblemError(con._label("jacobian"), f"returned shape {block.shape}, expected ({rows}, {self.n})")
         return block

@@ -12,8 +12,8 @@ What is reported:
 - a test that made none is reported as skipped ("exercises scipy itself"): it says
   nothing about this package;
 - the tests in :data:`SKIPPED` check scipy internals (an exact warning class or
-  error text, a private function, an ``nfev == 1`` shortcut) and are skipped with
-  the reason given there;
+  error text, a private function, Powell's direction set) and are skipped with the
+  reason given there;
 - the tests in :data:`KNOWN_FAILURES` fail for a cause inside the interior-point
   numerics that is tracked separately; they run as ``xfail(strict=False)`` so the
   day they pass shows up as XPASS and the entry can be removed.

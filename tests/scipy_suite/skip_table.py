@@ -10,33 +10,18 @@ import re
 
 _EXACT_TEXT = "matches scipy's exact error text; lagrangian raises ProblemError (a ValueError) naming the argument"
 
-_FIXED_JAC = (
-    "expects NaN in res.jac at fixed variables whenever scipy removed them for finite-difference "
-    "constraint Jacobians; lagrangian's objective gradient here is exact and reported"
-)
-
 #: Tests that check scipy internals: skipped, with the reason.
 SKIPPED: dict[str, str] = {
     "test_minimize_constrained.py::TestBoundedNelderMead::test_invalid_bounds": _EXACT_TEXT,
     "test_optimize.py::test_bounded_powell_vs_powell": (
         "asserts that bounded Powell reaches the global minimum 0 of a nonconvex function; the interior "
-        "point (like scipy's SLSQP and trust-constr) stops at the local minimum f = 0.5156, a KKT point"
+        "point (like scipy's SLSQP and trust-constr) stops at the local minimum f = 0.5156, a KKT point; "
+        "it then asserts Powell's nfev with infinite bounds equals unbounded Powell's"
     ),
     "test_optimize.py::TestOptimizeSimple::test_minimize_invalid_bounds": _EXACT_TEXT,
-    "test_optimize.py::test_all_bounds_equal": (
-        "asserts nfev == 1 and scipy's message 'All independent variables were fixed by bounds'; "
-        "lagrangian evaluates fun once more (the problem's check at x0) and words its own message"
-    ),
-    # constraints2, 5, 6 and 7 are the cases with a constraint Jacobian left to differences.
-    # (callback2, an intermediate_result callback, is skipped by scipy itself with SLSQP.)
-    **{
-        f"test_optimize.py::test_equal_bounds[{callback}-constraints{c}-*-kwds{k}-SLSQP]": _FIXED_JAC
-        for callback in ("None", "callback")
-        for c in (2, 5, 6, 7)
-        for k in (1, 2)
-    },
     "test_optimize.py::test_bounded_powell_outsidebounds": (
-        "asserts Powell's failure with a degenerate direction set (options['direc']) and its status 4"
+        "asserts Powell's failure with a degenerate direction set (options['direc']: x stays at -4 "
+        "and status 4); the interior point takes no direction set and reaches the minimum x = 0"
     ),
     "test_minimize_constrained.py::TestTrustRegionConstr::test_raise_exception": (
         "scipy refuses jac='2-point' with hess='2-point' (ValueError text); lagrangian accepts it "
@@ -59,13 +44,10 @@ SKIPPED: dict[str, str] = {
 #: Tests that fail for a cause inside the interior point's numerics
 #: (src/lagrangian/solvers/): run as non-strict xfail, so a fix shows as XPASS.
 #: (Nine tests once listed here, a bound active with a zero multiplier reached only to
-#: about sqrt(tol), pass since the interior point polishes its answer onto the active set.)
+#: about sqrt(tol), pass since the interior point polishes its answer onto the active set;
+#: COBYLA's test_minimize_simple, an equality written as two opposite inequalities, passes
+#: since inequality rows are relaxed by IPOPT's bound_relax_factor, min(1e-8, tol).)
 KNOWN_FAILURES: dict[str, str] = {
-    "test_cobyla.py::TestCobyla::test_minimize_simple": (
-        "an equality written as two opposite nonlinear inequalities: no multipliers are bounded "
-        "there (MFCQ fails), they run to about 2e5 and the run ends at the iteration limit at a "
-        "point 4e-9 from feasible"
-    ),
     "test_optimize.py::test_onesided_bounded_powell_stability": (
         "-|sum x|^10 on a box of half-width 1e6 (minimum -5.9e64 at a corner): no longer declared "
         "UNBOUNDED, but the Hessian grows like s^8 past the largest regularization and the run "

@@ -110,7 +110,10 @@ def template_function(parameters: str, template: str, namespace: dict):
     One template then serves twice: as this function, and pasted with other names
     into compiled code (:mod:`lagrangian.graph.compiled`, :mod:`lagrangian.graph.compiled_arrays`).
     """
-    return eval(f"lambda {parameters}: {template.format_map(_OwnNames())}", dict(namespace))
+    # Naming this module as the lambda's home spares pickling (cloudpickle, solve_many) a
+    # search of every loaded module for a function that has none: 3 ms per function.
+    scope = {**namespace, "__name__": __name__}
+    return eval(f"lambda {parameters}: {template.format_map(_OwnNames())}", scope)
 
 
 def _function(parameters: str, body: str):

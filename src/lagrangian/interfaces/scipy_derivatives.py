@@ -148,8 +148,11 @@ def traced_derivative(fun, x0, *, vector: bool, lower, upper):
     return lambda x: np.asarray(derivative(x)[1], dtype=float).reshape(-1)
 
 
-def objective_derivative(objective: CountedObjective, jac, x0, *, lower, upper, sources: dict):
-    """The gradient callable for scipy's ``jac``; ``sources["gradient"]`` says where it comes from."""
+def objective_derivative(objective: CountedObjective, jac, x0, *, lower, upper, sources: dict, trace: bool = True):
+    """The gradient callable for scipy's ``jac``; ``sources["gradient"]`` says where it comes from.
+
+    ``trace=False`` leaves ``jac=None``/``False`` to differences without trying a trace.
+    """
     by_columns = differences(objective, lower, upper)
     by_differences = lambda x: by_columns(x)[0]  # noqa: E731 - the gradient is the 1 x n Jacobian's row
     if jac is True:
@@ -160,7 +163,7 @@ def objective_derivative(objective: CountedObjective, jac, x0, *, lower, upper, 
         args = objective.args
         return lambda x: real_array(jac(x, *args), "jac").reshape(-1)
     if jac is None or jac is False:
-        traced = traced_derivative(objective.raw, x0, vector=False, lower=lower, upper=upper)
+        traced = traced_derivative(objective.raw, x0, vector=False, lower=lower, upper=upper) if trace else None
         if traced is not None:
             sources["gradient"] = "computation graph"
             return TracedOrDifferences(traced, by_differences, sources, "gradient")

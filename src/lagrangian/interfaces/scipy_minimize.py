@@ -25,6 +25,7 @@ Lagrangian stationary; relaxing the bound 0 to ``-eps`` lowers ``f*`` by ``2 eps
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import time
 import warnings
@@ -38,6 +39,7 @@ from ..errors import ApproximateDerivativeWarning, ProblemError
 from ..fixed_variables import solve_without_fixed
 from ..inputs import real_array, real_vector
 from ..problem import Constraint, Problem
+from ..result import Status
 from ..solvers import interior_point, newton_kkt
 from .scipy_derivatives import (
     CountedObjective,
@@ -51,7 +53,15 @@ from .scipy_derivatives import (
     traced_program,
 )
 from .scipy_qp import solve_if_quadratic
-from .scipy_status import SCIPY_METHODS, STATUS_CODES, method_fields, scipy_method, scipy_status
+from .scipy_status import (
+    SCIPY_METHODS,
+    STATUS_CODES,
+    every_variable_fixed_message,
+    method_fields,
+    reports_fixed_gradient_unknown,
+    scipy_method,
+    scipy_status,
+)
 
 __all__ = ["minimize", "STATUS_CODES"]
 
@@ -100,10 +110,11 @@ def _as_list(constraints):
     return list(constraints)
 
 
-def _constraints(constraints, x0, *, lower, upper, sources):
+def _constraints(constraints, x0, *, lower, upper, sources, trace=True):
     """Our Constraint blocks and, per block, ``(kind, Hessian term, exact Jacobian?)`` for the Hessian.
 
-    ``sources`` receives, per block, where its Jacobian comes from.
+    ``sources`` receives, per block, where its Jacobian comes from; ``trace=False``
+    leaves a Jacobian that is not given to differences without trying a trace.
     """
     blocks, terms = [], []
     for k, con in enumerate(constraints):
@@ -142,7 +153,7 @@ def _constraints(constraints, x0, *, lower, upper, sources):
             source = "exact"
         else:
             by_differences = differences(lambda x, f=fun: np.atleast_1d(real_array(f(x), "constraints: fun")).ravel(), lower, upper)
-            traced = traced_derivative(fun, x0, vector=True, lower=lower, upper=upper)
+            traced = traced_derivative(fun, x0, vector=True, lower=lower, upper=upper) if trace else None
             if traced is not None:
                 jac, source = TracedOrDifferences(traced, by_differences, sources, name), "computation graph"
             else:
@@ -171,6 +182,46 @@ def _callback(callback):
                 raise StopIteration  # trust-constr's old protocol: returning True stops
         return two_arguments
     return lambda record, x: callback(x)
+
+
+#: The relative accuracy of the package's difference derivatives (central, or one-sided of
+#: second order at a bound, with the step eps^(1/3) max(1, |x|): truncation and rounding
+#: errors balance at eps^(2/3), about 4e-11). A KKT residual below it cannot be measured
+#: with such derivatives, so the solver is not asked for one.
+DIFFERENCE_ACCURACY = float(np.finfo(float).eps ** (2 / 3))
+
+
+def _measurable_tolerance(solver_options, sources, jacobian_sources):
+    """``(options, requested)``: the options with ``tol`` raised to :data:`DIFFERENCE_ACCURACY` when a
+    first derivative is by differences, and the caller's tolerance (None when no derivative is).
+
+    Below that accuracy the residual measured with difference derivatives is noise: a
+    solve asked for less runs on at the answer with steps at rounding level (Shekel by
+    differences at ``tol=1e-12``: up to 270 iterations; 55 at this tolerance).
+    """
+    requested = solver_options.get("tol", 1e-8)
+    if not any(source.startswith("finite differences") for source in (sources["gradient"], *jacobian_sources.values())):
+        return solver_options, None
+    return dict(solver_options, tol=max(requested, DIFFERENCE_ACCURACY)), requested
+
+
+def _at_requested_tolerance(result, requested):
+    """The ending of a solve with difference derivatives, judged at the caller's tolerance ``requested``.
+
+    A SUCCESS at the differences' accuracy is a SUCCESS at ``requested`` only if its
+    residuals are below it, else ACCEPTABLE; an ACCEPTABLE (a stall at a small KKT
+    error) names the differences as the likely limit rather than a degenerate problem.
+    """
+    if requested is None or result.status not in (Status.SUCCESS, Status.ACCEPTABLE):
+        return result
+    if result.status is Status.SUCCESS and (requested >= DIFFERENCE_ACCURACY or result.kkt.max() <= requested):
+        return result  # the solver's own test ran at the caller's tolerance, or its residuals meet it
+    message = (
+        f"the KKT residuals ({result.kkt.max():.1e}) are above tol = {requested:g}, probably at what the difference "
+        f"derivatives can measure (their relative accuracy is {DIFFERENCE_ACCURACY:.0e}, times the scale of the functions); "
+        "pass exact derivatives (jac, the constraints' jac) for a tighter answer, or loosen tol"
+    )
+    return dataclasses.replace(result, status=Status.ACCEPTABLE, message=message)
 
 
 # The iteration limits scipy's methods default to, kept when their name is given: a port
@@ -296,30 +347,41 @@ def minimize(
 
     objective = CountedObjective(fun, args, returns_gradient=jac is True)
     sources, jacobian_sources = {}, {}
+    every_fixed = box is not None and bool(np.all(box[0] == box[1]))
     problem, terms, program = _problem(
         objective, x0, jac=jac, hess=hess, hessp=hessp, args=args, box=box, constraints=constraints,
-        sources=sources, jacobian_sources=jacobian_sources,
+        sources=sources, jacobian_sources=jacobian_sources, every_fixed=every_fixed,
     )  # fmt: skip
 
-    result = solve_if_quadratic(problem, hess=hess, hessp=hessp, terms=terms, program=program, options=solver_options)
+    result = None if every_fixed else solve_if_quadratic(problem, hess=hess, hessp=hessp, terms=terms, program=program, options=solver_options)
     if result is None:
+        solver_options, requested_tol = _measurable_tolerance(solver_options, sources, jacobian_sources)
         result = solve_without_fixed(solver, problem, callback=_callback(callback), **solver_options)
         if method_key == "trust-constr":
             result = _to_unscaled_tolerance(result, solver, problem, callback, solver_options)
-    return _result(result, problem, objective, method_key, sources, jacobian_sources, box, started, solver_options)
+        result = _at_requested_tolerance(result, requested_tol)
+    out = _result(result, problem, objective, method_key, sources, jacobian_sources, box, started, solver_options)
+    if box is not None and reports_fixed_gradient_unknown(method_key, jac, constraints):
+        # scipy's TNC, SLSQP and L-BFGS-B report these partial derivatives as unknown (NaN).
+        out.jac = np.where(box[0] == box[1], np.nan, out.jac)
+    if every_fixed:
+        out.message = every_variable_fixed_message(method_key, result.status, result.kkt.primal, has_constraints=problem.m > 0)
+    return out
 
 
-def _problem(objective, x0, *, jac, hess, hessp, args, box, constraints, sources, jacobian_sources):
+def _problem(objective, x0, *, jac, hess, hessp, args, box, constraints, sources, jacobian_sources, every_fixed=False):
     """The :class:`~lagrangian.Problem` for scipy's arguments, every derivative a callable made here.
 
     Returns ``(problem, terms, program)``: the blocks' Hessian kinds (for the QP
     test) and the traced program, if the objective and constraints traced
     together. ``sources``/``jacobian_sources`` receive where each derivative comes from.
+    With ``every_fixed`` (every variable fixed by its bounds) nothing is traced:
+    there is no direction to differentiate in, and ``fun`` is called once, at ``lb``.
     """
     n = x0.size
     lower, upper = box if box is not None else (None, None)
-    gradient = objective_derivative(objective, jac, x0, lower=lower, upper=upper, sources=sources)
-    blocks, terms = _constraints(constraints, x0, lower=lower, upper=upper, sources=jacobian_sources)
+    gradient = objective_derivative(objective, jac, x0, lower=lower, upper=upper, sources=sources, trace=not every_fixed)
+    blocks, terms = _constraints(constraints, x0, lower=lower, upper=upper, sources=jacobian_sources, trace=not every_fixed)
     exact = lambda source: source != "finite differences"  # noqa: E731
     program = None
     if hess is None and hessp is None and sources["gradient"] == "computation graph" and all(
@@ -345,7 +407,8 @@ def _problem(objective, x0, *, jac, hess, hessp, args, box, constraints, sources
         )  # fmt: skip
         if hessian_source is not None:
             sources["hessian"] = hessian_source
-    _warn_if_approximated(sources, jacobian_sources)
+    if not every_fixed:
+        _warn_if_approximated(sources, jacobian_sources)
     product = hessian.product if isinstance(hessian, HessianProduct) else None
     hessian = None if product is not None else hessian
     problem = Problem(
@@ -415,6 +478,8 @@ def _result(result, problem, objective, method_key, sources, jacobian_sources, b
     lower, upper = box if box is not None else (None, None)
     fields = method_fields(named, result, problem, gradient=g, lower=lower, upper=upper, started=started)
     code, message = scipy_status(named, result.status, result.kkt.primal, tol, optimality=fields.get("optimality"), gtol=tol)
+    if named is None:
+        message = result.message  # the package's own words, which may say more than the status's advice
     out = OptimizeResult(
         x=np.array(result.x),
         fun=result.fun,

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..result import Status
 
-__all__ = ["STATUS_CODES", "scipy_method", "scipy_status", "method_fields"]
+__all__ = ["STATUS_CODES", "scipy_method", "scipy_status", "method_fields", "reports_fixed_gradient_unknown", "every_variable_fixed_message"]
 
 #: The package's own ``result.status`` integers (``method="interior-point"``): 0 is success.
 STATUS_CODES = {status: code for code, status in enumerate(Status)}
@@ -134,6 +134,61 @@ def scipy_status(method, status: Status, primal: float, tol: float, *, optimalit
     if "infeasible" in table and (status is Status.INFEASIBLE or (status in _STALLED and primal > tol)):
         return table["infeasible"]
     return table[None]
+
+
+#: scipy's methods that take variables fixed by their bounds (lb == ub) out of the problem
+#: whenever a derivative is left to differences (TNC always: gh-14565), and then report
+#: ``res.jac`` as NaN at those variables (scipy.optimize._minimize, gh-12502).
+_REMOVES_FIXED = frozenset({"tnc", "slsqp", "l-bfgs-b"})
+
+
+def _callable_jacobian(constraint) -> bool:
+    """scipy's reading: a LinearConstraint's Jacobian is its matrix; a NonlinearConstraint
+    or a dict has one only when ``jac`` is a callable (a scheme name means differences)."""
+    if isinstance(constraint, dict):
+        return callable(constraint.get("jac"))
+    return callable(getattr(constraint, "jac", None)) or not hasattr(constraint, "jac")
+
+
+def reports_fixed_gradient_unknown(method, jac, constraints) -> bool:
+    """True when scipy's ``method`` (as the caller named it) reports NaN in ``res.jac`` at fixed variables.
+
+    scipy solves such a problem in the free variables only, so the objective's
+    partial derivatives in the fixed ones are never computed; its rule, kept here
+    so that code reading ``res.jac`` sees the same array: the method is TNC, or it
+    is SLSQP or L-BFGS-B and the objective's ``jac`` is not a callable (``True``,
+    ``fun`` returning the gradient too, counts as one) or some constraint's is
+    not. Any other method, the package's own included, reports the gradient it has.
+    """
+    if method not in _REMOVES_FIXED:
+        return False
+    return method == "tnc" or not (callable(jac) or jac is True) or not all(map(_callable_jacobian, constraints))
+
+
+def every_variable_fixed_message(method, status: Status, primal: float, *, has_constraints: bool) -> str:
+    """The message when every variable is fixed by its bounds (``lb == ub``): ``x = lb``, nothing to optimize.
+
+    scipy's TNC, SLSQP and L-BFGS-B return at once in that case, with ``fun``
+    evaluated once and messages of their own; under those names the message is
+    scipy's, under any other it says the same in the package's words.
+    ``primal`` is the largest constraint violation at ``lb``.
+    """
+    feasible = status is Status.SUCCESS
+    if method in _REMOVES_FIXED:
+        if not has_constraints:
+            return "All independent variables were fixed by bounds."
+        if feasible:
+            return "All independent variables were fixed by bounds at values that satisfy the constraints."
+        return (
+            "All independent variables were fixed by bounds, but the independent variables do not "
+            f"satisfy the constraints exactly. (Maximum violation: {primal})."
+        )
+    if feasible:
+        return "every variable is fixed by its bounds (lb == ub): x = lb" + (", which satisfies the constraints" if has_constraints else "")
+    return (
+        f"every variable is fixed by its bounds (lb == ub), and x = lb violates the constraints by {primal:.3g}: "
+        "the problem is infeasible as stated; check the bounds and the constraints"
+    )
 
 
 def _violation(values, lower, upper) -> float:

@@ -165,8 +165,8 @@ class KKTPattern:
         """The values of ``S K S``."""
         return values * scale[self.indices] * scale[self.columns]
 
-    def _factor_values(self, shifted, values, magnitude):
-        """``(factorization of the shifted values, K, |K|)``."""
+    def _factor_values(self, shifted, values, magnitude, entry_max=None):
+        """``(factorization of the shifted values, K, |K|)``; ``entry_max`` is ``max |shifted|`` when the caller holds it."""
         try:
             F = self._ldl.factor(shifted[self._upper], pivot_tol=DEFAULT_PIVOT_TOL)
         except SingularMatrixError:
@@ -186,7 +186,10 @@ class KKTPattern:
         continues from an earlier scaling (of a matrix that differs only on its
         diagonal, say).
         """
-        magnitude = np.abs(values)
+        return self._equilibrated(np.abs(values), iterations, start)
+
+    def _equilibrated(self, magnitude, iterations, start):
+        """:meth:`equilibration` of the matrix whose entries' magnitudes are ``magnitude``."""
         scale = np.ones(self.shape[0]) if start is None else start.copy()
         for _ in range(iterations if self.shape[0] else 0):
             # max_i |K_ij| s_i s_j = s_j max_i |K_ij| s_i: one gather per sweep, not two.
@@ -224,28 +227,31 @@ class KKTPattern:
         """
         values = self.values.copy()
         values[self.diagonal[: self.n]] += primal_diagonal
-        values[self.diagonal[self.n:]] -= dual_diagonal
+        # (Subtracting a scalar zero changes no entry, not even the sign of a zero: skipped.)
+        if not (np.isscalar(dual_diagonal) and dual_diagonal == 0):
+            values[self.diagonal[self.n:]] -= dual_diagonal
         if not np.isfinite(values).all():
             raise ProblemError("KKT matrix", "contains NaN or infinite entries")
         # Successive interior-point matrices differ on the diagonal only: one sweep from
         # the last scaling balances the new one about as well as five from scratch (the
         # Maros-Meszaros counts are the same with one sweep or two).
         magnitude = np.abs(values)
-        scale = self.equilibration(magnitude) if self._scale is None else self.equilibration(magnitude, 1, self._scale)
+        scale = self._equilibrated(magnitude, 5, None) if self._scale is None else self._equilibrated(magnitude, 1, self._scale)
         self._scale = scale
         scaled = self._congruence(values, scale)
         scaled_magnitude = np.abs(scaled)
         F = None
+        scaled_max = scaled_magnitude.max(initial=0.0)
         if self.pivoting:
             # Bunch-Kaufman factors any nonsingular K as it is, and then one solve is
             # accurate with no refinement. A singular one (dependent constraint rows)
             # is factored shifted instead: refinement then still solves a consistent
             # system, and fails on an inconsistent one.
-            F, matrix, absolute = self._factor_values(scaled.copy(), values, magnitude)
+            F, matrix, absolute = self._factor_values(scaled.copy(), values, magnitude, float(scaled_max))
             F = None if F.singular else F
         if F is None:
             shifted = scaled.copy()
-            shifted[self.diagonal] += quasidefinite * max(scaled_magnitude.max(initial=0.0), 1.0) * self.signs
+            shifted[self.diagonal] += quasidefinite * max(scaled_max, 1.0) * self.signs
             F, matrix, absolute = self._factor_values(shifted, values, magnitude)
         if singular_residual is not None:
             F.accept_residual = singular_residual
@@ -305,10 +311,10 @@ class DenseKKT(KKTPattern):
     def _congruence(self, values, scale):
         return (scale[:, None] * values.reshape(self.shape) * scale).ravel()
 
-    def _factor_values(self, shifted, values, magnitude):
+    def _factor_values(self, shifted, values, magnitude, entry_max=None):
         # The transpose of the C-ordered symmetric matrix is itself, Fortran-ordered:
         # LAPACK factors it in place, without a copy.
-        F = self._ldl.factor_matrix(shifted.reshape(self.shape).T, pivot_tol=DEFAULT_PIVOT_TOL)
+        F = self._ldl.factor_matrix(shifted.reshape(self.shape).T, pivot_tol=DEFAULT_PIVOT_TOL, entry_max=entry_max)
         return F, self.matrix(values), self.matrix(magnitude)
 
 
@@ -409,14 +415,15 @@ class InertiaCorrection:
         n, m = pattern.n, pattern.m
         for shift in (self.quasidefinite, self.quasidefinite * 1e-6):
             F = pattern.factor(dw if diagonal is None else diagonal + dw, dc, quasidefinite=shift, singular_residual=self.singular_residual)
-            if F.singular or F.inertia is None or F.inertia[2] > 0:
-                return None, F.inertia, True, None
-            if F.inertia != (n, m, 0):
-                return None, F.inertia, False, None
+            inertia = F.inertia
+            if F.singular or inertia is None or inertia[2] > 0:
+                return None, inertia, True, None
+            if inertia != (n, m, 0):
+                return None, inertia, False, None
             try:
                 if low_rank is not None:
                     F = LowRankCorrectedFactorization(F, *low_rank)
-                return F.solve(rhs), F.inertia, False, F
+                return F.solve(rhs), inertia, False, F
             except SingularMatrixError:
                 continue
         # Correct inertia for the shifted matrix, but the unshifted one is singular:

@@ -179,14 +179,16 @@ class DenseLDLPattern(_OverwrittenFactors):
         self.generation = 0
         self._factors_now = None
 
-    def factor_matrix(self, A, *, pivot_tol: float) -> "DenseLDLFactorization":
+    def factor_matrix(self, A, *, pivot_tol: float, entry_max: float | None = None) -> "DenseLDLFactorization":
         """Factor the square array ``A``, of which only the upper triangle is read; ``A`` is overwritten.
 
         ``A`` should be Fortran-ordered (the transpose of a C-ordered symmetric
-        array is), or LAPACK works on a copy.
+        array is), or LAPACK works on a copy. ``entry_max`` is ``max |A_ij|`` when the
+        caller already holds it (the pivot test is relative to it).
         """
         self.shape = A.shape
-        entry_max = float(np.abs(A).max(initial=0.0))
+        if entry_max is None:
+            entry_max = float(np.abs(A).max(initial=0.0))
         self.generation += 1
         factors, ipiv, info = dsytrf(A, lower=0, overwrite_a=1)
         self._factors_now = (factors, ipiv)

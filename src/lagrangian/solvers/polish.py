@@ -30,10 +30,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .. import linalg
 from ..convention import bound_violation
-from ..kkt import kkt_residuals, least_squares_multipliers
+from ..kkt import kkt_residuals, kkt_residuals_from_values, least_squares_multipliers
+from .second_order import near_bounds
 
-__all__ = ["polish"]
+__all__ = ["polish", "polish_with_residuals"]
 
 #: Problems with more variables than this are not polished (the steps are dense).
 POLISH_LIMIT = 500
@@ -47,28 +49,25 @@ def _dense(M):
     return M.toarray() if sp.issparse(M) else np.asarray(M, dtype=float)
 
 
-def _candidates(problem, x, c, y, z, distance_limit=CANDIDATE_DISTANCE):
+def _candidates(problem, x, c, y, z, distance=CANDIDATE_DISTANCE):
     """``(row_target, lower, upper)``: for each row the bound it is held at (nan when free), and the bounds' masks."""
-
-    def near(values, bound, multiplier):
-        with np.errstate(invalid="ignore"):
-            distance = np.abs(values - bound)
-            return np.isfinite(bound) & ((distance <= distance_limit * np.maximum(1.0, np.abs(bound))) | (np.abs(multiplier) > distance))
-
-    at_lower = near(c, problem.cl, np.minimum(y, 0))
-    at_upper = near(c, problem.cu, np.maximum(y, 0)) & ~at_lower
+    at_lower, at_upper, lower, upper = near_bounds(problem, x, c, y, z, distance)
+    at_upper = at_upper & ~at_lower
     target = np.full(problem.m, np.nan)
     target[at_lower] = problem.cl[at_lower]
     target[at_upper] = problem.cu[at_upper]
     equal = problem.cl == problem.cu
     target[equal] = problem.cl[equal]
-    lower = near(x, problem.lb, np.minimum(z, 0))
-    upper = near(x, problem.ub, np.maximum(z, 0)) & ~lower
-    return target, lower, upper
+    return target, lower, upper & ~lower
 
 
 def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STEPS):
-    """``(x, y, z)`` with the bounds of ``lower``/``upper`` fixed and the rows with a target held there."""
+    """``(x, y, z, g, J)`` with the bounds of ``lower``/``upper`` fixed and the rows with a target held there.
+
+    ``g`` and ``J`` (dense, every row) are the gradient and Jacobian at the returned
+    ``x``, evaluated for the multipliers: the caller's checks read them instead of
+    evaluating them again.
+    """
     x = x.copy()
     x[lower], x[upper] = problem.lb[lower], problem.ub[upper]
     free = ~(lower | upper)
@@ -80,8 +79,9 @@ def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STE
         r = problem.constraint_values(x)[rows] - target[rows] if problem.m else np.zeros(0)
         Jf = J[:, free]
         if problem.has_hessian:
-            H = _dense(problem.hessian(x, y, dense=True))[np.ix_(free, free)]
-            K = np.block([[H, Jf.T], [Jf, np.zeros((rows.size, rows.size))]])
+            H = _dense(problem.hessian(x, y, dense=True))[free][:, free]
+            K = np.zeros((H.shape[0] + rows.size,) * 2)  # [[H, Jf^T], [Jf, 0]]
+            K[: H.shape[0], : H.shape[0]], K[: H.shape[0], H.shape[0] :], K[H.shape[0] :, : H.shape[0]] = H, Jf.T, Jf
             rhs = -np.concatenate([g[free] + Jf.T @ y[rows], r])
             step = np.linalg.lstsq(K, rhs, rcond=None)[0]
             dx, dy = step[: H.shape[0]], step[H.shape[0] :]
@@ -94,24 +94,39 @@ def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STE
         if np.abs(dx).max(initial=0.0) <= 1e-15 * max(1.0, np.abs(x).max(initial=0.0)):
             break
     g = problem.gradient(x)
-    J = _dense(problem.jacobian(x, dense=True))[rows] if problem.m else np.zeros((0, problem.n))
+    J_all = _dense(problem.jacobian(x, dense=True)) if problem.m else np.zeros((0, problem.n))
+    J = J_all[rows]
     y = np.zeros(problem.m)
     if rows.size:
         y[rows] = least_squares_multipliers(J[:, free], g[free])
     z = np.zeros(problem.n)
     fixed = ~free
     z[fixed] = -(g + J.T @ y[rows])[fixed]
-    return x, y, z
+    return x, y, z, g, J_all
 
 
-def polish(problem, x, y, z, tol, *, allow_empty: bool = False, newton_steps: int = _NEWTON_STEPS,
-           candidate_distance: float = CANDIDATE_DISTANCE, max_move: float = np.inf):
+def polish(problem, x, y, z, tol, *, allow_empty: bool = False, before=None, **options):
     """The polished ``(x, y, z)``, or None when polishing does not give residuals at least as small.
 
     See the module docstring. Only problems with bounds or inequality rows and at
     most :data:`POLISH_LIMIT` variables are polished. ``allow_empty`` polishes with no
     candidate at all (every bound and row inactive, their multipliers zero: the answer
     an interior iterate only approaches as ``mu / s``), for a run that stalled there.
+    ``before`` is the :class:`~lagrangian.kkt.KKTResiduals` at ``(x, y, z)`` when the
+    caller holds them (a solver's result carries them); else they are computed.
+    ``options`` are :func:`polish_with_residuals`'s.
+    """
+    found = polish_with_residuals(problem, x, y, z, tol, allow_empty=allow_empty, before=before, **options)
+    return None if found is None else found[:3]
+
+
+def polish_with_residuals(problem, x, y, z, tol, *, allow_empty: bool = False, before=None, newton_steps: int = _NEWTON_STEPS,
+                          candidate_distance: float = CANDIDATE_DISTANCE, max_move: float = np.inf):
+    """:func:`polish`'s ``(x, y, z)`` and their :class:`~lagrangian.kkt.KKTResiduals`, or None.
+
+    The residuals are those :func:`~lagrangian.kkt.kkt_residuals` computes at the
+    polished point (the problem's functions there, the Jacobian as the CSR matrix
+    ``Problem.jacobian`` gives), from the evaluations the polish made there.
     ``newton_steps`` caps the Newton-KKT steps per round: one is exact for a quadratic
     objective with linear constraints (:mod:`~lagrangian.solvers.qp_polish`).
     ``candidate_distance`` replaces :data:`CANDIDATE_DISTANCE` (a method whose answer is
@@ -123,7 +138,6 @@ def polish(problem, x, y, z, tol, *, allow_empty: bool = False, newton_steps: in
     inequalities = np.isfinite(problem.lb).any() or np.isfinite(problem.ub).any() or (problem.cl != problem.cu).any()
     if not inequalities or n > POLISH_LIMIT:
         return None
-    before = kkt_residuals(problem, x, y, z)
     with np.errstate(all="ignore"):
         target, lower, upper = _candidates(problem, x, problem.constraint_values(x), y, z, candidate_distance)
         if not (allow_empty or lower.any() or upper.any() or np.isfinite(target).any()):
@@ -132,11 +146,11 @@ def polish(problem, x, y, z, tol, *, allow_empty: bool = False, newton_steps: in
             polished = _on_active_set(problem, x, y, target, lower, upper, newton_steps)
             if polished is None:
                 return None
-            xp, yp, zp = polished
+            xp, yp, zp, gp, Jp = polished
             if np.abs(xp - x).max(initial=0.0) > max_move * max(1.0, np.abs(x).max(initial=0.0)):
                 return None
             # Release candidates whose multiplier says the point wants to leave the bound.
-            margin = max(tol, 1e-8) * max(1.0, np.abs(problem.gradient(xp)).max(initial=0.0))
+            margin = max(tol, 1e-8) * max(1.0, np.abs(gp).max(initial=0.0))
             # (A fixed variable, lb == ub, takes a multiplier of either sign, as an equality row does.)
             movable = problem.lb != problem.ub
             wrong_lower, wrong_upper = lower & movable & (zp > margin), upper & movable & (zp < -margin)
@@ -150,7 +164,11 @@ def polish(problem, x, y, z, tol, *, allow_empty: bool = False, newton_steps: in
             return None
         if not np.all(np.isfinite(xp)) or bound_violation(xp, problem.lb, problem.ub).max(initial=0.0) > 0:
             return None
-        after = kkt_residuals(problem, xp, yp, zp)
+        # The Jacobian as kkt_residuals reads it (CSR: J^T y summed row by row), so that these
+        # are the residuals a fresh check of the answer computes, to the last bit.
+        after = kkt_residuals_from_values(problem, xp, yp, zp, c=problem.constraint_values(xp), gradient=gp, jacobian=linalg.as_csr(Jp))
+        if before is None:
+            before = kkt_residuals(problem, x, y, z)
     if not np.isfinite(after.max()) or after.max() > max(before.max(), tol):
         return None
-    return xp, yp, zp
+    return xp, yp, zp, after

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from ..errors import SingularKKTError
 from ..linalg.kkt_factorization import factorize_kkt
 
-__all__ = ["CurvatureCheck", "active_set", "second_order_check", "escape_along_negative_curvature"]
+__all__ = ["CurvatureCheck", "active_set", "near_bounds", "second_order_check", "escape_along_negative_curvature"]
 
 #: Eigenvalues of the reduced Hessian within this factor of ``max(1, |H|)`` count as zero
 #: (a differenced Hessian carries errors of about 1e-7 relative).
@@ -100,17 +100,27 @@ def active_set(problem, x, y, z):
     distance to that bound (an interior point's complementarity ``|y| s ~ mu`` makes
     the multiplier large exactly where the distance is small); bounds likewise.
     """
-    c = problem.constraint_values(x)
+    at_lower, at_upper, lower, upper = near_bounds(problem, x, problem.constraint_values(x), y, z, ACTIVE_DISTANCE)
+    return (problem.cl == problem.cu) | at_lower | at_upper, lower, upper & ~lower
 
-    def near(values, bound, multiplier):
-        with np.errstate(invalid="ignore"):
-            distance = np.abs(values - bound)
-            return np.isfinite(bound) & ((distance <= ACTIVE_DISTANCE * np.maximum(1.0, np.abs(bound))) | (np.abs(multiplier) > distance))
 
-    rows = (problem.cl == problem.cu) | near(c, problem.cl, np.minimum(y, 0)) | near(c, problem.cu, np.maximum(y, 0))
-    lower = near(x, problem.lb, np.minimum(z, 0))
-    upper = near(x, problem.ub, np.maximum(z, 0)) & ~lower
-    return rows, lower, upper
+def near_bounds(problem, x, c, y, z, relative):
+    """``(rows near cl, rows near cu, x near lb, x near ub)``: boolean masks, each side tested on its own.
+
+    A value is near a finite bound when it lies within ``relative * max(1, |bound|)`` of
+    it or the multiplier pushing toward it (``y_-`` or ``z_-`` at a lower bound, ``y_+`` or
+    ``z_+`` at an upper one) exceeds the distance. The four tests are one vectorized
+    test on the stacked values: on small problems each NumPy call costs more than its
+    arithmetic.
+    """
+    m, n = problem.m, problem.n
+    values = np.concatenate([c, c, x, x])
+    bound = np.concatenate([problem.cl, problem.cu, problem.lb, problem.ub])
+    multiplier = np.concatenate([np.minimum(y, 0), np.maximum(y, 0), np.minimum(z, 0), np.maximum(z, 0)])
+    with np.errstate(invalid="ignore"):
+        distance = np.abs(values - bound)
+        near = np.isfinite(bound) & ((distance <= relative * np.maximum(1.0, np.abs(bound))) | (np.abs(multiplier) > distance))
+    return near[:m], near[m : 2 * m], near[2 * m : 2 * m + n], near[2 * m + n :]
 
 
 def _hessian_matrix(problem, x, y):
@@ -124,13 +134,21 @@ def _hessian_matrix(problem, x, y):
     return None, f"not checked: {source} Hessian"
 
 
+def _null_space(A):
+    """An orthonormal basis of the null space of the finite matrix ``A``: :func:`scipy.linalg.null_space`'s
+    (the same SVD and rank rule), without its input checks, which cost more than the SVD of a small ``A``."""
+    _, s, vh = scipy.linalg.svd(A, full_matrices=True, check_finite=False)
+    rank = int(np.sum(s > np.amax(s, initial=0.0) * np.finfo(float).eps * max(A.shape)))
+    return vh[rank:, :].T
+
+
 def second_order_check(problem, x, y, z) -> CurvatureCheck:
     """The sign of the Hessian of the Lagrangian on the null space of the active constraints at ``(x, y, z)``."""
     n = problem.n
     if n == 0:
         return CurvatureCheck(POSITIVE_DEFINITE)
-    scale = max(1.0, np.abs(problem.gradient(x)).max(initial=0.0))
-    if max(np.abs(y).max(initial=0.0), np.abs(z).max(initial=0.0)) > UNBOUNDED_MULTIPLIERS * scale:
+    gradient_scale = max(1.0, np.abs(problem.gradient(x)).max(initial=0.0))
+    if max(np.abs(y).max(initial=0.0), np.abs(z).max(initial=0.0)) > UNBOUNDED_MULTIPLIERS * gradient_scale:
         # No constraint qualification holds (a cusp): the multipliers run away and
         # the Lagrangian's Hessian is dominated by y times the constraints' curvature.
         return CurvatureCheck("not checked: the multipliers are unbounded at x (no constraint qualification holds)")
@@ -144,9 +162,12 @@ def second_order_check(problem, x, y, z) -> CurvatureCheck:
         H = H.toarray() if sp.issparse(H) else np.asarray(H, dtype=float)
         if not np.isfinite(H).all():
             return CurvatureCheck("not checked: the Hessian is not finite at x")
-        A = np.vstack([np.asarray(J.toarray() if sp.issparse(J) else J, dtype=float)[rows], np.eye(n)[fixed]])
+        J = np.asarray(J.toarray() if sp.issparse(J) else J, dtype=float)[rows]
+        if not np.isfinite(J).all():
+            return CurvatureCheck("not checked: the Jacobian of the active constraints is not finite at x")
+        A = np.vstack([J, np.eye(n)[fixed]])
         scale = max(1.0, np.abs(H).max(initial=0.0))
-        Z = scipy.linalg.null_space(A) if A.shape[0] else np.eye(n)
+        Z = _null_space(A) if A.shape[0] else np.eye(n)
         if Z.shape[1] == 0:
             return CurvatureCheck(POSITIVE_DEFINITE)
         values, vectors = np.linalg.eigh(Z.T @ H @ Z)
@@ -159,11 +180,11 @@ def second_order_check(problem, x, y, z) -> CurvatureCheck:
         # curvature there is a direction that may leave the bound inward (CUTEst TRO3X3,
         # where IPOPT leaves such a point along it to a lower f). Inconclusive by itself
         # (the cone test is combinatorial); the escape's function values decide.
-        weak = (lower | upper) & (np.abs(z) <= WEAK_MULTIPLIER * max(1.0, np.abs(problem.gradient(x)).max(initial=0.0)))
+        weak = (lower | upper) & (np.abs(z) <= WEAK_MULTIPLIER * gradient_scale)
         if weak.any():
             strong = np.flatnonzero((lower | upper) & ~weak)
-            A = np.vstack([np.asarray(J.toarray() if sp.issparse(J) else J, dtype=float)[rows], np.eye(n)[strong]])
-            Z = scipy.linalg.null_space(A) if A.shape[0] else np.eye(n)
+            A = np.vstack([J, np.eye(n)[strong]])
+            Z = _null_space(A) if A.shape[0] else np.eye(n)
             if Z.shape[1]:
                 released, vectors = np.linalg.eigh(Z.T @ H @ Z)
                 if released[0] < -CURVATURE_TOLERANCE * scale:

@@ -1,7 +1,8 @@
 r"""How every nonlinear solver's run ends: the trust invariant applied to its result.
 
 :func:`verified` runs a solver and judges what it returns, with the problem's own
-functions and nothing the solver computed:
+functions and nothing the solver computed but the KKT residuals every result carries
+(computed from the problem's functions at its ``x``):
 
 1. a SUCCESS is moved onto its active set (:mod:`~lagrangian.solvers.polish`, kept
    only when its KKT residuals are no larger), then confirmed by the second-order
@@ -22,23 +23,26 @@ import dataclasses
 from types import MappingProxyType
 
 from ..errors import ConvergenceError
-from ..kkt import kkt_residuals
 from ..result import Status
-from .polish import polish
+from .polish import polish_with_residuals
 from .second_order import MAX_ESCAPES, UNCONFIRMED, WEAK_CONFIRMED, escape_along_negative_curvature, second_order_check
 
 __all__ = ["verified", "polished", "RECHECKED"]
 
 
 def polished(problem, result, tol, *, allow_empty: bool = False, **options):
-    """``result`` moved onto its active set by :func:`~lagrangian.solvers.polish.polish` (``options`` go to it) when that checks out."""
-    found = polish(problem, result.x, result.y, result.z, tol, allow_empty=allow_empty, **options)
+    """``result`` moved onto its active set by :func:`~lagrangian.solvers.polish.polish` when that checks out.
+
+    The polish is judged against the residuals ``result`` carries (every solver computes
+    them from the problem's functions at its ``x``), and the polished result carries
+    the residuals the polish computed at the new point: neither is evaluated twice.
+    ``options`` go to :func:`~lagrangian.solvers.polish.polish_with_residuals`.
+    """
+    found = polish_with_residuals(problem, result.x, result.y, result.z, tol, allow_empty=allow_empty, before=result.kkt, **options)
     if found is None:
         return result
-    x, y, z = found
-    return dataclasses.replace(
-        result, x=x, fun=float(problem.objective(x)), y=y, z=z, multipliers=problem.split(y), kkt=kkt_residuals(problem, x, y, z)
-    )
+    x, y, z, residuals = found
+    return dataclasses.replace(result, x=x, fun=float(problem.objective(x)), y=y, z=z, multipliers=problem.split(y), kkt=residuals)
 
 
 #: Statuses of a run that stalled at a point that may still be a KKT point. (A limit the
