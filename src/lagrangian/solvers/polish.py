@@ -14,8 +14,10 @@ final iterate,
 2. the multipliers are the least-squares ones of the active set,
    ``min || grad f_F + J_{A,F}^T y_A ||`` on the free variables, and the bound
    multipliers take the rest of the gradient, ``z_B = -(grad f + J_A^T y_A)_B``;
-   a candidate whose multiplier has the wrong sign is released and the polish
-   repeated (at most three rounds);
+   where one has the wrong sign, the sign-constrained least-squares multipliers of
+   the same set are tried (a degenerate vertex has many multiplier sets, some with
+   the right signs); failing that, a candidate whose multiplier has the wrong sign
+   is released and the polish repeated (at most three rounds);
 3. the polished point is accepted only if its KKT residuals, recomputed from the
    problem's functions, are no larger than the unpolished ones' (or within ``tol``),
    so polishing never makes an answer worse.
@@ -105,6 +107,46 @@ def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STE
     return x, y, z, g, J_all
 
 
+def _sign_constrained_multipliers(problem, g, J, target, lower, upper, margin):
+    r"""Multipliers of the held set with the right signs, when some exist: ``(y, z)`` or None.
+
+    At a degenerate vertex (more held sides than free variables) the multipliers are
+    not unique, and the least-squares ones of step 2 may have a wrong sign where a
+    right-signed set exists. This solves the sign-constrained least-squares problem
+    over every held side at once,
+
+    .. math::
+
+        \min_{y_A, z_B} \| \nabla f + J_A^T y_A + z_B \|_2 \quad \text{s.t.} \quad
+        y_i \le 0 \text{ at } c_l, \; y_i \ge 0 \text{ at } c_u, \;
+        z_j \le 0 \text{ at } l_j, \; z_j \ge 0 \text{ at } u_j
+
+    (equality rows and fixed variables unrestricted; the package's sign convention),
+    by bounded-variable least squares, and keeps the answer only if it makes
+    stationarity hold to ``margin``: the held set is then a true active set and no side
+    need be released.
+    """
+    from scipy.optimize import lsq_linear
+
+    rows = np.flatnonzero(np.isfinite(target))
+    held = np.flatnonzero(lower | upper)
+    if rows.size + held.size == 0:
+        return None
+    M = np.hstack([J[rows].T, np.eye(problem.n)[:, held]])
+    low, high = np.full(M.shape[1], -np.inf), np.full(M.shape[1], np.inf)
+    ranged = problem.cl[rows] != problem.cu[rows]
+    at_cl, at_cu = ranged & (target[rows] == problem.cl[rows]), ranged & (target[rows] == problem.cu[rows])
+    high[: rows.size][at_cl], low[: rows.size][at_cu] = 0.0, 0.0
+    movable = problem.lb[held] != problem.ub[held]
+    high[rows.size :][movable & lower[held]], low[rows.size :][movable & upper[held]] = 0.0, 0.0
+    found = lsq_linear(M, -g, bounds=(low, high), method="bvls")
+    if not np.all(np.isfinite(found.x)) or np.abs(M @ found.x + g).max(initial=0.0) > margin:
+        return None
+    y, z = np.zeros(problem.m), np.zeros(problem.n)
+    y[rows], z[held] = found.x[: rows.size], found.x[rows.size :]
+    return y, z
+
+
 def polish(problem, x, y, z, tol, *, allow_empty: bool = False, before=None, **options):
     """The polished ``(x, y, z)``, or None when polishing does not give residuals at least as small.
 
@@ -157,6 +199,10 @@ def polish_with_residuals(problem, x, y, z, tol, *, allow_empty: bool = False, b
             held = np.isfinite(target) & (problem.cl != problem.cu)
             wrong_rows = held & (((target == problem.cl) & (yp > margin)) | ((target == problem.cu) & (yp < -margin)))
             if not (wrong_lower.any() or wrong_upper.any() or wrong_rows.any()):
+                break
+            signed = _sign_constrained_multipliers(problem, gp, Jp, target, lower, upper, margin)
+            if signed is not None:
+                yp, zp = signed
                 break
             lower, upper = lower & ~wrong_lower, upper & ~wrong_upper
             target = np.where(wrong_rows, np.nan, target)
