@@ -93,6 +93,7 @@ from ..linalg.kkt_factorization import InertiaCorrection, KKTFactorInfo
 from ..result import IterationRecord, Solution, Status
 from .ending import all_finite, callback_stops, check_option, finish, limit_status
 from .filter_line_search import Filter
+from .l1_restoration import l1_restore
 from .restoration import restore
 from .verification import verified
 from .unboundedness import GrowthWatch, unbounded_ray
@@ -300,6 +301,9 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
                 status = Status.LINE_SEARCH_FAILED
                 break
             outcome, restored = restore(problem, form, point, mu, filt, tau, tol)
+            if outcome in (Status.INFEASIBLE, Status.RESTORATION_FAILED):
+                # Before the verdict: IPOPT's restoration problem on the 1-norm (the 2-norm's stall may be spurious).
+                outcome, restored = l1_restore(interior_point, problem, form, point, mu, filt, tol, outcome, restored, None if max_time is None else started + max_time)
             if outcome is not None:
                 status = outcome
                 if outcome is Status.INFEASIBLE:
