@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar
+from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
@@ -69,14 +70,16 @@ def elastic_start(d, mu):
 def restoration_problem(problem, form, point, mu_r):
     """The 1-norm restoration problem at ``point`` (a :class:`~lagrangian.Problem` in ``v = (w, p, n)``).
 
-    ``mu_r`` fixes ``zeta = sqrt(mu_r)`` and the start of the elastic variables.
+    ``mu_r`` fixes ``zeta = sqrt(mu_r)`` and the start of the elastic variables. Returned
+    with a namespace whose ``last`` holds ``(x, c(x))`` of the latest constraint evaluation.
     """
     n, m, nw = problem.n, problem.m, form.nw
     w_r = point.w.copy()
     x_r = w_r[:n]
     weight = np.sqrt(mu_r) * np.minimum(1.0, 1.0 / np.maximum(np.abs(x_r), 1e-300)) ** 2  # zeta D_R^2
     weight[form.fixed] = 0.0
-    elastic = sp.hstack([-sp.eye_array(m), sp.eye_array(m)], format="csr")
+    identities = sp.hstack([-sp.eye_array(m), sp.eye_array(m)], format="csr")
+    evaluated = SimpleNamespace()
 
     def objective(v):
         dx = v[:n] - x_r
@@ -86,11 +89,13 @@ def restoration_problem(problem, form, point, mu_r):
         return np.concatenate([weight * (v[:n] - x_r), np.zeros(nw - n), np.full(2 * m, RHO)])
 
     def rows(v):
-        return form.residual(v[:nw], problem.constraint_values(v[:n])) - v[nw : nw + m] + v[nw + m :]
+        c = problem.constraint_values(v[:n])
+        evaluated.last = (v[:n].copy(), c)  # the stopping test reads c at the accepted point without calling c(x) again
+        return form.residual(v[:nw], c) - v[nw : nw + m] + v[nw + m :]
 
     def jacobian(v):
         A = form.jacobian(problem.jacobian(v[:n], dense=form.dense))
-        return sp.hstack([sp.csr_array(A), elastic], format="csr")
+        return sp.hstack([sp.csr_array(A), identities], format="csr")
 
     def hessian(v, y):
         # The constraints' curvature alone (objective weight zero): the user's Hessian at
@@ -100,9 +105,10 @@ def restoration_problem(problem, form, point, mu_r):
         return sp.block_diag([sp.csr_array(curvature) + sp.diags_array(weight), sp.csr_array((nw - n + 2 * m, nw - n + 2 * m))], format="csr")
 
     p0, n0 = elastic_start(form.residual(w_r, point.c), mu_r)
+    evaluated.last = (x_r.copy(), point.c)
     lower = np.concatenate([problem.lb, form.lower[n:], np.zeros(2 * m)])
     upper = np.concatenate([problem.ub, form.upper[n:], np.full(2 * m, np.inf)])
-    return Problem(
+    restoration = Problem(
         objective,
         np.concatenate([w_r, p0, n0]),
         gradient=gradient,
@@ -111,6 +117,7 @@ def restoration_problem(problem, form, point, mu_r):
         hessian=hessian if problem.has_hessian else None,
         name=f"l1 restoration of {problem.name or 'problem'}",
     )
+    return restoration, evaluated
 
 
 def l1_restore(solve, problem, form, point, mu, filt, tol, outcome, restored, deadline=None):
@@ -148,7 +155,9 @@ def l1_restore(solve, problem, form, point, mu, filt, tol, outcome, restored, de
     def acceptable(v):
         """The original iterate at ``v``'s ``w`` if the original run's restoration would end there, else None."""
         w = v[:nw]
-        c = problem.constraint_values(w[:n])
+        x_last, c = evaluated.last
+        if not np.array_equal(x_last, w[:n]):
+            c = problem.constraint_values(w[:n])
         theta = np.abs(form.residual(w, c)).sum()
         if not theta <= REDUCTION * theta_start:
             return None
@@ -164,7 +173,7 @@ def l1_restore(solve, problem, form, point, mu, filt, tol, outcome, restored, de
 
     token = _ACTIVE.set(True)
     try:
-        elastic = restoration_problem(problem, form, point, mu_r)
+        elastic, evaluated = restoration_problem(problem, form, point, mu_r)
         result = solve(elastic, tol=tol, mu_init=mu_r, max_iterations=ITERATIONS, max_time=max_time, callback=stop_when_acceptable)
     except ProblemError:
         # The user's functions refused a point of the restoration problem (its start is
