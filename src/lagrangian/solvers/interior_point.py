@@ -62,6 +62,7 @@ A-5         backtracking filter line search, SOC            :mod:`~lagrangian.so
 A-5         the watchdog (full steps after shortened ones)  :mod:`~lagrangian.solvers.watchdog`
 A-6/A-7     accept, augment the filter, update multipliers  :func:`_update_multipliers`
 A-9         feasibility restoration                         :mod:`~lagrangian.solvers.restoration`
+A-9         ... on the 1-norm, before a verdict INFEASIBLE  :mod:`~lagrangian.solvers.l1_restoration`
 ==========  ==============================================  =====================================
 
 Unboundedness is reported only with a ray along which ``f`` keeps falling
