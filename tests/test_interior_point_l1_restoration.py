@@ -9,10 +9,11 @@ and an inconsistent system must still end INFEASIBLE.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.optimize import minimize_scalar
 
 import lagrangian as lg
-from lagrangian import Equality, Problem
+from lagrangian import Equality, Inequality, Problem
 from lagrangian.solvers import l1_restoration
 
 EPS, SLOPE = 0.05, 0.5
@@ -27,24 +28,33 @@ def _jacobian(x):
     return np.array([[1.0], [(1.0 - np.tanh(x[0] / EPS) ** 2) / EPS - SLOPE]])
 
 
-def _spurious_problem():
+def _curvature(x, y):
+    """The Hessian of the Lagrangian ``2 + y_2 c_2''(x)`` (the first row is linear)."""
+    t = np.tanh(x[0] / EPS)
+    return np.array([[2.0 - y[-1] * 2.0 * t * (1.0 - t * t) / EPS**2]])
+
+
+def _spurious_problem(variant="exact"):
     """min (x - 1)^2 s.t. c(x) = 0; feasible (only x = 0), with a spurious minimizer of ||c||^2 near x = 0.4.
 
     On the plateau ``tanh = 1`` the squared violation ``x^2 + (1 - x/2)^2`` has its minimum
     at ``x = 0.4`` (violation 0.8), while the 1-norm ``x + 1 - x/2`` falls all the way to 0.
+    Variants: ``"exact"`` (exact Hessian), ``"quasi-newton"`` (none given), ``"inequality"``
+    (the second row as ``c_2(x) <= 0``, through a slack), ``"bounds"`` (``-1 <= x <= 2``).
     """
+    objective, gradient = (lambda x: float((x[0] - 1.0) ** 2)), (lambda x: np.array([2.0 * (x[0] - 1.0)]))
+    hessian = None if variant == "quasi-newton" else _curvature
+    bounds = ([-1.0], [2.0]) if variant == "bounds" else None
+    constraints = [Equality(_rows, jacobian=_jacobian)]
+    if variant == "inequality":
+        constraints = [
+            Equality(lambda x: _rows(x)[:1], jacobian=lambda x: _jacobian(x)[:1]),
+            Inequality(lambda x: _rows(x)[1:], upper=0.0, jacobian=lambda x: _jacobian(x)[1:]),
+        ]
+    return Problem(objective, [1.0], gradient=gradient, constraints=constraints, hessian=hessian, bounds=bounds)
 
-    def hessian(x, y):
-        t = np.tanh(x[0] / EPS)
-        return np.array([[2.0 - y[1] * 2.0 * t * (1.0 - t * t) / EPS**2]])
 
-    return Problem(
-        lambda x: float((x[0] - 1.0) ** 2),
-        [1.0],
-        gradient=lambda x: np.array([2.0 * (x[0] - 1.0)]),
-        constraints=[Equality(_rows, jacobian=_jacobian)],
-        hessian=hessian,
-    )
+VARIANTS = ["exact", "quasi-newton", "inequality", "bounds"]
 
 
 def test_the_constructed_squared_violation_has_a_spurious_minimizer_where_the_one_norm_descends():
@@ -58,19 +68,21 @@ def test_the_constructed_squared_violation_has_a_spurious_minimizer_where_the_on
     assert abs((J.T @ np.sign(c))[0]) > 0.4  # ... not for the 1-norm
 
 
-def test_a_feasible_problem_is_not_declared_infeasible_where_the_two_norm_restoration_stalls():
-    result = lg.interior_point(_spurious_problem())
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_feasible_problem_is_not_declared_infeasible_where_the_two_norm_restoration_stalls(variant):
+    result = lg.interior_point(_spurious_problem(variant))
     assert result.status is lg.Status.SUCCESS
     assert abs(result.x[0]) <= 1e-8
     assert np.abs(_rows(result.x)).max() <= 1e-8
     assert abs(result.fun - 1.0) <= 1e-8
 
 
-def test_without_the_one_norm_stage_the_same_run_ends_infeasible_at_the_spurious_point():
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_without_the_one_norm_stage_the_same_run_ends_infeasible_at_the_spurious_point(variant):
     # The stage is what makes the difference: its guard (the one an inner solve sets) turned on.
     token = l1_restoration._ACTIVE.set(True)
     try:
-        result = lg.interior_point(_spurious_problem())
+        result = lg.interior_point(_spurious_problem(variant))
     finally:
         l1_restoration._ACTIVE.reset(token)
     assert result.status is lg.Status.INFEASIBLE
