@@ -37,8 +37,10 @@ condition on ``phi_mu`` applies when the step is a descent direction and the
 point is nearly feasible. Up to four second-order corrections are tried when the
 full step is rejected, reusing the accepted factorization. When no step length is
 acceptable, a feasibility restoration phase minimizes the violation
-``1/2 ||d(w)||^2`` (Gauss-Newton with its own barrier), and a point where that
-stalls while infeasible is reported as :attr:`~lagrangian.Status.INFEASIBLE`.
+``1/2 ||d(w)||^2`` (Gauss-Newton with its own barrier); where that stalls while
+infeasible, IPOPT's restoration problem on ``||d||_1`` is solved by this same method, and
+only if that too fails to reduce the violation is the run reported
+:attr:`~lagrangian.Status.INFEASIBLE`.
 
 The barrier parameter follows the monotone Fiacco-McCormick rule
 ``mu <- max(tol/10, min(0.2 mu, mu^1.5))`` once the barrier problem is solved to
