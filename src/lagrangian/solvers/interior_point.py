@@ -37,8 +37,10 @@ condition on ``phi_mu`` applies when the step is a descent direction and the
 point is nearly feasible. Up to four second-order corrections are tried when the
 full step is rejected, reusing the accepted factorization. When no step length is
 acceptable, a feasibility restoration phase minimizes the violation
-``1/2 ||d(w)||^2`` (Gauss-Newton with its own barrier), and a point where that
-stalls while infeasible is reported as :attr:`~lagrangian.Status.INFEASIBLE`.
+``1/2 ||d(w)||^2`` (Gauss-Newton with its own barrier); where that stalls while
+infeasible, IPOPT's restoration problem on ``||d||_1`` is solved by this same method, and
+only if that too fails to reduce the violation is the run reported
+:attr:`~lagrangian.Status.INFEASIBLE`.
 
 The barrier parameter follows the monotone Fiacco-McCormick rule
 ``mu <- max(tol/10, min(0.2 mu, mu^1.5))`` once the barrier problem is solved to
@@ -62,6 +64,7 @@ A-5         backtracking filter line search, SOC            :mod:`~lagrangian.so
 A-5         the watchdog (full steps after shortened ones)  :mod:`~lagrangian.solvers.watchdog`
 A-6/A-7     accept, augment the filter, update multipliers  :func:`_update_multipliers`
 A-9         feasibility restoration                         :mod:`~lagrangian.solvers.restoration`
+A-9         ... on the 1-norm, before a verdict INFEASIBLE  :mod:`~lagrangian.solvers.l1_restoration`
 ==========  ==============================================  =====================================
 
 Unboundedness is reported only with a ray along which ``f`` keeps falling
@@ -93,6 +96,7 @@ from ..linalg.kkt_factorization import InertiaCorrection, KKTFactorInfo
 from ..result import IterationRecord, Solution, Status
 from .ending import all_finite, callback_stops, check_option, finish, limit_status
 from .filter_line_search import Filter
+from .l1_restoration import l1_restore
 from .restoration import restore
 from .verification import verified
 from .unboundedness import GrowthWatch, unbounded_ray
@@ -300,6 +304,9 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
                 status = Status.LINE_SEARCH_FAILED
                 break
             outcome, restored = restore(problem, form, point, mu, filt, tau, tol)
+            if outcome in (Status.INFEASIBLE, Status.RESTORATION_FAILED):
+                # Before the verdict: IPOPT's restoration problem on the 1-norm (the 2-norm's stall may be spurious).
+                outcome, restored = l1_restore(interior_point, problem, form, point, mu, filt, tol, outcome, restored, None if max_time is None else started + max_time)
             if outcome is not None:
                 status = outcome
                 if outcome is Status.INFEASIBLE:
