@@ -306,7 +306,8 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
             outcome, restored = restore(problem, form, point, mu, filt, tau, tol)
             if outcome in (Status.INFEASIBLE, Status.RESTORATION_FAILED):
                 # Before the verdict: IPOPT's restoration problem on the 1-norm (the 2-norm's stall may be spurious).
-                outcome, restored = l1_restore(interior_point, problem, form, point, mu, filt, tol, outcome, restored, None if max_time is None else started + max_time)
+                outcome, restored = l1_restore(interior_point, problem, form, point, mu, filt, tol, outcome, restored,
+                                               None if max_time is None else started + max_time, max_iterations - iteration)
             if outcome is not None:
                 status = outcome
                 if outcome is Status.INFEASIBLE:

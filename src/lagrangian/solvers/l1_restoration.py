@@ -120,7 +120,7 @@ def restoration_problem(problem, form, point, mu_r):
     return restoration, evaluated
 
 
-def l1_restore(solve, problem, form, point, mu, filt, tol, outcome, restored, deadline=None):
+def l1_restore(solve, problem, form, point, mu, filt, tol, outcome, restored, deadline=None, iterations=ITERATIONS):
     r"""Solve the 1-norm restoration problem from ``point`` before the run is declared infeasible.
 
     Parameters
@@ -136,13 +136,17 @@ def l1_restore(solve, problem, form, point, mu, filt, tol, outcome, restored, de
         does not reach an acceptable point.
     deadline : float, optional
         ``time.perf_counter()`` value after which no inner solve is started or continued.
+    iterations : int, optional
+        What is left of the original run's iteration budget: the inner solve takes at
+        most this many (and at most :data:`ITERATIONS`), so a run's ``max_iterations``
+        bounds its restorations too, as IPOPT counts them.
 
     Returns
     -------
     (None, point) with an iterate of the original run whose violation ``||d||_1`` is at
     most ``0.9`` of ``point``'s and which the filter accepts, else ``(outcome, restored)``.
     """
-    if _ACTIVE.get() or problem.m == 0:
+    if _ACTIVE.get() or problem.m == 0 or iterations < 1:
         return outcome, restored
     max_time = None if deadline is None else deadline - time.perf_counter()
     if max_time is not None and max_time <= 0:
@@ -174,7 +178,7 @@ def l1_restore(solve, problem, form, point, mu, filt, tol, outcome, restored, de
     token = _ACTIVE.set(True)
     try:
         elastic, evaluated = restoration_problem(problem, form, point, mu_r)
-        result = solve(elastic, tol=tol, mu_init=mu_r, max_iterations=ITERATIONS, max_time=max_time, callback=stop_when_acceptable)
+        result = solve(elastic, tol=tol, mu_init=mu_r, max_iterations=min(ITERATIONS, iterations), max_time=max_time, callback=stop_when_acceptable)
     except ProblemError:
         # The user's functions refused a point of the restoration problem (its start is
         # pushed 1e-2 inside the bounds): no evidence either way, the verdict stands.
