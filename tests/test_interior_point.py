@@ -240,11 +240,12 @@ def test_hs13_where_no_multipliers_exist_still_reaches_the_cusp():
     )
     s = lg.interior_point(problem, max_iterations=500)
     assert s.status in (lg.Status.SUCCESS, lg.Status.ACCEPTABLE)
-    # The row's bounds are relaxed by 1e-9 (IPOPT's bound_relax_factor): on the cusp a
-    # violation v of (1 - x1)^3 >= x2 moves x1 by v^(1/3), here up to 1e-3.
+    # The row's bounds are relaxed by min(1e-8, tol) (IPOPT's bound_relax_factor): on the cusp
+    # a violation v of (1 - x1)^3 >= x2 moves x1 by v^(1/3), here up to 2.2e-3 (IPOPT 3.11
+    # ends at x1 = 1.0027 from the same start).
     assert s.kkt.primal <= 1e-8
-    np.testing.assert_allclose(s.x, [1.0, 0.0], atol=1.1e-3)
-    assert s.fun == pytest.approx(1.0, abs=2.1e-3)
+    np.testing.assert_allclose(s.x, [1.0, 0.0], atol=2.2e-3)
+    assert s.fun == pytest.approx(1.0, abs=4.4e-3)
     assert abs(s.y[0]) > 1e5  # the multiplier grows like 1 / (1 - x1)^2, as it must
 
 

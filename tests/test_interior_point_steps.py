@@ -84,3 +84,29 @@ def test_the_barrier_gradient_is_the_gradient_of_the_damped_barrier_function():
     fd = [(form.barrier(p.objective(w + h * e), w + h * e, mu) - form.barrier(p.objective(w - h * e), w - h * e, mu)) / (2 * h) for e in np.eye(2)]
     np.testing.assert_allclose(grad, fd, rtol=1e-7)
     assert form.one_sided.tolist() == [False, True, False]  # bounds listed lower first: x0 >= 0, x1 >= 1, x0 <= 2
+
+
+def test_the_filter_is_reset_after_five_iterations_whose_last_rejection_was_the_filters():
+    # IPOPT's filter reset heuristic (filter_reset_trigger = 5, max_filter_resets = 5): an
+    # iteration counts when the trial point rejected just before the accepted one was rejected
+    # by the filter, not by the sufficient-decrease test.
+    filt = Filter(1e3)
+    filt.add(1.0, 0.0)  # dominates every trial below with theta >= 1 and phi >= 0
+    accept = Acceptance(filt, theta=10.0, phi=1.0, slope=1.0, theta_min=1e-4)
+    for iteration in range(5):
+        assert accept(5.0, 0.5, 1.0) == (False, False)  # decrease enough, but dominated by (1, 0)
+        assert accept(0.5, 0.5, 0.5) == (True, False)  # below the entry: accepted
+        assert len(filt.entries) == (1 if iteration < 4 else 0)
+    # a rejection by the sufficient-decrease test in between restarts the count
+    filt.add(1.0, 0.0)
+    for _ in range(6):
+        assert accept(5.0, 0.5, 1.0) == (False, False)
+        assert accept(10.0, 2.0, 1.0) == (False, False)  # neither theta nor phi decreases
+        assert accept(0.5, 0.5, 0.5) == (True, False)
+    assert len(filt.entries) == 1
+    # at most five resets in a run
+    filt.resets = 5
+    for _ in range(6):
+        accept(5.0, 0.5, 1.0)
+        accept(0.5, 0.5, 0.5)
+    assert len(filt.entries) == 1

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import SingularMatrixError
 
-__all__ = ["Filter", "Acceptance", "Trial", "minimum_step_length", "filter_line_search", "second_order_correction"]
+__all__ = ["Filter", "Acceptance", "Trial", "evaluate", "minimum_step_length", "filter_line_search", "second_order_correction"]
 
 # Constants of Wächter & Biegler (2006), table of section 4 / IPOPT's defaults.
 GAMMA_THETA, GAMMA_PHI = 1e-5, 1e-8  # filter margins
@@ -39,20 +39,48 @@ ETA_PHI = 1e-8  # Armijo constant
 GAMMA_ALPHA = 0.05  # minimum step factor
 MAX_SOC, KAPPA_SOC = 4, 0.99  # second-order corrections
 OBJ_MAX_INC = 5.0  # a trial point may raise the barrier function by at most this many orders
+FILTER_RESET_TRIGGER, MAX_FILTER_RESETS = 5, 5  # IPOPT's filter reset heuristic
 
 
 class Filter:
-    """The set of (theta, phi) pairs a trial point must not be dominated by (the paper's eq. 21)."""
+    """The set of (theta, phi) pairs a trial point must not be dominated by (the paper's eq. 21).
+
+    With IPOPT's filter reset heuristic: when in ``FILTER_RESET_TRIGGER`` successive
+    iterations the last trial point rejected before the accepted one was rejected by the
+    filter (not by the sufficient-decrease test), the filter is emptied, at most
+    ``MAX_FILTER_RESETS`` times in a run. Entries from far-off iterates can otherwise
+    block every full step for good (CUTEst SPINOP: from iteration 15 each line search
+    backtracked past filter entries of iterations 12-14, down to restoration at 21 where
+    IPOPT, its filter reset at 19, took the full step).
+    """
 
     def __init__(self, theta_max):
         self.theta_max = theta_max
         self.entries = []
+        self.last_rejection_by_filter, self.successive, self.resets = False, 0, 0
 
     def reset(self):
+        """A new barrier problem: an empty filter (does not count as a heuristic reset)."""
         self.entries = []
+        self.last_rejection_by_filter, self.successive = False, 0
+
+    def dominates(self, theta, phi):
+        return any(theta >= t and phi >= p for t, p in self.entries)
 
     def rejects(self, theta, phi):
-        return theta > self.theta_max or any(theta >= t and phi >= p for t, p in self.entries)
+        return theta > self.theta_max or self.dominates(theta, phi)
+
+    def accepted(self):
+        """Count an accepted trial point for the reset heuristic (IPOPT's ``filter_reset_trigger``)."""
+        if self.resets < MAX_FILTER_RESETS:
+            if self.last_rejection_by_filter:
+                self.successive += 1
+                if self.successive >= FILTER_RESET_TRIGGER:
+                    self.entries, self.successive = [], 0
+                    self.resets += 1
+            else:
+                self.successive = 0
+        self.last_rejection_by_filter = False
 
     def add(self, theta, phi):
         self.entries = [(t, p) for t, p in self.entries if not (t >= theta and p >= phi)]
@@ -82,13 +110,24 @@ class Acceptance:
         function rises by more than ``OBJ_MAX_INC`` orders of magnitude is rejected
         outright (IPOPT's ``obj_max_inc``), however much it reduces the violation.
         """
-        if not np.isfinite(phi_t) or _objective_jumps(self.phi, phi_t) or self.filter.rejects(theta_t, phi_t):
+        filt = self.filter
+        if not np.isfinite(phi_t) or theta_t > filt.theta_max:
             return False, False
         allowance = 10 * np.finfo(float).eps * abs(self.phi)
         switching = self.slope < 0 and alpha_t * (-self.slope) ** S_PHI > DELTA * self.theta**S_THETA
-        if self.theta <= self.theta_min and switching:
-            return phi_t - self.phi <= ETA_PHI * alpha_t * self.slope + allowance, True
-        return theta_t <= (1 - GAMMA_THETA) * self.theta or phi_t <= self.phi - GAMMA_PHI * self.theta + allowance, False
+        armijo = self.theta <= self.theta_min and switching
+        if armijo:
+            ok = phi_t - self.phi <= ETA_PHI * alpha_t * self.slope + allowance
+        else:
+            ok = theta_t <= (1 - GAMMA_THETA) * self.theta or phi_t <= self.phi - GAMMA_PHI * self.theta + allowance
+        if not ok or _objective_jumps(self.phi, phi_t):
+            filt.last_rejection_by_filter = False
+            return False, armijo and not ok
+        if filt.dominates(theta_t, phi_t):
+            filt.last_rejection_by_filter = True
+            return False, False
+        filt.accepted()
+        return True, armijo
 
 
 def _objective_jumps(phi, phi_t):
@@ -127,9 +166,12 @@ class Trial:
     phi: float
     armijo: bool
     alpha: float
+    #: The ``(theta, phi)`` the filter is augmented from when the step is not an Armijo step
+    #: (None: the iterate the step starts from; the watchdog's stored iterate otherwise).
+    reference: tuple | None = None
 
 
-def _evaluate(problem, form, w, mu):
+def evaluate(problem, form, w, mu):
     """``(f, c, d, theta, phi)`` at ``w``; ``theta`` and ``phi`` are inf where a value is not finite."""
     n = problem.n
     f, c = problem.objective(w[:n]), problem.constraint_values(w[:n])
@@ -141,13 +183,14 @@ def _evaluate(problem, form, w, mu):
     return f, c, d, theta, phi
 
 
-def filter_line_search(problem, form, filt, point, d, direction, mu, tau, theta_min):
+def filter_line_search(problem, form, filt, point, d, direction, mu, tau, theta_min, *, skip_full=False):
     """Backtrack from ``alpha_max`` along ``direction.dw`` from ``point`` until a trial point is accepted (section 2.3).
 
     Returns ``(trial, trials)``: the accepted :class:`Trial` (None when every step
     length down to ``alpha_min`` was rejected) and the number of trial points
     evaluated. A step too small to change ``w`` in floating point is accepted
     whenever the barrier function is finite there (IPOPT's tiny-step rule).
+    ``skip_full`` starts at ``alpha_max / 2`` (the watchdog already tried the full step).
     """
     w, dw = point.w, direction.dw
     theta, phi = np.abs(d).sum(), form.barrier(point.f, w, mu)
@@ -155,17 +198,17 @@ def filter_line_search(problem, form, filt, point, d, direction, mu, tau, theta_
     accept = Acceptance(filt, theta, phi, slope, theta_min)
     tiny = np.abs(dw).max(initial=0.0) <= 10 * np.finfo(float).eps * (1 + np.abs(w).max(initial=0.0))
     alpha_min = minimum_step_length(slope, theta, theta_min)
-    alpha, trials = direction.alpha_max, 0
+    alpha, trials = direction.alpha_max * (0.5 if skip_full else 1.0), 0
     while alpha >= alpha_min:
         trial_w = w + alpha * dw
-        trial_f, trial_c, trial_d, trial_theta, trial_phi = _evaluate(problem, form, trial_w, mu)
+        trial_f, trial_c, trial_d, trial_theta, trial_phi = evaluate(problem, form, trial_w, mu)
         trials += 1
         ok, armijo = accept(trial_theta, trial_phi, alpha)
         if tiny and np.isfinite(trial_phi):
             ok, armijo = True, True
         if ok:
             return Trial(trial_w, trial_f, trial_c, trial_theta, trial_phi, armijo, alpha), trials
-        if trials == 1 and problem.m and np.isfinite(trial_theta) and trial_theta >= theta:
+        if trials == 1 and not skip_full and problem.m and np.isfinite(trial_theta) and trial_theta >= theta:
             corrected, corrections = second_order_correction(
                 problem, form, direction, w, d, alpha, trial_d, trial_theta, tau, mu, accept
             )

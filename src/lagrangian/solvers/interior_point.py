@@ -45,8 +45,8 @@ The barrier parameter follows the monotone Fiacco-McCormick rule
 ``10 mu``. Objective and constraint rows are scaled at the start so that no
 gradient entry exceeds 100 (IPOPT's gradient-based scaling); all reported values
 are unscaled. Fixed variables (``lb == ub``) are parameters, inequality rows'
-bounds are relaxed by ``min(1e-9, tol/10)``, and a square system (as many
-equality rows as free variables) is solved for feasibility alone
+bounds are relaxed by ``min(1e-8, tol)``, and a square system (as many
+equality rows as free variables) ends as soon as it is feasible
 (:mod:`~lagrangian.solvers.slack_form`).
 
 The body of :func:`interior_point` follows the paper's Algorithm A step by step:
@@ -91,10 +91,11 @@ from ..kkt import least_squares_multipliers
 from ..linalg.kkt_factorization import InertiaCorrection, KKTFactorInfo
 from ..result import IterationRecord, Solution, Status
 from .ending import all_finite, callback_stops, check_option, finish, limit_status
-from .filter_line_search import Filter, filter_line_search
+from .filter_line_search import Filter
 from .restoration import restore
 from .verification import verified
 from .unboundedness import GrowthWatch, unbounded_ray
+from .watchdog import Base, Watchdog
 from .slack_form import SlackForm, fraction_to_boundary, push_inside
 
 __all__ = ["interior_point"]
@@ -232,13 +233,14 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
     z = _starting_bound_multipliers(form, z0, mu_init)
     y = _starting_multipliers(form, point, z, y0)
     correction = InertiaCorrection(singular_residual=_SINGULAR_RESIDUAL)
-    model = None if (problem.has_hessian or form.square) else quasi_newton_model(n, problem.quasi_newton)
+    model = None if problem.has_hessian else quasi_newton_model(n, problem.quasi_newton)
     mu = mu_init
     theta0 = np.abs(form.residual(point.w, point.c)).sum()
     filt = Filter(1e4 * max(1.0, theta0))
     theta_min = 1e-4 * max(1.0, theta0)
     history, best = [], None
     growth, certificate, tiny_steps = GrowthWatch(point.w[:n]), None, 0
+    watchdog = Watchdog()
     status = Status.MAX_ITERATIONS
     alpha, alpha_z, regularization, step_norm, trials, tag = 0.0, 0.0, 0.0, 0.0, 0, ""
 
@@ -283,11 +285,13 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
         if direction is None:
             status = Status.NONFINITE
             break
-        regularization, alpha_z, tag = direction.regularization, direction.alpha_z, ""
+        regularization, alpha_z = direction.regularization, direction.alpha_z
         step_norm = float(np.abs(direction.dw[:n]).max(initial=0.0))
 
-        # -- A-5: backtracking line search (with second-order corrections) ------------
-        trial, trials = filter_line_search(problem, form, filt, point, d, direction, mu, tau, theta_min)
+        # -- A-5: backtracking line search (with second-order corrections, the watchdog) --
+        trial, trials, base, tag = watchdog.line_search(problem, form, filt, Base(point, y, z, d, direction), mu, tau, theta_min)
+        point, y, z, d, direction = base.point, base.y, base.z, base.d, base.direction
+        step_norm = float(np.abs(direction.dw[:n]).max(initial=0.0))
 
         if trial is None:
             # -- A-9: feasibility restoration -----------------------------------------
@@ -301,6 +305,7 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
                     point = restored  # the point that (locally) minimizes the violation
                 break
             point, tag = restored, "r"
+            watchdog.reset()
             # Restart the bound multipliers on the central path and re-estimate y.
             z = mu / form.distance(point.w)
             y = _multiplier_estimate(form, point, z)
@@ -310,7 +315,7 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
         # -- A-6/A-7: accept the trial point, augment the filter ----------------------
         alpha = trial.alpha
         if not trial.armijo:
-            filt.augment(np.abs(d).sum(), form.barrier(point.f, point.w, mu))
+            filt.augment(*(trial.reference or (np.abs(d).sum(), form.barrier(point.f, point.w, mu))))
         # -- evidence of unboundedness: zero or negative curvature, or growing iterates,
         #    at a feasible point, and a ray along which f keeps falling -----------------
         if record.primal <= tol and (regularization > 0 or growth.due(point.w[:n])):

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from ..errors import SingularKKTError
 from ..linalg.kkt_factorization import InertiaCorrection
 from ..result import Status
+from .ending import all_finite
 
 __all__ = ["restore", "INFEASIBLE_VIOLATION"]
 
@@ -46,7 +47,8 @@ def restore(problem, form, point, mu, filt, tau, tol):
     Returns ``(None, point)`` with the restored point, ``(Status.INFEASIBLE,
     point)`` when the step vanishes at an infeasible stationary point of the
     violation, or ``(Status.RESTORATION_FAILED, point)`` when the iteration limit
-    is reached or the system is singular.
+    is reached or the system is singular, ``(Status.NONFINITE, point)`` when the
+    curvature or the violation overflowed.
     """
     correction = InertiaCorrection()
     n, m = problem.n, problem.m
@@ -81,6 +83,10 @@ def restore(problem, form, point, mu, filt, tau, tol):
             curvature = problem.hessian(x, form.row_scale * d) - problem.hessian(x, np.zeros(m))
             H = H + sp.block_diag([curvature, sp.csr_array((form.nw - n, form.nw - n))])
         H = form.hold_fixed(H)
+        if not all_finite(H, A, gb, d):
+            # Overflowed curvature or constraint values: a numerical outcome, never the
+            # linear algebra's bad-input error escaping the solve.
+            return Status.NONFINITE, current
         try:
             solution, _ = correction.solve(H, A, -np.concatenate([gb, d]), dual_regularization=1.0)
         except SingularKKTError:

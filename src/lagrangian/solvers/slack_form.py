@@ -30,7 +30,7 @@ from ..linalg.kkt_factorization import assembled_dense
 __all__ = ["BOUND_PUSH", "ROW_RELAX", "GRADIENT_SCALE", "push_inside", "fraction_to_boundary", "SlackForm", "Point"]
 
 KAPPA_D = 1e-5  # damping of one-sided bounds in the barrier function (IPOPT's kappa_d)
-ROW_RELAX = 1e-9  # inequality rows' bounds are relaxed by at most this, relative (IPOPT's bound_relax_factor is 1e-8)
+ROW_RELAX = 1e-8  # inequality rows' bounds are relaxed by at most this, relative (IPOPT's bound_relax_factor is 1e-8)
 GRADIENT_SCALE = 100.0  # largest scaled gradient entry
 
 
@@ -87,10 +87,14 @@ class SlackForm:
             # together (an equality written as two opposite inequalities) leave the slacks
             # no interior otherwise. Variable bounds stay exact (the functions are never
             # evaluated outside them); the polish puts active rows back on their bounds.
-            # At most tol / 10, so that a point of the relaxed problem is feasible to tol.
-            # (1e-8 as IPOPT cost HS249 one iteration; 1e-10 takes 1,292 iterations on
-            # x0 + x1 >= 1, 1 - x0 - x1 >= 0, where 1e-9 takes 23.)
-            relax = np.concatenate([np.zeros(self.n), np.full(k, min(ROW_RELAX, 0.1 * tol))])
+            # At most tol, so that a point of the relaxed problem is feasible to tol (relative):
+            # IPOPT's 1e-8 at the default tol. With 1e-9 the pair c(x) >= 0, -c(x) >= 0
+            # (c = x0^2 + x1^2 - 4, or scipy's COBYLA test) left mu at 2e-2 for hundreds of
+            # iterations, the slacks' multipliers near 1e5 and the dual residual above 10 mu
+            # (MAX_ITERATIONS at 500); with 1e-8 it takes 26-36 iterations, IPOPT 18-19.
+            # The price is on a cusp: HS13's x1 moves by (1e-8)^(1/3) = 2e-3 (IPOPT's by
+            # 2.7e-3); 1e-8 cost HS249 one iteration.
+            relax = np.concatenate([np.zeros(self.n), np.full(k, min(ROW_RELAX, tol))])
             lower = np.where(relax > 0, lower - relax * np.maximum(1.0, np.abs(lower)), lower)
             upper = np.where(relax > 0, upper + relax * np.maximum(1.0, np.abs(upper)), upper)
         # Fixed variables (lb == ub) are parameters, as IPOPT's make_parameter: held at their
@@ -106,10 +110,14 @@ class SlackForm:
         below, above = np.flatnonzero(np.isfinite(lower)), np.flatnonzero(np.isfinite(upper))
         # A square system: as many equality rows as free variables, no inequality rows.
         # Where its Jacobian is nonsingular the feasible points are isolated, so each is a
-        # local minimizer whatever f is: the method looks for a feasible point alone
-        # (objective and Hessian dropped, as IPOPT does for square problems), and the
-        # multipliers come from least squares at the end. Without this, the multipliers of
-        # a nearly singular square J grow 30-100x per iteration and mu never drops.
+        # local minimizer whatever f is: the run ends as soon as a point is feasible, and
+        # the multipliers come from least squares at the end (IPOPT's square-problem rules).
+        # Without this, the multipliers of a nearly singular square J grow 30-100x per
+        # iteration and mu never drops. The step is still the Newton step of the whole
+        # barrier problem, objective and Hessian included, as IPOPT's: where J is
+        # nonsingular it is Newton's step on d(w) = 0 whatever f is, and where J is
+        # singular (the feasible set a curve through a degenerate root) f chooses the
+        # root: CUTEst FLT ended at f = 1 with the objective dropped, at IPOPT's f = 0 with it.
         free = int(np.sum(p.lb[: self.n] < p.ub[: self.n]))
         self.square = k == 0 and self.m > 0 and self.m == free
         self.bounded = np.concatenate([below, above])
@@ -221,9 +229,7 @@ class SlackForm:
         return point.A
 
     def gradient(self, g):
-        """``grad_w f`` in scaled units (zero on the slacks, and everywhere for a square system)."""
-        if self.square:
-            return np.zeros(self.nw)
+        """``grad_w f`` in scaled units (zero on the slacks)."""
         gradient = np.concatenate([self.f_scale * g, np.zeros(self.nw - self.n)])
         gradient[self.fixed] = 0.0
         return gradient
@@ -232,10 +238,6 @@ class SlackForm:
         """``(W, low_rank)``: ``W = nabla^2_ww L`` in scaled units (zero on the slacks), and a
         limited-memory model's low-rank part (``W`` then holds its ``sigma I``), else None."""
         low_rank, scale = None, 1.0
-        if self.square:
-            # Newton's method on d(w) = 0: the Lagrangian of a zero objective has only
-            # y^T c, whose y vanish with mu.
-            return self.hold_fixed(np.zeros((self.nw, self.nw)) if self.dense else sp.csr_array((self.nw, self.nw))), None
         if model is not None:
             Wx, low_rank = model.hessian_parts()
         else:
@@ -267,7 +269,7 @@ class SlackForm:
         if not (np.isfinite(f) and distance.min(initial=np.inf) > 0):
             return np.inf
         damping = KAPPA_D * mu * distance[self.one_sided].sum()
-        return (0.0 if self.square else self.f_scale * f) - mu * np.log(distance).sum() + damping
+        return self.f_scale * f - mu * np.log(distance).sum() + damping
 
     def barrier_gradient(self, g, w, mu):
         """``grad phi_mu(w)``: ``grad f - mu / distance`` toward each bound, plus the damping ``kappa_d mu`` of one-sided ones."""
