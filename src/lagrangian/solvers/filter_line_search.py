@@ -169,6 +169,8 @@ class Trial:
     #: The ``(theta, phi)`` the filter is augmented from when the step is not an Armijo step
     #: (None: the iterate the step starts from; the watchdog's stored iterate otherwise).
     reference: tuple | None = None
+    #: ``d(w)`` at the trial point (kept for the accepted iterate, which would compute it again).
+    d: np.ndarray | None = None
 
 
 def evaluate(problem, form, w, mu):
@@ -193,7 +195,7 @@ def filter_line_search(problem, form, filt, point, d, direction, mu, tau, theta_
     ``skip_full`` starts at ``alpha_max / 2`` (the watchdog already tried the full step).
     """
     w, dw = point.w, direction.dw
-    theta, phi = np.abs(d).sum(), form.barrier(point.f, w, mu)
+    theta, phi = form.point_theta(point), form.point_barrier(point, mu)
     slope = direction.grad_phi @ dw
     accept = Acceptance(filt, theta, phi, slope, theta_min)
     tiny = np.abs(dw).max(initial=0.0) <= 10 * np.finfo(float).eps * (1 + np.abs(w).max(initial=0.0))
@@ -207,7 +209,7 @@ def filter_line_search(problem, form, filt, point, d, direction, mu, tau, theta_
         if tiny and np.isfinite(trial_phi):
             ok, armijo = True, True
         if ok:
-            return Trial(trial_w, trial_f, trial_c, trial_theta, trial_phi, armijo, alpha), trials
+            return Trial(trial_w, trial_f, trial_c, trial_theta, trial_phi, armijo, alpha, d=trial_d), trials
         if trials == 1 and not skip_full and problem.m and np.isfinite(trial_theta) and trial_theta >= theta:
             corrected, corrections = second_order_correction(
                 problem, form, direction, w, d, alpha, trial_d, trial_theta, tau, mu, accept
@@ -246,7 +248,7 @@ def second_order_correction(problem, form, direction, w, d, alpha, trial_d, tria
         soc_phi = form.barrier(soc_f, soc_w, mu)
         ok, armijo = accept(soc_theta, soc_phi, alpha)
         if ok:
-            return Trial(soc_w, soc_f, soc_c, soc_theta, soc_phi, armijo, alpha), k
+            return Trial(soc_w, soc_f, soc_c, soc_theta, soc_phi, armijo, alpha, d=soc_d), k
         if soc_theta > KAPPA_SOC * theta_previous:
             return None, 0
         theta_previous = soc_theta

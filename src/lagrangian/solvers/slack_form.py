@@ -211,10 +211,14 @@ class SlackForm:
             data[np.isin(indices, self.fixed)] = 0.0  # the pattern stays, the columns are empty
         return sp.csr_array((data, indices, indptr), shape=(self.m, self.nw))
 
-    def point(self, w, f, c):
-        """The accepted iterate at ``w`` (with raw ``f`` and ``c`` already evaluated): its gradient and Jacobian."""
+    def point(self, w, f, c, d=None):
+        """The accepted iterate at ``w`` (with raw ``f`` and ``c`` already evaluated): its gradient and Jacobian.
+
+        ``d``, when the caller computed it at ``w`` (a trial point's evaluation), is
+        kept on the point rather than computed again.
+        """
         x = w[: self.n]
-        return Point(w, f, c, self.problem.gradient(x), self.problem.jacobian(x, dense=self.dense))
+        return Point(w, f, c, self.problem.gradient(x), self.problem.jacobian(x, dense=self.dense), d=d)
 
     def point_at(self, x, f, c):
         """The iterate at ``x`` (raw ``f`` and ``c`` evaluated there) with each slack at its row's value, clipped to its bounds."""
@@ -227,6 +231,38 @@ class SlackForm:
         if point.A is None:
             point.A = self.jacobian(point.J)
         return point.A
+
+    # An iteration reads each of these several times (the optimality error, the step, the
+    # line search, the multipliers): each is computed once per point and kept there.
+    def point_residual(self, point):
+        """``d(w)`` at an accepted point."""
+        if point.d is None:
+            point.d = self.residual(point.w, point.c)
+        return point.d
+
+    def point_theta(self, point):
+        """``theta = ||d(w)||_1`` at an accepted point."""
+        if point.theta is None:
+            point.theta = np.abs(self.point_residual(point)).sum()
+        return point.theta
+
+    def point_distance(self, point):
+        """:meth:`distance` at an accepted point."""
+        if point.distance is None:
+            point.distance = self.distance(point.w)
+        return point.distance
+
+    def point_gradient(self, point):
+        """:meth:`gradient` (scaled ``grad_w f``) at an accepted point."""
+        if point.gradient is None:
+            point.gradient = self.gradient(point.g)
+        return point.gradient
+
+    def point_barrier(self, point, mu):
+        """:meth:`barrier` at an accepted point for this ``mu`` (kept for the last ``mu`` asked)."""
+        if point.phi is None or point.phi[0] != mu:
+            point.phi = (mu, self.barrier(point.f, point.w, mu, self.point_distance(point)))
+        return point.phi[1]
 
     def gradient(self, g):
         """``grad_w f`` in scaled units (zero on the slacks)."""
@@ -263,18 +299,28 @@ class SlackForm:
         W[self.fixed[self.fixed < W.shape[0]]] = 0.0
         return W, M
 
-    def barrier(self, f, w, mu):
-        """``phi_mu(w)``, with the damping of one-sided bounds; ``inf`` outside the bounds or where ``f`` is not finite."""
-        distance = self.distance(w)
+    def barrier(self, f, w, mu, distance=None):
+        """``phi_mu(w)``, with the damping of one-sided bounds; ``inf`` outside the bounds or where ``f`` is not finite.
+
+        ``distance`` is :meth:`distance` at ``w`` when the caller holds it.
+        """
+        if distance is None:
+            distance = self.distance(w)
         if not (np.isfinite(f) and distance.min(initial=np.inf) > 0):
             return np.inf
         damping = KAPPA_D * mu * distance[self.one_sided].sum()
         return self.f_scale * f - mu * np.log(distance).sum() + damping
 
-    def barrier_gradient(self, g, w, mu):
-        """``grad phi_mu(w)``: ``grad f - mu / distance`` toward each bound, plus the damping ``kappa_d mu`` of one-sided ones."""
-        distance = self.distance(w)
-        return self.gradient(g) + self.scatter(self.sign * (KAPPA_D * mu * self.one_sided - mu / distance))
+    def barrier_gradient(self, g, w, mu, distance=None, gradient=None):
+        """``grad phi_mu(w)``: ``grad f - mu / distance`` toward each bound, plus the damping ``kappa_d mu`` of one-sided ones.
+
+        ``distance`` and ``gradient`` are :meth:`distance` and :meth:`gradient` there when the caller holds them.
+        """
+        if distance is None:
+            distance = self.distance(w)
+        if gradient is None:
+            gradient = self.gradient(g)
+        return gradient + self.scatter(self.sign * (KAPPA_D * mu * self.one_sided - mu / distance))
 
     def unscale(self, y, z, point=None):
         """Multipliers in the package convention and original units: ``(y, z_U - z_L)``.
@@ -298,3 +344,9 @@ class Point:
     g: np.ndarray
     J: object
     A: object = None  # the slack form's Jacobian [D J, -P], built on first use
+    # Computed on first use too (SlackForm.point_residual, point_distance, point_gradient, point_barrier):
+    d: np.ndarray = None
+    theta: float = None
+    distance: np.ndarray = None
+    gradient: np.ndarray = None
+    phi: tuple = None  # (mu, phi_mu(w))
