@@ -24,6 +24,7 @@ right-hand side replaced by ``c_soc <- alpha_soc c_soc + d(w + dw_soc)``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,7 @@ GAMMA_ALPHA = 0.05  # minimum step factor
 MAX_SOC, KAPPA_SOC = 4, 0.99  # second-order corrections
 OBJ_MAX_INC = 5.0  # a trial point may raise the barrier function by at most this many orders
 FILTER_RESET_TRIGGER, MAX_FILTER_RESETS = 5, 5  # IPOPT's filter reset heuristic
+_EPS = np.finfo(float).eps
 
 
 class Filter:
@@ -111,9 +113,9 @@ class Acceptance:
         outright (IPOPT's ``obj_max_inc``), however much it reduces the violation.
         """
         filt = self.filter
-        if not np.isfinite(phi_t) or theta_t > filt.theta_max:
+        if not math.isfinite(phi_t) or theta_t > filt.theta_max:
             return False, False
-        allowance = 10 * np.finfo(float).eps * abs(self.phi)
+        allowance = 10 * _EPS * abs(self.phi)
         switching = self.slope < 0 and alpha_t * (-self.slope) ** S_PHI > DELTA * self.theta**S_THETA
         armijo = self.theta <= self.theta_min and switching
         if armijo:
@@ -152,7 +154,7 @@ def minimum_step_length(slope, theta, theta_min):
         alpha_min *= GAMMA_ALPHA
     else:
         alpha_min = GAMMA_ALPHA * GAMMA_THETA
-    return max(alpha_min, np.finfo(float).eps)
+    return max(alpha_min, _EPS)
 
 
 @dataclass
@@ -198,7 +200,7 @@ def filter_line_search(problem, form, filt, point, d, direction, mu, tau, theta_
     theta, phi = form.point_theta(point), form.point_barrier(point, mu)
     slope = direction.grad_phi @ dw
     accept = Acceptance(filt, theta, phi, slope, theta_min)
-    tiny = np.abs(dw).max(initial=0.0) <= 10 * np.finfo(float).eps * (1 + np.abs(w).max(initial=0.0))
+    tiny = np.abs(dw).max(initial=0.0) <= 10 * _EPS * (1 + np.abs(w).max(initial=0.0))
     alpha_min = minimum_step_length(slope, theta, theta_min)
     alpha, trials = direction.alpha_max * (0.5 if skip_full else 1.0), 0
     while alpha >= alpha_min:

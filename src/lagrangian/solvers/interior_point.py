@@ -115,6 +115,7 @@ _FEASIBLE = 1e-6  # the best iterate seen is the feasible one (to this) with the
 # of those, the ones where the iteration stalled can end ACCEPTABLE.
 _STALLS = (Status.LINE_SEARCH_FAILED, Status.RESTORATION_FAILED, Status.SINGULAR_KKT, Status.NONFINITE, Status.STALLED)
 _TINY_STEPS = 5  # consecutive steps below rounding that end the run STALLED
+_EPS = np.finfo(float).eps
 _ENDS_AT_BEST = (Status.MAX_ITERATIONS, Status.TIME_LIMIT, Status.EVALUATION_LIMIT) + _STALLS
 
 
@@ -330,7 +331,7 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
             _update_quasi_newton(model, form, previous, point, y)
         # Steps below rounding for _TINY_STEPS iterations in a row: the iteration cycles at
         # its rounding limit and will not reach tol (CUTEst DIAGIQE sat 2,900 iterations).
-        moved = np.abs(point.w - previous.w).max(initial=0.0) > 10 * np.finfo(float).eps * (1 + np.abs(point.w).max(initial=0.0))
+        moved = np.abs(point.w - previous.w).max(initial=0.0) > 10 * _EPS * (1 + np.abs(point.w).max(initial=0.0))
         tiny_steps = 0 if moved else tiny_steps + 1
         if tiny_steps >= _TINY_STEPS:
             status = Status.STALLED
@@ -504,7 +505,8 @@ def _search_direction(form, point, y, z, d, mu, tau, correction, model) -> _Dire
     """
     w, A = point.w, form.point_jacobian(point)
     distance = form.point_distance(point)
-    sigma = form.scatter(z / distance)
+    ratio = z / distance
+    sigma = form.scatter(ratio)
     grad_phi = form.barrier_gradient(point.g, w, mu, distance, form.point_gradient(point))
     W, low_rank = form.hessian(w[: form.n], y, model)
     if not all_finite(W, low_rank, A, grad_phi, d, sigma, y):
@@ -512,7 +514,7 @@ def _search_direction(form, point, y, z, d, mu, tau, correction, model) -> _Dire
     solution, info = correction.solve(W, A, -np.concatenate([grad_phi, d]), barrier=mu, low_rank=low_rank, diagonal=sigma)
     dw, dy = solution[: form.nw], solution[form.nw :] - y
     toward = form.toward(dw)
-    dz = mu / distance - z - z / distance * toward
+    dz = mu / distance - z - ratio * toward
     return _Direction(dw, dy, dz, grad_phi, fraction_to_boundary(distance, toward, tau), fraction_to_boundary(z, dz, tau), info)
 
 
@@ -530,7 +532,8 @@ def _update_multipliers(form, previous, point, y, z, direction, alpha, mu):
         y = y + alpha * direction.dy
     # Keep each bound multiplier within a factor kappa_sigma of mu / distance (eq. 16).
     central = mu / form.point_distance(point)
-    z = np.clip(z + direction.alpha_z * direction.dz, central / _KAPPA_SIGMA, _KAPPA_SIGMA * central)
+    # (np.minimum(np.maximum(...)) is np.clip's arithmetic at half its cost on a short vector)
+    z = np.minimum(np.maximum(z + direction.alpha_z * direction.dz, central / _KAPPA_SIGMA), _KAPPA_SIGMA * central)
     return y, z
 
 

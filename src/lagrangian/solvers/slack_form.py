@@ -17,6 +17,7 @@ live here too, as they only read distances to the bounds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,7 @@ GRADIENT_SCALE = 100.0  # largest scaled gradient entry
 def fraction_to_boundary(values, steps, tau):
     """Largest ``alpha`` in (0, 1] with ``values + alpha steps >= (1 - tau) values`` (values > 0)."""
     shrinking = steps < 0
-    if not shrinking.any():
+    if not np.count_nonzero(shrinking):  # (a tenth of shrinking.any()'s cost on a short vector)
         return 1.0
     return min(1.0, tau * float((values[shrinking] / -steps[shrinking]).min()))
 
@@ -129,6 +130,8 @@ class SlackForm:
         # barrier problem pushes such an entry to infinity while f rises (CUTEst YFIT).
         other = np.concatenate([upper[below], lower[above]])
         self.one_sided = ~np.isfinite(other)
+        self._damped = bool(self.one_sided.any())  # (most problems have no one-sided bound: no damping to sum)
+        self._slack_columns = self.n + np.arange(k)
 
     # -- the pieces of the method -------------------------------------------------
     def push_inside(self, w):
@@ -184,12 +187,13 @@ class SlackForm:
         Row ``i`` is ``D_i`` times row ``i`` of ``J``, followed, for an inequality
         row, by ``-1`` in its slack's column.
         """
-        slack_columns = self.n + np.arange(self.inequality_rows.size)
+        slack_columns = self._slack_columns
         if self.dense:
             A = np.zeros((self.m, self.nw))
             A[:, : self.n] = self.row_scale[:, None] * J
             A[self.inequality_rows, slack_columns] = -1.0
-            A[:, self.fixed] = 0.0
+            if self.fixed.size:
+                A[:, self.fixed] = 0.0
             return A
         # Assembled as CSR arrays directly.
         J = linalg.as_csr(J)
@@ -267,7 +271,8 @@ class SlackForm:
     def gradient(self, g):
         """``grad_w f`` in scaled units (zero on the slacks)."""
         gradient = np.concatenate([self.f_scale * g, np.zeros(self.nw - self.n)])
-        gradient[self.fixed] = 0.0
+        if self.fixed.size:
+            gradient[self.fixed] = 0.0
         return gradient
 
     def hessian(self, x, y, model):
@@ -306,9 +311,9 @@ class SlackForm:
         """
         if distance is None:
             distance = self.distance(w)
-        if not (np.isfinite(f) and distance.min(initial=np.inf) > 0):
+        if not (math.isfinite(f) and distance.min(initial=np.inf) > 0):
             return np.inf
-        damping = KAPPA_D * mu * distance[self.one_sided].sum()
+        damping = KAPPA_D * mu * distance[self.one_sided].sum() if self._damped else 0.0
         return self.f_scale * f - mu * np.log(distance).sum() + damping
 
     def barrier_gradient(self, g, w, mu, distance=None, gradient=None):
