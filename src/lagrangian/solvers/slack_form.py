@@ -178,7 +178,11 @@ class SlackForm:
     def residual(self, w, c):
         """``d(w)`` from the raw constraint values ``c``."""
         d = self.row_scale * c - self.target
-        d[self.inequality_rows] -= w[self.n :]
+        k = self.nw - self.n
+        if k == self.m:  # every row an inequality: the same subtraction without indexing
+            d -= w[self.n :]
+        elif k:
+            d[self.inequality_rows] -= w[self.n :]
         return d
 
     def jacobian(self, J):
@@ -189,6 +193,8 @@ class SlackForm:
         """
         slack_columns = self._slack_columns
         if self.dense:
+            if self.nw == self.n and not self.fixed.size:
+                return self.row_scale[:, None] * J  # (no slack columns to append, nothing to zero)
             A = np.zeros((self.m, self.nw))
             A[:, : self.n] = self.row_scale[:, None] * J
             A[self.inequality_rows, slack_columns] = -1.0
@@ -270,7 +276,7 @@ class SlackForm:
 
     def gradient(self, g):
         """``grad_w f`` in scaled units (zero on the slacks)."""
-        gradient = np.concatenate([self.f_scale * g, np.zeros(self.nw - self.n)])
+        gradient = self.f_scale * g if self.nw == self.n else np.concatenate([self.f_scale * g, np.zeros(self.nw - self.n)])
         if self.fixed.size:
             gradient[self.fixed] = 0.0
         return gradient
@@ -284,8 +290,11 @@ class SlackForm:
         else:
             Wx, scale = self.problem.hessian(x, self.row_scale * y / self.f_scale, dense=self.dense), self.f_scale
         if self.dense:
+            Wx = scale * (Wx.toarray() if sp.issparse(Wx) else Wx)
+            if self.nw == self.n:  # (no slack rows and columns to append: Wx is a new array already)
+                return self.hold_fixed(Wx), self._hold_fixed_low_rank(low_rank)
             W = np.zeros((self.nw, self.nw))
-            W[: self.n, : self.n] = scale * (Wx.toarray() if sp.issparse(Wx) else Wx)
+            W[: self.n, : self.n] = Wx
             return self.hold_fixed(W), self._hold_fixed_low_rank(low_rank)
         # [[scale Wx, 0], [0, 0]]: Wx's CSR arrays with empty rows appended (no block_diag),
         # scaled in the same construction (a sparse product would construct another matrix).
