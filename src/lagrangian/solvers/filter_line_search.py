@@ -200,7 +200,7 @@ def filter_line_search(problem, form, filt, point, d, direction, mu, tau, theta_
     theta, phi = form.point_theta(point), form.point_barrier(point, mu)
     slope = direction.grad_phi @ dw
     accept = Acceptance(filt, theta, phi, slope, theta_min)
-    tiny = np.abs(dw).max(initial=0.0) <= 10 * _EPS * (1 + np.abs(w).max(initial=0.0))
+    tiny = np.abs(dw).max(initial=0.0) <= 10 * _EPS * (1 + form.point_w_max(point))
     alpha_min = minimum_step_length(slope, theta, theta_min)
     alpha, trials = direction.alpha_max * (0.5 if skip_full else 1.0), 0
     while alpha >= alpha_min:

@@ -331,7 +331,7 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
             _update_quasi_newton(model, form, previous, point, y)
         # Steps below rounding for _TINY_STEPS iterations in a row: the iteration cycles at
         # its rounding limit and will not reach tol (CUTEst DIAGIQE sat 2,900 iterations).
-        moved = np.abs(point.w - previous.w).max(initial=0.0) > 10 * _EPS * (1 + np.abs(point.w).max(initial=0.0))
+        moved = np.abs(point.w - previous.w).max(initial=0.0) > 10 * _EPS * (1 + form.point_w_max(point))
         tiny_steps = 0 if moved else tiny_steps + 1
         if tiny_steps >= _TINY_STEPS:
             status = Status.STALLED

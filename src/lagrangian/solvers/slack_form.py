@@ -256,6 +256,12 @@ class SlackForm:
             point.theta = np.abs(self.point_residual(point)).sum()
         return point.theta
 
+    def point_w_max(self, point):
+        """``||w||_inf`` at an accepted point (the tiny-step tests of the line search and the iteration)."""
+        if point.w_max is None:
+            point.w_max = np.abs(point.w).max(initial=0.0)
+        return point.w_max
+
     def point_distance(self, point):
         """:meth:`distance` at an accepted point."""
         if point.distance is None:
@@ -362,5 +368,6 @@ class Point:
     d: np.ndarray = None
     theta: float = None
     distance: np.ndarray = None
+    w_max: float = None
     gradient: np.ndarray = None
     phi: tuple = None  # (mu, phi_mu(w))
