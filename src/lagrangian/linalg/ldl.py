@@ -130,8 +130,8 @@ class LDLFactorization(Factorization):
             pivots, order = self._pattern._factors(self._generation)  # (eigenvalues of D, order)
             scale = float(np.abs(self._data).max(initial=0.0)) if self._entry_max is None else self._entry_max
             threshold = self._pivot_tol * scale
-            positive = int((pivots > threshold).sum())
-            negative = int((pivots < -threshold).sum())
+            positive = int(np.count_nonzero(pivots > threshold))  # (a fifth of (...).sum()'s cost)
+            negative = int(np.count_nonzero(pivots < -threshold))
             ratio = pivot_ratio(pivots, scale)
             # NaN pivots are neither positive nor negative: they count as zero
             inertia = (positive, negative, pivots.size - positive - negative)
@@ -206,8 +206,9 @@ class DenseLDLPattern(_OverwrittenFactors):
         self._check(generation)
         factors, ipiv = self._factors_now
         eigenvalues = factors.diagonal().copy()
-        if ipiv.min(initial=0) < 0:
-            paired = np.flatnonzero(ipiv < 0)
+        in_pairs = ipiv < 0
+        if np.count_nonzero(in_pairs):
+            paired = np.flatnonzero(in_pairs)
             first, second = paired[0::2], paired[1::2]
             a, c, b = eigenvalues[first], eigenvalues[second], factors[first, second]
             mean, radius = 0.5 * (a + c), np.hypot(0.5 * (a - c), b)

@@ -24,6 +24,7 @@ right-hand side replaced by ``c_soc <- alpha_soc c_soc + d(w + dw_soc)``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,7 @@ GAMMA_ALPHA = 0.05  # minimum step factor
 MAX_SOC, KAPPA_SOC = 4, 0.99  # second-order corrections
 OBJ_MAX_INC = 5.0  # a trial point may raise the barrier function by at most this many orders
 FILTER_RESET_TRIGGER, MAX_FILTER_RESETS = 5, 5  # IPOPT's filter reset heuristic
+_EPS = np.finfo(float).eps
 
 
 class Filter:
@@ -111,9 +113,9 @@ class Acceptance:
         outright (IPOPT's ``obj_max_inc``), however much it reduces the violation.
         """
         filt = self.filter
-        if not np.isfinite(phi_t) or theta_t > filt.theta_max:
+        if not math.isfinite(phi_t) or theta_t > filt.theta_max:
             return False, False
-        allowance = 10 * np.finfo(float).eps * abs(self.phi)
+        allowance = 10 * _EPS * abs(self.phi)
         switching = self.slope < 0 and alpha_t * (-self.slope) ** S_PHI > DELTA * self.theta**S_THETA
         armijo = self.theta <= self.theta_min and switching
         if armijo:
@@ -152,7 +154,7 @@ def minimum_step_length(slope, theta, theta_min):
         alpha_min *= GAMMA_ALPHA
     else:
         alpha_min = GAMMA_ALPHA * GAMMA_THETA
-    return max(alpha_min, np.finfo(float).eps)
+    return max(alpha_min, _EPS)
 
 
 @dataclass
@@ -169,6 +171,8 @@ class Trial:
     #: The ``(theta, phi)`` the filter is augmented from when the step is not an Armijo step
     #: (None: the iterate the step starts from; the watchdog's stored iterate otherwise).
     reference: tuple | None = None
+    #: ``d(w)`` at the trial point (kept for the accepted iterate, which would compute it again).
+    d: np.ndarray | None = None
 
 
 def evaluate(problem, form, w, mu):
@@ -193,10 +197,10 @@ def filter_line_search(problem, form, filt, point, d, direction, mu, tau, theta_
     ``skip_full`` starts at ``alpha_max / 2`` (the watchdog already tried the full step).
     """
     w, dw = point.w, direction.dw
-    theta, phi = np.abs(d).sum(), form.barrier(point.f, w, mu)
+    theta, phi = form.point_theta(point), form.point_barrier(point, mu)
     slope = direction.grad_phi @ dw
     accept = Acceptance(filt, theta, phi, slope, theta_min)
-    tiny = np.abs(dw).max(initial=0.0) <= 10 * np.finfo(float).eps * (1 + np.abs(w).max(initial=0.0))
+    tiny = np.abs(dw).max(initial=0.0) <= 10 * _EPS * (1 + form.point_w_max(point))
     alpha_min = minimum_step_length(slope, theta, theta_min)
     alpha, trials = direction.alpha_max * (0.5 if skip_full else 1.0), 0
     while alpha >= alpha_min:
@@ -207,7 +211,7 @@ def filter_line_search(problem, form, filt, point, d, direction, mu, tau, theta_
         if tiny and np.isfinite(trial_phi):
             ok, armijo = True, True
         if ok:
-            return Trial(trial_w, trial_f, trial_c, trial_theta, trial_phi, armijo, alpha), trials
+            return Trial(trial_w, trial_f, trial_c, trial_theta, trial_phi, armijo, alpha, d=trial_d), trials
         if trials == 1 and not skip_full and problem.m and np.isfinite(trial_theta) and trial_theta >= theta:
             corrected, corrections = second_order_correction(
                 problem, form, direction, w, d, alpha, trial_d, trial_theta, tau, mu, accept
@@ -246,7 +250,7 @@ def second_order_correction(problem, form, direction, w, d, alpha, trial_d, tria
         soc_phi = form.barrier(soc_f, soc_w, mu)
         ok, armijo = accept(soc_theta, soc_phi, alpha)
         if ok:
-            return Trial(soc_w, soc_f, soc_c, soc_theta, soc_phi, armijo, alpha), k
+            return Trial(soc_w, soc_f, soc_c, soc_theta, soc_phi, armijo, alpha, d=soc_d), k
         if soc_theta > KAPPA_SOC * theta_previous:
             return None, 0
         theta_previous = soc_theta

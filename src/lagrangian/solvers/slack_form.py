@@ -17,6 +17,7 @@ live here too, as they only read distances to the bounds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,7 @@ GRADIENT_SCALE = 100.0  # largest scaled gradient entry
 def fraction_to_boundary(values, steps, tau):
     """Largest ``alpha`` in (0, 1] with ``values + alpha steps >= (1 - tau) values`` (values > 0)."""
     shrinking = steps < 0
-    if not shrinking.any():
+    if not np.count_nonzero(shrinking):  # (a tenth of shrinking.any()'s cost on a short vector)
         return 1.0
     return min(1.0, tau * float((values[shrinking] / -steps[shrinking]).min()))
 
@@ -129,6 +130,8 @@ class SlackForm:
         # barrier problem pushes such an entry to infinity while f rises (CUTEst YFIT).
         other = np.concatenate([upper[below], lower[above]])
         self.one_sided = ~np.isfinite(other)
+        self._damped = bool(self.one_sided.any())  # (most problems have no one-sided bound: no damping to sum)
+        self._slack_columns = self.n + np.arange(k)
 
     # -- the pieces of the method -------------------------------------------------
     def push_inside(self, w):
@@ -175,7 +178,11 @@ class SlackForm:
     def residual(self, w, c):
         """``d(w)`` from the raw constraint values ``c``."""
         d = self.row_scale * c - self.target
-        d[self.inequality_rows] -= w[self.n :]
+        k = self.nw - self.n
+        if k == self.m:  # every row an inequality: the same subtraction without indexing
+            d -= w[self.n :]
+        elif k:
+            d[self.inequality_rows] -= w[self.n :]
         return d
 
     def jacobian(self, J):
@@ -184,12 +191,15 @@ class SlackForm:
         Row ``i`` is ``D_i`` times row ``i`` of ``J``, followed, for an inequality
         row, by ``-1`` in its slack's column.
         """
-        slack_columns = self.n + np.arange(self.inequality_rows.size)
+        slack_columns = self._slack_columns
         if self.dense:
+            if self.nw == self.n and not self.fixed.size:
+                return self.row_scale[:, None] * J  # (no slack columns to append, nothing to zero)
             A = np.zeros((self.m, self.nw))
             A[:, : self.n] = self.row_scale[:, None] * J
             A[self.inequality_rows, slack_columns] = -1.0
-            A[:, self.fixed] = 0.0
+            if self.fixed.size:
+                A[:, self.fixed] = 0.0
             return A
         # Assembled as CSR arrays directly.
         J = linalg.as_csr(J)
@@ -211,10 +221,14 @@ class SlackForm:
             data[np.isin(indices, self.fixed)] = 0.0  # the pattern stays, the columns are empty
         return sp.csr_array((data, indices, indptr), shape=(self.m, self.nw))
 
-    def point(self, w, f, c):
-        """The accepted iterate at ``w`` (with raw ``f`` and ``c`` already evaluated): its gradient and Jacobian."""
+    def point(self, w, f, c, d=None):
+        """The accepted iterate at ``w`` (with raw ``f`` and ``c`` already evaluated): its gradient and Jacobian.
+
+        ``d``, when the caller computed it at ``w`` (a trial point's evaluation), is
+        kept on the point rather than computed again.
+        """
         x = w[: self.n]
-        return Point(w, f, c, self.problem.gradient(x), self.problem.jacobian(x, dense=self.dense))
+        return Point(w, f, c, self.problem.gradient(x), self.problem.jacobian(x, dense=self.dense), d=d)
 
     def point_at(self, x, f, c):
         """The iterate at ``x`` (raw ``f`` and ``c`` evaluated there) with each slack at its row's value, clipped to its bounds."""
@@ -228,10 +242,49 @@ class SlackForm:
             point.A = self.jacobian(point.J)
         return point.A
 
+    # An iteration reads each of these several times (the optimality error, the step, the
+    # line search, the multipliers): each is computed once per point and kept there.
+    def point_residual(self, point):
+        """``d(w)`` at an accepted point."""
+        if point.d is None:
+            point.d = self.residual(point.w, point.c)
+        return point.d
+
+    def point_theta(self, point):
+        """``theta = ||d(w)||_1`` at an accepted point."""
+        if point.theta is None:
+            point.theta = np.abs(self.point_residual(point)).sum()
+        return point.theta
+
+    def point_w_max(self, point):
+        """``||w||_inf`` at an accepted point (the tiny-step tests of the line search and the iteration)."""
+        if point.w_max is None:
+            point.w_max = np.abs(point.w).max(initial=0.0)
+        return point.w_max
+
+    def point_distance(self, point):
+        """:meth:`distance` at an accepted point."""
+        if point.distance is None:
+            point.distance = self.distance(point.w)
+        return point.distance
+
+    def point_gradient(self, point):
+        """:meth:`gradient` (scaled ``grad_w f``) at an accepted point."""
+        if point.gradient is None:
+            point.gradient = self.gradient(point.g)
+        return point.gradient
+
+    def point_barrier(self, point, mu):
+        """:meth:`barrier` at an accepted point for this ``mu`` (kept for the last ``mu`` asked)."""
+        if point.phi is None or point.phi[0] != mu:
+            point.phi = (mu, self.barrier(point.f, point.w, mu, self.point_distance(point)))
+        return point.phi[1]
+
     def gradient(self, g):
         """``grad_w f`` in scaled units (zero on the slacks)."""
-        gradient = np.concatenate([self.f_scale * g, np.zeros(self.nw - self.n)])
-        gradient[self.fixed] = 0.0
+        gradient = self.f_scale * g if self.nw == self.n else np.concatenate([self.f_scale * g, np.zeros(self.nw - self.n)])
+        if self.fixed.size:
+            gradient[self.fixed] = 0.0
         return gradient
 
     def hessian(self, x, y, model):
@@ -243,8 +296,11 @@ class SlackForm:
         else:
             Wx, scale = self.problem.hessian(x, self.row_scale * y / self.f_scale, dense=self.dense), self.f_scale
         if self.dense:
+            Wx = scale * (Wx.toarray() if sp.issparse(Wx) else Wx)
+            if self.nw == self.n:  # (no slack rows and columns to append: Wx is a new array already)
+                return self.hold_fixed(Wx), self._hold_fixed_low_rank(low_rank)
             W = np.zeros((self.nw, self.nw))
-            W[: self.n, : self.n] = scale * (Wx.toarray() if sp.issparse(Wx) else Wx)
+            W[: self.n, : self.n] = Wx
             return self.hold_fixed(W), self._hold_fixed_low_rank(low_rank)
         # [[scale Wx, 0], [0, 0]]: Wx's CSR arrays with empty rows appended (no block_diag),
         # scaled in the same construction (a sparse product would construct another matrix).
@@ -263,18 +319,28 @@ class SlackForm:
         W[self.fixed[self.fixed < W.shape[0]]] = 0.0
         return W, M
 
-    def barrier(self, f, w, mu):
-        """``phi_mu(w)``, with the damping of one-sided bounds; ``inf`` outside the bounds or where ``f`` is not finite."""
-        distance = self.distance(w)
-        if not (np.isfinite(f) and distance.min(initial=np.inf) > 0):
+    def barrier(self, f, w, mu, distance=None):
+        """``phi_mu(w)``, with the damping of one-sided bounds; ``inf`` outside the bounds or where ``f`` is not finite.
+
+        ``distance`` is :meth:`distance` at ``w`` when the caller holds it.
+        """
+        if distance is None:
+            distance = self.distance(w)
+        if not (math.isfinite(f) and distance.min(initial=np.inf) > 0):
             return np.inf
-        damping = KAPPA_D * mu * distance[self.one_sided].sum()
+        damping = KAPPA_D * mu * distance[self.one_sided].sum() if self._damped else 0.0
         return self.f_scale * f - mu * np.log(distance).sum() + damping
 
-    def barrier_gradient(self, g, w, mu):
-        """``grad phi_mu(w)``: ``grad f - mu / distance`` toward each bound, plus the damping ``kappa_d mu`` of one-sided ones."""
-        distance = self.distance(w)
-        return self.gradient(g) + self.scatter(self.sign * (KAPPA_D * mu * self.one_sided - mu / distance))
+    def barrier_gradient(self, g, w, mu, distance=None, gradient=None):
+        """``grad phi_mu(w)``: ``grad f - mu / distance`` toward each bound, plus the damping ``kappa_d mu`` of one-sided ones.
+
+        ``distance`` and ``gradient`` are :meth:`distance` and :meth:`gradient` there when the caller holds them.
+        """
+        if distance is None:
+            distance = self.distance(w)
+        if gradient is None:
+            gradient = self.gradient(g)
+        return gradient + self.scatter(self.sign * (KAPPA_D * mu * self.one_sided - mu / distance))
 
     def unscale(self, y, z, point=None):
         """Multipliers in the package convention and original units: ``(y, z_U - z_L)``.
@@ -298,3 +364,10 @@ class Point:
     g: np.ndarray
     J: object
     A: object = None  # the slack form's Jacobian [D J, -P], built on first use
+    # Computed on first use too (SlackForm.point_residual, point_distance, point_gradient, point_barrier):
+    d: np.ndarray = None
+    theta: float = None
+    distance: np.ndarray = None
+    w_max: float = None
+    gradient: np.ndarray = None
+    phi: tuple = None  # (mu, phi_mu(w))

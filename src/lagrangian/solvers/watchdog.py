@@ -77,7 +77,7 @@ class Watchdog:
             self.reset()
         point, d, direction = base.point, base.d, base.direction
         if self.stored is None and self.shortened >= self.trigger:
-            theta, phi = np.abs(d).sum(), form.barrier(point.f, point.w, mu)
+            theta, phi = form.point_theta(point), form.point_barrier(point, mu)
             base = Base(point, base.y.copy(), base.z.copy(), d, direction)
             self.stored, self.watched = _Stored(base, theta, phi, float(direction.grad_phi @ direction.dw), direction.alpha_max), 0
         if self.stored is not None:
@@ -97,12 +97,12 @@ class Watchdog:
         stored, direction = self.stored, base.direction
         alpha = direction.alpha_max
         w = base.point.w + alpha * direction.dw
-        f, c, _, theta, phi = evaluate(problem, form, w, mu)
+        f, c, d, theta, phi = evaluate(problem, form, w, mu)
         accept = Acceptance(filt, stored.theta, stored.phi, stored.slope, theta_min)
         ok, armijo = accept(theta, phi, stored.alpha_test)
         if ok:
             self.stored, self.shortened = None, 0
-            return Trial(w, f, c, theta, phi, armijo, alpha, reference=(stored.theta, stored.phi)), "W"
+            return Trial(w, f, c, theta, phi, armijo, alpha, reference=(stored.theta, stored.phi), d=d), "W"
         self.watched += 1
         if self.watched > self.trial_iterations or not np.isfinite(phi):
             return None, "failed"
@@ -110,7 +110,7 @@ class Watchdog:
         # A full step, so the count of shortened ones starts again (IPOPT's n_steps == 0): a
         # failed watch needs TRIGGER more shortened steps before the next one.
         self.shortened = 0
-        return Trial(w, f, c, theta, phi, True, alpha), "t"
+        return Trial(w, f, c, theta, phi, True, alpha, d=d), "t"
 
     def _count(self, trial, direction):
         """Count consecutive iterations whose accepted step was shorter than ``alpha_max``."""
