@@ -54,7 +54,7 @@ def test_sizes_names_and_slices():
     [
         (dict(x0=[np.nan, 0.0]), r"x0: has NaN entries at positions 0"),
         (dict(x0=[[0.0, 0.0]]), r"x0: expected a 1-D array"),
-        (dict(bounds=scipy.optimize.Bounds([0.0, 2.0], [1.0, 1.0])), r"bounds: the lower bound exceeds the upper bound for variable 1 \(2.0 > 1.0\)"),
+        (dict(bounds=scipy.optimize.Bounds([0.0, 2.0], [1.0, 1.0])), r"bounds: An upper bound is less than the corresponding lower bound: variable 1 has lower 2.0 > upper 1.0"),
         (dict(bounds=([0.0, 0.0, 0.0], None)), r"bounds: got 2 entries \(3 numbers, None\); expected None, scipy.optimize.Bounds"),
         (dict(bounds=3.0), r"bounds: got float 3.0; expected None, scipy.optimize.Bounds"),
         (dict(constraints=[lg.Equality(line, [1.0, 2.0], jacobian=line_jacobian, name="g")]), r"constraint 'g' lower: expected 1 entries, got 2"),
@@ -92,7 +92,7 @@ def test_scipy_bounds_and_none_entries_are_accepted():
 
 
 def test_crossed_constraint_bounds_are_refused_when_the_constraint_is_built():
-    with pytest.raises(ProblemError, match=r"constraint 'g' lower/upper: the lower bound exceeds the upper bound for row 0 \(2.0 > 1.0\)"):
+    with pytest.raises(ProblemError, match=r"constraint 'g' lower/upper: An upper bound is less than the corresponding lower bound: row 0 has lower 2.0 > upper 1.0"):
         lg.Inequality(line, lower=2.0, upper=1.0, jacobian=line_jacobian, name="g")
 
 

@@ -140,7 +140,7 @@ def test_accepted_bound_forms_read_one_way(bounds, n, lower, upper):
         ((None, [0, "a"]), 2, "entry 1"),
         (scipy.optimize.Bounds([0, np.nan], [1, 2]), 2, "NaN"),
         (([0, 2], [1, 1], [3, 3]), 2, "got 3 entries"),
-        (scipy.optimize.Bounds([0, 2], [1, 1]), 2, "exceeds the upper bound for variable 1"),
+        (scipy.optimize.Bounds([0, 2], [1, 1]), 2, "less than the corresponding lower bound: variable 1 has lower"),
         ((np.inf, None), 2, "lower bound of +inf"),
         ([[[0, 1]], [[2, 3]]], 2, "entry 0"),
     ],
@@ -241,7 +241,7 @@ def test_minimize_and_problem_refuse_a_non_numeric_objective_alike(objective):
 def test_minimize_and_problem_refuse_unaccepted_bounds_alike():
     from_problem = refused(lambda: lg.Problem(quadratic, [0.0, 0.0], bounds="0, 1"), "bounds")
     from_minimize = refused(lambda: lg.minimize(quadratic, [0.0, 0.0], bounds=scipy.optimize.Bounds([0, 2], [1, 1])), "bounds")
-    assert "got str" in from_problem and "exceeds the upper bound for variable 1" in from_minimize
+    assert "got str" in from_problem and "less than the corresponding lower bound: variable 1 has lower" in from_minimize
 
 
 # -- NaN or inf in derivatives at the start: named, not found inside linalg ----------------

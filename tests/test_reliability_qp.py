@@ -211,7 +211,7 @@ BAD_DATA = [
     (dict(P=np.eye(2), q=[0.0, 0.0], bounds=(None, [1.0, -np.inf])), r"bounds: an upper bound of -inf \(variable 1\) admits no point"),
     (dict(P=np.eye(2), q=[0.0, 0.0], bounds=[(0, 1), (2, 3)]), "bounds: .* reads two ways"),
     (dict(P=np.eye(2), q=[0.0, 0.0], r=1j), "r: has complex entries"),
-    (dict(P=np.eye(2), q=[0.0, 0.0], bounds=(np.array([1.0, 0.0]), np.array([0.0, 1.0]))), "bounds: the lower bound exceeds the upper bound for variable 0"),
+    (dict(P=np.eye(2), q=[0.0, 0.0], bounds=(np.array([1.0, 0.0]), np.array([0.0, 1.0]))), "bounds: An upper bound is less than the corresponding lower bound: variable 0 has lower"),
 ]
 
 

@@ -143,7 +143,11 @@ def empty_interval(lower, upper, what: str = "variable") -> str | None:
     crossed = np.flatnonzero(lower > upper)
     if crossed.size:
         i = int(crossed[0])
-        return f"the lower bound exceeds the upper bound for {what} {i} ({float(lower[i])!r} > {float(upper[i])!r})"
+        # scipy's sentence first: code written for scipy.optimize matches it.
+        return (
+            f"An upper bound is less than the corresponding lower bound: {what} {i} has lower "
+            f"{float(lower[i])!r} > upper {float(upper[i])!r}"
+        )
     if np.any(lower == np.inf):
         return f"a lower bound of +inf ({what} {int(np.flatnonzero(lower == np.inf)[0])}) admits no point"
     if np.any(upper == -np.inf):

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import re
 
-_EXACT_TEXT = "matches scipy's exact error text; lagrangian raises ProblemError (a ValueError) naming the argument"
 
 #: Tests that check scipy internals: skipped, with the reason.
 SKIPPED: dict[str, str] = {
-    "test_minimize_constrained.py::TestBoundedNelderMead::test_invalid_bounds": _EXACT_TEXT,
     "test_optimize.py::test_bounded_powell_vs_powell": (
         "asserts that bounded Powell reaches the global minimum 0 of a nonconvex function; the interior "
         "point (like scipy's SLSQP and trust-constr) stops at the local minimum f = 0.5156, a KKT point; "
         "it then asserts Powell's nfev with infinite bounds equals unbounded Powell's"
     ),
-    "test_optimize.py::TestOptimizeSimple::test_minimize_invalid_bounds": _EXACT_TEXT,
     "test_optimize.py::test_bounded_powell_outsidebounds": (
         "asserts Powell's failure with a degenerate direction set (options['direc']: x stays at -4 "
         "and status 4); the interior point takes no direction set and reaches the minimum x = 0"

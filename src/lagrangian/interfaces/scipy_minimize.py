@@ -91,6 +91,23 @@ _IGNORED_OPTIONS = frozenset({
 })  # fmt: skip
 
 
+def _check_bounds_length(bounds, n):
+    """A ``Bounds`` whose sides are neither one number nor ``n`` long: scipy's sentence, then ours.
+
+    Code written for scipy matches the sentence (its tests do); the rest of the
+    message says which side and how long it is.
+    """
+    if not (hasattr(bounds, "lb") and hasattr(bounds, "ub")):
+        return
+    for side in ("lb", "ub"):
+        size = np.size(getattr(bounds, side))
+        if size not in (1, n):
+            raise ProblemError(
+                "bounds",
+                f"The number of bounds is not compatible with the length of `x0`: {side} has {size} entries, x0 has {n}",
+            )
+
+
 def _inside(x0, box):
     """``x0`` moved inside the bounds (scipy clips too, and warns)."""
     if box is None:
@@ -341,6 +358,7 @@ def minimize(
     n = x0.size
     constraints = _as_list(constraints)
     # scipy's reading: a sequence of two-entry sequences is only ever (min, max) pairs.
+    _check_bounds_length(bounds, n)
     box = None if bounds is None else read_bounds(bounds, n, pairs=True)
     x0 = _inside(x0, box)
     solver_options = _solver_options(options, tol, method_key)
