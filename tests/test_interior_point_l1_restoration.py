@@ -8,6 +8,7 @@ and an inconsistent system must still end INFEASIBLE.
 
 from __future__ import annotations
 
+import importlib
 import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
@@ -15,6 +16,9 @@ from scipy.optimize import minimize_scalar
 import lagrangian as lg
 from lagrangian import Equality, Inequality, Problem
 from lagrangian.solvers import l1_restoration
+
+# The module, not the function of the same name that lagrangian.solvers exports.
+interior_point_module = importlib.import_module("lagrangian.solvers.interior_point")
 
 EPS, SLOPE = 0.05, 0.5
 
@@ -78,13 +82,10 @@ def test_a_feasible_problem_is_not_declared_infeasible_where_the_two_norm_restor
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_without_the_one_norm_stage_the_same_run_ends_infeasible_at_the_spurious_point(variant):
-    # The stage is what makes the difference: its guard (the one an inner solve sets) turned on.
-    token = l1_restoration._ACTIVE.set(True)
-    try:
-        result = lg.interior_point(_spurious_problem(variant))
-    finally:
-        l1_restoration._ACTIVE.reset(token)
+def test_without_the_one_norm_stage_the_same_run_ends_infeasible_at_the_spurious_point(variant, monkeypatch):
+    # The stage is what makes the difference: with it replaced by one that keeps the 2-norm verdict.
+    monkeypatch.setattr(interior_point_module, "l1_restore", lambda solve, problem, form, point, mu, filt, tol, outcome, restored, *rest: (outcome, restored))
+    result = lg.interior_point(_spurious_problem(variant))
     assert result.status is lg.Status.INFEASIBLE
     assert abs(result.x[0] - 0.4) < 1e-3
 
@@ -113,3 +114,14 @@ def test_the_elastic_start_is_the_barrier_minimizer_of_the_paper():
     assert np.all(p > 0) and np.all(n > 0)
     assert np.allclose(p - n, d, rtol=0, atol=1e-12)
     assert np.allclose(mu / p + mu / n, 2 * l1_restoration.RHO, rtol=1e-9)
+
+
+@pytest.mark.parametrize("max_iterations", range(22, 34))
+def test_an_iteration_limit_reached_inside_the_stage_is_a_limit_not_a_verdict(max_iterations):
+    # The feasible problem, with a budget that runs out around the restoration: whatever
+    # the stage could not finish is MAX_ITERATIONS, never INFEASIBLE.
+    result = lg.interior_point(_spurious_problem("exact"), max_iterations=max_iterations)
+    assert result.status in (lg.Status.MAX_ITERATIONS, lg.Status.SUCCESS)
+    if result.status is lg.Status.SUCCESS:
+        assert abs(result.x[0]) <= 1e-8
+

@@ -229,3 +229,9 @@ def test_run_many_accounts_for_every_problem_and_worker():
     # the idle-machine wall time is at least each process's own share
     assert run.ideal_wall(2) >= max(run.worker_cpu().values())
     assert_same_as_serial(run.results, problems)
+
+
+@pytest.mark.parametrize("chunksize", [0, -1, 2.5, True, "4"])
+def test_a_chunksize_that_is_not_a_positive_integer_is_refused_naming_it(chunksize):
+    with pytest.raises(lg.ProblemError, match="chunksize"):
+        lg.solve_many([], executor="serial", chunksize=chunksize)

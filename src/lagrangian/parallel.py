@@ -77,6 +77,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from .errors import ProblemError
 from .parallel_worker import ChunkTiming, FailedSolve, default_solver, dump_each, dumps, merge, solve_chunk, solve_one, warm_up
 
@@ -264,6 +266,8 @@ def run_many(
         raise ProblemError("solver", f"expected a callable, got {type(solver).__name__}")
     build, items = _parts(problems, parameters)
     serial = executor == "serial" or (executor is None and len(items) <= 1)
+    if chunksize is not None and (isinstance(chunksize, bool) or not isinstance(chunksize, (int, np.integer)) or chunksize < 1):
+        raise ProblemError("chunksize", f"expected a positive integer or None, got {chunksize!r}")
     if isinstance(executor, str) and executor != "serial":
         raise ProblemError("executor", f"expected an Executor, 'serial' or None, got {executor!r}")
     if executor is not None and not serial and not isinstance(executor, Executor) and not hasattr(executor, "submit"):

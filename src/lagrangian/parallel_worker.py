@@ -162,7 +162,9 @@ def merge(kept: list, failed: list, failures: list) -> list:
 
 # The shared part of the last few calls, by the digest of its bytes: unpickled once per
 # worker and call, and kept for the call's later chunks (what a parametric ``build``
-# caches, compiled derivative code, then serves all of them).
+# caches, compiled derivative code, then serves all of them). In a pool the caller keeps,
+# the last four stay alive between calls too, and a later call with the same bytes reuses
+# the objects an earlier one built (and any state its closures changed).
 _SHARED: OrderedDict = OrderedDict()
 _SHARED_LOCK = threading.Lock()  # a Dask worker may run chunks on several threads
 _SHARED_KEPT = 4

@@ -17,7 +17,6 @@ the general interior-point method. Multipliers follow :mod:`lagrangian.conventio
 
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 import scipy.sparse as sp
@@ -211,11 +210,15 @@ class QuadraticProgram:
         np.minimum.at(ub, columns, u[unit_rows])
         return cls(P, q, A[np.flatnonzero(keep)], l[keep], u[keep], bounds=(lb, ub), r=r)
 
-    @functools.cached_property
+    @property
     def AT(self):
-        """``A^T`` as a CSR array, formed once: the solver forms ``A^T y`` at every iteration
-        (its Farkas test), and scipy's ``A.T`` builds a new matrix object on each use."""
-        return sp.csr_array(self.A.T)
+        """``A^T`` as a CSR array, formed once per ``A``: the solver forms ``A^T y`` at every
+        iteration (its Farkas test), and scipy's ``A.T`` builds a new matrix object on each
+        use. Kept beside the ``A`` it was formed from, so assigning a new ``A`` forms it again."""
+        kept = self.__dict__.get("_AT")
+        if kept is None or kept[0] is not self.A:
+            kept = self.__dict__["_AT"] = (self.A, sp.csr_array(self.A.T))
+        return kept[1]
 
     def objective(self, x) -> float:
         return float(0.5 * x @ (self.P @ x) + self.q @ x + self.r)

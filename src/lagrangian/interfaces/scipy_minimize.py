@@ -498,6 +498,10 @@ def _result(result, problem, objective, method_key, sources, jacobian_sources, b
     code, message = scipy_status(named, result.status, result.kkt.primal, tol, optimality=fields.get("optimality"), gtol=tol)
     if named is None:
         message = result.message  # the package's own words, which may say more than the status's advice
+    elif result.status in (Status.ACCEPTABLE, Status.STALLED, Status.LINE_SEARCH_FAILED, Status.RESTORATION_FAILED):
+        # scipy's text for a stop it has no name for is a stand-in ("Positive directional
+        # derivative..."): the package's own words say why the run stopped.
+        message = f"{message} (lagrangian: {result.message})"
     out = OptimizeResult(
         x=np.array(result.x),
         fun=result.fun,

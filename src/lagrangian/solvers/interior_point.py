@@ -367,8 +367,9 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
 def _square_multipliers(problem, point):
     """A square system's multipliers in the user's units: ``y`` from ``min ||grad f + J^T y||``, ``z = 0``.
 
-    The iteration solved for feasibility alone; at a nonsingular ``J`` this ``y`` makes
-    the stationarity residual vanish, and the reported residuals say whether it does.
+    A square run ends once it is feasible (its steps are the whole barrier problem's, but
+    its multipliers are not driven to stationarity); at a nonsingular ``J`` this ``y``
+    makes the stationarity residual vanish, and the reported residuals say whether it does.
     """
     return least_squares_multipliers(point.J, point.g), np.zeros(problem.n)
 

@@ -42,7 +42,7 @@ minimizer over ``p, n`` of the barrier problem at fixed ``w``:
 from __future__ import annotations
 
 import time
-from contextvars import ContextVar
+import weakref
 from types import SimpleNamespace
 
 import numpy as np
@@ -50,14 +50,17 @@ import scipy.sparse as sp
 
 from ..errors import ProblemError
 from ..problem import Equality, Problem
+from ..result import Status
 
 __all__ = ["l1_restore", "RHO", "REDUCTION"]
 
 RHO = 1000.0  # the penalty weight of the elastic variables (IPOPT's resto_penalty_parameter)
 REDUCTION = 0.9  # restoration ends once ||d||_1 <= REDUCTION ||d(x_R)||_1 (IPOPT's required_infeasibility_reduction)
 ITERATIONS = 1000  # the inner solve's iteration limit
-# Set while a 1-norm restoration problem is being solved: its own run never starts another.
-_ACTIVE: ContextVar[bool] = ContextVar("l1_restoration_active", default=False)
+# The restoration problems this module built: a run on one of them never starts another
+# 1-norm stage. Marked by identity, not by a flag set around the inner solve, so a solve
+# that a user's function starts inside it keeps its own stage.
+_RESTORATION_PROBLEMS: weakref.WeakSet = weakref.WeakSet()
 
 
 def elastic_start(d, mu):
@@ -138,19 +141,24 @@ def l1_restore(solve, problem, form, point, mu, filt, tol, outcome, restored, de
         ``time.perf_counter()`` value after which no inner solve is started or continued.
     iterations : int, optional
         What is left of the original run's iteration budget: the inner solve takes at
-        most this many (and at most :data:`ITERATIONS`), so a run's ``max_iterations``
-        bounds its restorations too, as IPOPT counts them.
+        most this many (and at most :data:`ITERATIONS`). Its iterations are not added
+        to the run's reported count.
 
     Returns
     -------
     (None, point) with an iterate of the original run whose violation ``||d||_1`` is at
-    most ``0.9`` of ``point``'s and which the filter accepts, else ``(outcome, restored)``.
+    most ``0.9`` of ``point``'s and which the filter accepts; else
+    ``(MAX_ITERATIONS or TIME_LIMIT, point)`` when the budget or the time ran out before
+    the stage could finish (a limit is no evidence of infeasibility); else
+    ``(outcome, restored)``: the 2-norm verdict, now backed by the 1-norm stage too.
     """
-    if _ACTIVE.get() or problem.m == 0 or iterations < 1:
+    if problem in _RESTORATION_PROBLEMS or problem.m == 0:
         return outcome, restored
+    if iterations < 1:
+        return Status.MAX_ITERATIONS, point
     max_time = None if deadline is None else deadline - time.perf_counter()
     if max_time is not None and max_time <= 0:
-        return outcome, restored
+        return Status.TIME_LIMIT, point
     n, nw = problem.n, form.nw
     theta_start = np.abs(form.residual(point.w, point.c)).sum()
     mu_r = max(mu, np.abs(form.residual(point.w, point.c)).max(initial=0.0))
@@ -175,19 +183,21 @@ def l1_restore(solve, problem, form, point, mu, filt, tol, outcome, restored, de
             found.append(accepted)
             raise StopIteration
 
-    token = _ACTIVE.set(True)
     try:
         elastic, evaluated = restoration_problem(problem, form, point, mu_r)
+        _RESTORATION_PROBLEMS.add(elastic)
         result = solve(elastic, tol=tol, mu_init=mu_r, max_iterations=min(ITERATIONS, iterations), max_time=max_time, callback=stop_when_acceptable)
     except ProblemError:
         # The user's functions refused a point of the restoration problem (its start is
         # pushed 1e-2 inside the bounds): no evidence either way, the verdict stands.
         return outcome, restored
-    finally:
-        _ACTIVE.reset(token)
     if not found:
         accepted = acceptable(result.x)
         if accepted is None:
+            # Cut short by the caller's time or iteration budget (not the stage's own
+            # ITERATIONS): no verdict either way.
+            if result.status is Status.TIME_LIMIT or (result.status is Status.MAX_ITERATIONS and iterations <= ITERATIONS):
+                return result.status, point
             return outcome, restored
         found.append(accepted)
     return None, found[0]
