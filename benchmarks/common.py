@@ -1,9 +1,13 @@
-"""What every benchmark script shares: one-thread BLAS for every library, and timing by medians."""
+"""What every benchmark script shares: one-thread BLAS for every library, timing by medians,
+and the Maros-Meszaros selection."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
 import time
+from pathlib import Path
 
 try:
     from threadpoolctl import threadpool_limits
@@ -80,3 +84,20 @@ def run_pinned(main) -> None:
         return
     with threadpool_limits(limits=1):
         main()
+
+
+def maros_meszaros_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every Maros-Meszaros script takes: the data folder, the size cut, repeats, the time cap."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "maros-meszaros"))
+    parser.add_argument("--max-nnz", type=int, default=60000)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--max-time", type=float, default=60.0)
+    return parser
+
+
+def maros_meszaros_selection(args) -> list[dict]:
+    """The index records of the problems with ``nnz(P) + nnz(A) <= args.max_nnz``, smallest first."""
+    index = json.loads((Path(args.data) / "index.json").read_text())
+    size = lambda p: p["nnz_P"] + p["nnz_A"]  # noqa: E731
+    return sorted((p for p in index["problems"] if size(p) <= args.max_nnz), key=size)

@@ -12,14 +12,12 @@ process (BLAS pinned to one thread), each capped by --max-time for lagrangian.
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from common import run_pinned, timed_against_optimum
+from common import maros_meszaros_arguments, maros_meszaros_selection, run_pinned, timed_against_optimum
 
 import lagrangian as lg
 from lagrangian.qp import read_stacked_mat
@@ -61,15 +59,10 @@ def osqp_solve(P, q, A, l, u, r, max_time):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "maros-meszaros"))
-    parser.add_argument("--max-nnz", type=int, default=60000)
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--max-time", type=float, default=60.0)
+    parser = maros_meszaros_arguments(__doc__)
     parser.add_argument("--solvers", default="lagrangian,Clarabel,OSQP", help="comma-separated subset (Clarabel is always run)")
     args = parser.parse_args()
-    index = json.loads((Path(args.data) / "index.json").read_text())
-    problems = sorted((p for p in index["problems"] if p["nnz_P"] + p["nnz_A"] <= args.max_nnz), key=lambda p: p["nnz_P"] + p["nnz_A"])
+    problems = maros_meszaros_selection(args)
     available = {"lagrangian": ours, "Clarabel": clarabel_solve, "OSQP": osqp_solve}
     chosen = set(args.solvers.split(",")) | {"Clarabel"}  # every ratio is to Clarabel
     solvers = {k: v for k, v in available.items() if k in chosen}

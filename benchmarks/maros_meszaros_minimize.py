@@ -13,15 +13,13 @@ whether both reach ``f*`` (relative error <= 1e-6), the solver that ran, and the
 
 from __future__ import annotations
 
-import argparse
-import json
 import warnings
 from pathlib import Path
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint
 
-from common import run_pinned, timed_against_optimum
+from common import maros_meszaros_arguments, maros_meszaros_selection, run_pinned, timed_against_optimum
 
 import lagrangian as lg
 from lagrangian.qp import read_stacked_mat
@@ -46,14 +44,9 @@ def through_minimize(qp, max_time):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "maros-meszaros"))
-    parser.add_argument("--max-nnz", type=int, default=60000)
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--max-time", type=float, default=60.0)
+    parser = maros_meszaros_arguments(__doc__)
     args = parser.parse_args()
-    index = json.loads((Path(args.data) / "index.json").read_text())
-    problems = sorted((p for p in index["problems"] if p["nnz_P"] + p["nnz_A"] <= args.max_nnz), key=lambda p: p["nnz_P"] + p["nnz_A"])
+    problems = maros_meszaros_selection(args)
     routes = {"solve_qp": through_solve_qp, "minimize": through_minimize}
     summary = {k: {"solved": 0, "time": [], "failed": []} for k in routes}
     print(f"{'problem':10} {'n':>7}" + "".join(f"{k:>38}" for k in routes))
