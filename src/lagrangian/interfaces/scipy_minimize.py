@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, NonlinearConstraint, OptimizeResult, OptimizeWarning
+from scipy.optimize import LinearConstraint, NonlinearConstraint, OptimizeResult, OptimizeWarning
 
 from ..bounds import read_bounds
 from ..errors import ApproximateDerivativeWarning, ProblemError
