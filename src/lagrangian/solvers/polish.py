@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize import lsq_linear
 
 from .. import linalg
 from ..convention import bound_violation
@@ -126,8 +127,6 @@ def _sign_constrained_multipliers(problem, g, J, target, lower, upper, margin):
     stationarity hold to ``margin``: the held set is then a true active set and no side
     need be released.
     """
-    from scipy.optimize import lsq_linear
-
     rows = np.flatnonzero(np.isfinite(target))
     held = np.flatnonzero(lower | upper)
     if rows.size + held.size == 0:
