@@ -120,9 +120,11 @@ class Evaluations:
         self.cu = np.asarray(pb.cupper, dtype=float).ravel() if self.m else np.zeros(0)
         self.has_objective = bool(len(getattr(pb, "objgrps", ()))) or hasattr(pb, "H")
         self.seconds = 0.0
+        self.calls = dict.fromkeys(("objective", "gradient", "constraints", "jacobian", "hessian"), 0)
 
     @contextlib.contextmanager
-    def _clock(self):
+    def _clock(self, kind):
+        self.calls[kind] += 1
         start = time.perf_counter()
         try:
             yield
@@ -132,28 +134,28 @@ class Evaluations:
     def objective(self, x):
         if not self.has_objective:
             return 0.0
-        with self._clock():
+        with self._clock("objective"):
             return float(np.asarray(self.pb.fx(np.asarray(x, dtype=float))).ravel()[0])
 
     def gradient(self, x):
         if not self.has_objective:
             return np.zeros(self.n)
-        with self._clock():
+        with self._clock("gradient"):
             return np.asarray(self.pb.fgx(np.asarray(x, dtype=float))[1], dtype=float).ravel()
 
     def constraints(self, x):
-        with self._clock():
+        with self._clock("constraints"):
             return np.asarray(self.pb.cx(np.asarray(x, dtype=float)), dtype=float).ravel()
 
     def jacobian(self, x):
-        with self._clock():
+        with self._clock("jacobian"):
             J = self.pb.cJx(np.asarray(x, dtype=float))[1]
         return sp.csr_array(J) if sp.issparse(J) else sp.csr_array(np.atleast_2d(np.asarray(J, dtype=float)))
 
     def hessian(self, x, y):
         """Hessian of ``f + y^T c`` (S2MPJ's ``LgHxy``; the objective's alone when m = 0)."""
         x = np.asarray(x, dtype=float)
-        with self._clock():
+        with self._clock("hessian"):
             if self.m:
                 H = self.pb.LgHxy(x, np.asarray(y, dtype=float))[2]
             elif self.has_objective:
@@ -369,6 +371,7 @@ def solve_once(s2mpj: Path, name: str, solver: str, cap: float, log: bool = Fals
     runs, record = [], None
     while True:
         ev.seconds = 0.0
+        ev.calls = dict.fromkeys(ev.calls, 0)
         start = time.perf_counter()
         try:
             with np.errstate(all="ignore"), contextlib.redirect_stdout(sys.stdout if log else sys.stderr):
@@ -380,6 +383,7 @@ def solve_once(s2mpj: Path, name: str, solver: str, cap: float, log: bool = Fals
         if out.pop("retime", False) and not log:
             continue  # the run included a discarded attempt (IPOPT's sparse pattern missed an entry)
         runs.append((seconds, ev.seconds))
+        calls = dict(ev.calls)
         # A first run, then three more if it was fast (a slow solve is timed once).
         if log or len(runs) == 4 or (len(runs) == 1 and (seconds >= 0.2 or out["x"] is None)):
             break
@@ -397,7 +401,7 @@ def solve_once(s2mpj: Path, name: str, solver: str, cap: float, log: bool = Fals
         record["x"] = x.tolist()
     else:
         record["violation"] = math.inf
-    record.update(time=statistics.median(times), eval_time=statistics.median(eval_times), n=ev.n, m=ev.m)
+    record.update(time=statistics.median(times), eval_time=statistics.median(eval_times), calls=calls, n=ev.n, m=ev.m)
     return record
 
 
@@ -554,6 +558,8 @@ def describe(label, r, best):
 
 def report(results: dict, names: list[str], labels: list[str]) -> None:
     passed = judge(results, names)
+    for label in labels:  # a label with nothing cached yet passes nothing
+        passed.setdefault(label, dict.fromkeys(names, False))
     nobody = [n for n in names if not any(passed[label].get(n) for label in labels)]
     print(
         f"\n{len(names)} problems; pass: relative violation <= {VIOLATION_TOL:g} and f within {F_TOL:g} (relative) of the best "

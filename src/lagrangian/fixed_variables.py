@@ -172,8 +172,17 @@ def solve_without_fixed(solver, problem: Problem, **options) -> Solution:
     """``solver(problem, **options)`` with the fixed variables (``lb == ub``) removed first.
 
     Warm starts (``x0``, ``z0``) given in full length are cut to the free
-    variables; ``callback(record, x)`` sees the full ``x``.
+    variables; ``callback(record, x)`` sees the full ``x``. The whole of it reuses
+    evaluations point by point (:meth:`~lagrangian.Problem.reusing_evaluations`): the
+    reduced problem's checks at its start, its first iterate and the full solution's
+    residuals read the same values.
     """
+    with problem.reusing_evaluations():
+        return _solve_without_fixed(solver, problem, **options)
+
+
+def _solve_without_fixed(solver, problem: Problem, **options) -> Solution:
+    """The body of :func:`solve_without_fixed`."""
     split = FixedVariables(problem)
     if not split.any:
         return solver(problem, **options)

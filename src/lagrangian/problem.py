@@ -10,6 +10,7 @@ problem says which ones were (``derivative_sources``).
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -22,6 +23,7 @@ from .bounds import empty_interval, push_inside, read_bounds
 from .derivatives import DENSE_QUASI_NEWTON_LIMIT, central_difference_jacobian
 from .errors import ApproximateDerivativeWarning, ProblemError
 from .inputs import check_finite, describe, real_array, real_matrix, real_scalar, real_vector
+from .last_point import LastPoint
 
 _FLOAT64 = np.dtype(np.float64)  # a builtin dtype is a singleton: an identity test is the fast check
 
@@ -114,12 +116,20 @@ def Inequality(fun, *, lower=-np.inf, upper=np.inf, jacobian=None, name: str | N
 
 
 
+def _in_form(matrix, dense: bool):
+    """A kept Jacobian or Hessian as the caller asked for it: a dense ndarray, or a sparse array as CSR."""
+    if dense:
+        return matrix.toarray() if sp.issparse(matrix) else matrix
+    return linalg.as_csr(matrix)
+
+
 def _as_matrix(block, dense: bool, label: str):
     """A user's derivative matrix (sparse, dense or a scalar) as a 2-D ndarray or as CSR; real numbers only."""
     block = real_matrix(block, label)
     if sp.issparse(block):
         return block.toarray() if dense else linalg.as_csr(block)
     return block if dense else linalg.as_csr(block)
+
 
 class Problem:
     r"""``minimize f(x)  subject to  c_l <= c(x) <= c_u,  l <= x <= u``.
@@ -224,6 +234,9 @@ class Problem:
         self._hessian, self._hessian_product = hessian, hessian_product
         self.quasi_newton = quasi_newton
         self.counts = {"objective": 0, "gradient": 0, "constraints": 0, "jacobian": 0, "hessian": 0}
+        # The values computed while checking the callables below, kept for a solve that
+        # starts at once (reusing_evaluations(construction=True)); see lagrangian.last_point.
+        self._last, self._reuse_depth = LastPoint(), 0
 
         self.lb, self.ub = read_bounds(bounds, n)
         # Interior means interior: the user's functions are first called here, at the
@@ -254,7 +267,7 @@ class Problem:
         f0 = self.objective(self.x_start)
         if not np.isfinite(f0):
             raise ProblemError("objective", f"returned {f0} {where}")
-        slices, cl, cu, start = {}, [], [], 0
+        slices, rows, cl, cu, start = {}, [], [], [], 0
         for con in self.constraints:
             value = self._evaluate_constraint(con, self.x_start)
             k = value.size
@@ -263,6 +276,7 @@ class Problem:
             upper = real_vector(con.upper, con._label("upper"), k, allow_inf=True)
             _check_rows(lower, upper, con._label("lower/upper"))
             slices[con.name] = slice(start, start + k)
+            rows.append(value)
             cl.append(lower)
             cu.append(upper)
             start += k
@@ -270,6 +284,7 @@ class Problem:
         self.slices = MappingProxyType(slices)
         self.cl = np.concatenate(cl) if cl else np.zeros(0)
         self.cu = np.concatenate(cu) if cu else np.zeros(0)
+        self._last.put("constraints", self._last.key(self.x_start), np.concatenate(rows) if rows else np.zeros(0))
 
         approximated = []
         if gradient is None:
@@ -296,6 +311,7 @@ class Problem:
         self._check_derivatives(where)
         for key in self.counts:
             self.counts[key] = 0
+        self._construction_values, self._last = self._last, None
 
     def _check_derivatives(self, where: str):
         """Every derivative at ``x_start`` has finite entries in the free variables, or a ProblemError naming it.
@@ -328,11 +344,14 @@ class Problem:
 
         differenced = " (central differences of the objective: it is not finite within a step of x)"
         check_finite(free_part(self.gradient(x)), "gradient" + ("" if self._gradient is not None else differenced), where=at)
+        blocks = []
         for con in self.constraints:
             label = con._label("jacobian")
             if con.jacobian is None:
                 label += " (central differences of its fun: not finite within a step of x)"
-            check_finite(free_part(self._jacobian_block(con, x, dense=False)), label, where=at)
+            blocks.append(self._jacobian_block(con, x, dense=False))
+            check_finite(free_part(blocks[-1]), label, where=at)
+        self._last.put("jacobian", self._last.key(x), self._stacked(blocks, dense=False))
         y = np.ones(m)  # every constraint's curvature term enters
         if self._hessian is not None:
             label = "hessian" if not isinstance(self._hessian, str) else "hessian (finite differences of the Lagrangian gradient)"
@@ -380,12 +399,55 @@ class Problem:
         value = self._objective(x)
         return value if type(value) is float else real_scalar(value, "objective")
 
+    @contextlib.contextmanager
+    def reusing_evaluations(self, *, construction: bool = False):
+        """Inside this block each function is called once per point: a repeated request is answered from the last value.
+
+        Every solve runs inside it (:func:`~lagrangian.solve`, and
+        :func:`~lagrangian.solvers.verification.verified` under every nonlinear
+        solver): the scaling, the first iterate, the polish and the second-order check
+        read values the iteration has already paid for (:mod:`lagrangian.last_point`).
+        It nests, and the values are forgotten when the outermost block ends, so that a
+        function whose meaning the caller changes between solves is called afresh.
+
+        Parameters
+        ----------
+        construction : bool
+            Start from the values computed when the problem was built (its callables
+            checked at ``x_start``). Only for a caller that builds the problem and
+            solves it at once, with none of the user's code run in between
+            (:func:`lagrangian.minimize`); they are dropped by the first block either way.
+        """
+        self._reuse_depth += 1
+        if self._reuse_depth == 1:
+            kept, self._construction_values = self._construction_values, None
+            self._last = kept if construction and kept is not None else LastPoint()
+        try:
+            yield self
+        finally:
+            self._reuse_depth -= 1
+            if not self._reuse_depth:
+                self._last = None
+
     def objective(self, x) -> float:
+        last = self._last
+        if last is not None:
+            key = last.key(x)
+            kept = last.get("objective", key)
+            if kept is not None:
+                return kept
         self.counts["objective"] += 1
         value = self._objective(x)  # _objective_value inlined: this runs at every trial point
-        return value if type(value) is float else real_scalar(value, "objective")
+        value = value if type(value) is float else real_scalar(value, "objective")
+        return value if last is None else last.put("objective", key, value)
 
     def gradient(self, x) -> np.ndarray:
+        last = self._last
+        if last is not None:
+            key = last.key(x)
+            kept = last.get("gradient", key)
+            if kept is not None:
+                return kept
         self.counts["gradient"] += 1
         if self._gradient is None:
             g = central_difference_jacobian(self._objective_value, x)[0]
@@ -393,7 +455,7 @@ class Problem:
             g = real_array(self._gradient(x), "gradient")
         if g.shape != (self.n,):
             raise ProblemError("gradient", f"returned shape {g.shape}, expected ({self.n},)")
-        return g
+        return g if last is None else last.put("gradient", key, g)
 
     def _evaluate_constraint(self, con, x):
         value = con.fun(x)
@@ -407,6 +469,12 @@ class Problem:
 
     def constraint_values(self, x) -> np.ndarray:
         """All constraint rows stacked, ``c(x)`` of shape (m,)."""
+        last = self._last
+        if last is not None:
+            key = last.key(x)
+            kept = last.get("constraints", key)
+            if kept is not None:
+                return kept
         self.counts["constraints"] += 1
         values = []
         for con in self.constraints:
@@ -415,7 +483,8 @@ class Problem:
             if value.size != expected:
                 raise ProblemError(con._label("fun"), f"returned {value.size} values, expected {expected}")
             values.append(value)
-        return np.concatenate(values) if values else np.zeros(0)
+        c = np.concatenate(values) if values else np.zeros(0)
+        return c if last is None else last.put("constraints", key, c)
 
     def _jacobian_block(self, con, x, dense: bool):
         """One constraint's Jacobian ``(k, n)``, checked for shape and real entries."""
@@ -434,8 +503,18 @@ class Problem:
         """All constraint Jacobians stacked, ``J(x) = dc/dx``: a CSR array of shape (m, n), or
         with ``dense=True`` a 2-D ndarray (what the solvers ask for on small problems,
         whose KKT matrices they assemble dense)."""
+        last = self._last
+        if last is not None:
+            key = last.key(x)
+            kept = last.get("jacobian", key)
+            if kept is not None:
+                return _in_form(kept, dense)
         self.counts["jacobian"] += 1
-        blocks = [self._jacobian_block(con, x, dense) for con in self.constraints]
+        J = self._stacked([self._jacobian_block(con, x, dense) for con in self.constraints], dense)
+        return J if last is None else last.put("jacobian", key, J)
+
+    def _stacked(self, blocks, dense: bool):
+        """The constraints' Jacobian blocks as one ``(m, n)`` matrix."""
         if len(blocks) == 1:
             return blocks[0]
         if dense:
@@ -446,15 +525,22 @@ class Problem:
         """The user's Hessian of the Lagrangian at ``(x, y)``: CSR (n, n), or a 2-D ndarray with ``dense=True``."""
         if self._hessian is None:
             raise ProblemError("hessian", "this problem has no Hessian; solvers use a quasi-Newton model instead")
+        last = self._last
+        if last is not None:
+            key = last.key(x, y)
+            kept = last.get("hessian", key)
+            if kept is not None:
+                return _in_form(kept, dense)
         self.counts["hessian"] += 1
         if isinstance(self._hessian, str):
             y = np.asarray(y, dtype=float)
             H = central_difference_jacobian(lambda z: self.gradient(z) + self.jacobian(z).T @ y, x)
-            return _as_matrix(0.5 * (H + H.T), dense, "hessian")
-        H = _as_matrix(self._hessian(x, y), dense, "hessian")
-        if H.shape != (self.n, self.n):
-            raise ProblemError("hessian", f"returned shape {H.shape}, expected ({self.n}, {self.n})")
-        return H
+            H = _as_matrix(0.5 * (H + H.T), dense, "hessian")
+        else:
+            H = _as_matrix(self._hessian(x, y), dense, "hessian")
+            if H.shape != (self.n, self.n):
+                raise ProblemError("hessian", f"returned shape {H.shape}, expected ({self.n}, {self.n})")
+        return H if last is None else last.put("hessian", key, H)
 
     def hessian_product(self, x, y, v) -> np.ndarray:
         if self._hessian_product is None:

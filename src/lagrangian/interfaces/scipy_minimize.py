@@ -371,14 +371,17 @@ def minimize(
         sources=sources, jacobian_sources=jacobian_sources, every_fixed=every_fixed,
     )  # fmt: skip
 
-    result = None if every_fixed else solve_if_quadratic(problem, hess=hess, hessp=hessp, terms=terms, program=program, options=solver_options)
-    if result is None:
-        solver_options, requested_tol = _measurable_tolerance(solver_options, sources, jacobian_sources)
-        result = solve_without_fixed(solver, problem, callback=_callback(callback), **solver_options)
-        if method_key == "trust-constr":
-            result = _to_unscaled_tolerance(result, solver, problem, callback, solver_options)
-        result = _at_requested_tolerance(result, requested_tol)
-    out = _result(result, problem, objective, method_key, sources, jacobian_sources, box, started, solver_options)
+    # Built here and solved at once: the solve may start from the values the problem's
+    # checks computed at x0 (no code of the caller's runs in between to change them).
+    with problem.reusing_evaluations(construction=True):
+        result = None if every_fixed else solve_if_quadratic(problem, hess=hess, hessp=hessp, terms=terms, program=program, options=solver_options)
+        if result is None:
+            solver_options, requested_tol = _measurable_tolerance(solver_options, sources, jacobian_sources)
+            result = solve_without_fixed(solver, problem, callback=_callback(callback), **solver_options)
+            if method_key == "trust-constr":
+                result = _to_unscaled_tolerance(result, solver, problem, callback, solver_options)
+            result = _at_requested_tolerance(result, requested_tol)
+        out = _result(result, problem, objective, method_key, sources, jacobian_sources, box, started, solver_options)
     if box is not None and reports_fixed_gradient_unknown(method_key, jac, constraints):
         # scipy's TNC, SLSQP and L-BFGS-B report these partial derivatives as unknown (NaN).
         out.jac = np.where(box[0] == box[1], np.nan, out.jac)

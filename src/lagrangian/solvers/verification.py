@@ -81,7 +81,20 @@ def verified(run, problem, x0, *, tol, raise_on_failure=False):
     lowers the Lagrangian, or the new solve ends higher, the first-order point is
     returned with :attr:`~lagrangian.Status.NEGATIVE_CURVATURE`. The histories and
     evaluation counts of the restarts add up on the returned result.
+
+    The whole of it runs with the problem's evaluations reused point by point
+    (:meth:`~lagrangian.Problem.reusing_evaluations`): the polish and the second-order
+    check read the values the iteration computed at its last point.
     """
+    with problem.reusing_evaluations():
+        result = _verified(run, problem, x0, tol)
+    if raise_on_failure and not result.success:
+        raise ConvergenceError(result)
+    return result
+
+
+def _verified(run, problem, x0, tol):
+    """The body of :func:`verified`, without the exception."""
     result = run(x0)
     if result.status in RECHECKED:
         result = _rechecked(problem, result, tol)
@@ -112,11 +125,7 @@ def verified(run, problem, x0, *, tol, raise_on_failure=False):
             break
         runs.append(again)
         result = again
-    if len(runs) > 1:
-        result = _joined(runs)
-    if raise_on_failure and not result.success:
-        raise ConvergenceError(result)
-    return result
+    return _joined(runs) if len(runs) > 1 else result
 
 
 def _joined(runs):
