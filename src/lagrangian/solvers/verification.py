@@ -84,10 +84,15 @@ def verified(run, problem, x0, *, tol, raise_on_failure=False):
 
     The whole of it runs with the problem's evaluations reused point by point
     (:meth:`~lagrangian.Problem.reusing_evaluations`): the polish and the second-order
-    check read the values the iteration computed at its last point.
+    check read the values the iteration computed at its last point. The result's
+    ``evaluations`` count every call of the problem's functions the whole of it made.
     """
+    before = dict(problem.counts)
     with problem.reusing_evaluations():
         result = _verified(run, problem, x0, tol)
+    # Every call the solve made, the polish's and the second-order check's included.
+    evaluations = {key: problem.counts[key] - before[key] for key in result.evaluations}
+    result = dataclasses.replace(result, evaluations=MappingProxyType(evaluations))
     if raise_on_failure and not result.success:
         raise ConvergenceError(result)
     return result
@@ -129,10 +134,9 @@ def _verified(run, problem, x0, tol):
 
 
 def _joined(runs):
-    """The last run's result with every run's history (numbered on) and evaluation counts."""
+    """The last run's result with every run's history (numbered on)."""
     history, offset = [], 0
     for r in runs:
         history += [dataclasses.replace(record, iteration=record.iteration + offset) for record in r.history]
         offset = len(history)
-    evaluations = {key: sum(r.evaluations[key] for r in runs) for key in runs[-1].evaluations}
-    return dataclasses.replace(runs[-1], history=tuple(history), nit=len(history) - 1, evaluations=MappingProxyType(evaluations))
+    return dataclasses.replace(runs[-1], history=tuple(history), nit=len(history) - 1)

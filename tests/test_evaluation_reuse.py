@@ -1,0 +1,102 @@
+"""Each user function is called once per point within a solve, and afresh in the next solve.
+
+The reuse is keyed by the point's bytes (lagrangian.last_point); these tests record
+every point each callable is called at and check that none repeats, and that a
+function whose meaning changes between solves (a parameter in a closure, a buffer
+refilled in place) gives the answer of its new meaning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lagrangian as lg
+from lagrangian.problems import hock_schittkowski as hs
+
+
+class Calls:
+    """A callable that records the bytes of every point it is called at."""
+
+    def __init__(self, fn):
+        self.fn, self.points = fn, []
+
+    def __call__(self, x, *rest):
+        self.points.append(np.asarray(x, dtype=float).tobytes())
+        return self.fn(x, *rest)
+
+    def repeats(self) -> int:
+        return len(self.points) - len(set(self.points))
+
+
+def _recorded(case):
+    """HS ``case`` rebuilt with every callable recorded (objective, gradient, constraints, Jacobian)."""
+    p = case.problem
+    calls = {"objective": Calls(p.objective), "gradient": Calls(p.gradient), "constraints": Calls(p.constraint_values), "jacobian": Calls(lambda x: p.jacobian(x, dense=True))}
+    constraints = [lg.Constraint(calls["constraints"], p.cl, p.cu, jacobian=calls["jacobian"], name="c")] if p.m else []
+    problem = lg.Problem(calls["objective"], p.x0, gradient=calls["gradient"], constraints=constraints, bounds=(p.lb, p.ub), hessian=lambda x, y: p.hessian(x, y))
+    for c in calls.values():
+        c.points.clear()  # the problem's own checks at x_start
+    return problem, calls
+
+
+@pytest.mark.parametrize("name", ["HS71", "HS41", "HS104", "HS107", "HS113"])  # bounds and rows of every kind
+def test_no_point_is_evaluated_twice_in_a_solve(name):
+    problem, calls = _recorded(hs.load(name))
+    result = lg.solve(problem, method="interior_point", max_iterations=500)
+    assert result.success
+    # Without reuse the first iterate and the polish repeat x_start and x*: 2 gradients and 2 Jacobians at least.
+    assert {kind: c.repeats() for kind, c in calls.items()} == dict.fromkeys(calls, 0)
+    assert result.evaluations["gradient"] == len(calls["gradient"].points)
+
+
+def test_a_parameter_changed_between_solves_is_read_afresh():
+    # min (x - p)^2 + (y - 2p)^2 s.t. x + y <= 1: for p = 0 the minimum is the center, for p = 1 the projection.
+    p = np.array([0.0])
+    problem = lg.Problem(
+        lambda v: (v[0] - p[0]) ** 2 + (v[1] - 2 * p[0]) ** 2, [0.2, 0.3],
+        gradient=lambda v: np.array([2 * (v[0] - p[0]), 2 * (v[1] - 2 * p[0])]),
+        constraints=[lg.Inequality(lambda v: np.array([v[0] + v[1]]), upper=1.0, jacobian=lambda v: np.array([[1.0, 1.0]]))],
+        hessian=lambda v, y: 2 * np.eye(2),
+    )  # fmt: skip
+    first = lg.solve(problem)
+    np.testing.assert_allclose(first.x, [0.0, 0.0], atol=1e-7)
+    p[0] = 1.0  # the closure's meaning changes; the problem's start values were computed for p = 0
+    second = lg.solve(problem)
+    # Projection of (1, 2) onto x + y <= 1: (1, 2) - (2/2) (1, 1) = (0, 1).
+    np.testing.assert_allclose(second.x, [0.0, 1.0], atol=1e-7)
+    assert second.kkt.max() <= 1e-8
+
+
+def test_a_buffer_refilled_in_place_is_not_mistaken_for_the_old_value():
+    # The joint objective-and-gradient pattern: the gradient lives in one array that every objective call refills.
+    target = np.array([3.0, -1.0, 0.5])
+    buffer = np.zeros(3)
+
+    def objective(x):
+        buffer[:] = 2 * (x - target)
+        return float((x - target) @ (x - target))
+
+    def gradient(x):
+        objective(x)
+        return buffer
+
+    bounds = (np.zeros(3), np.full(3, 2.0))
+    result = lg.solve(lg.Problem(objective, np.ones(3), gradient=gradient, bounds=bounds, hessian=lambda x, y: 2 * np.eye(3)))
+    np.testing.assert_allclose(result.x, [2.0, 0.0, 0.5], atol=1e-7)
+    np.testing.assert_allclose(result.z, [2.0, -2.0, 0.0], atol=1e-6)  # grad f + z = 0 at the active bounds
+
+
+def test_minimize_calls_fun_once_at_x0_and_returns_a_jac_the_caller_may_change():
+    calls = Calls(lambda x: float((x[0] - 1) ** 2 + (x[1] - 2) ** 2 + x[0] * x[1]))
+    grad = Calls(lambda x: np.array([2 * (x[0] - 1) + x[1], 2 * (x[1] - 2) + x[0]]))
+    x0 = np.array([0.5, 0.5])
+    res = lg.minimize(calls, x0, jac=grad, bounds=[(0, 3), (0, 3)], constraints=[{"type": "ineq", "fun": lambda x: 2.5 - x[0] - x[1]}])
+    assert res.success
+    assert calls.points.count(x0.tobytes()) == 1 and grad.points.count(x0.tobytes()) == 1
+    # (The gradient is called again at the stencil points of the Hessian by differences,
+    # once per multiplier vector asked for at a point; only fun never repeats.)
+    assert calls.repeats() == 0
+    res.jac[:] = 0.0  # the caller's array: no error, and the next solve is unaffected
+    again = lg.minimize(calls, x0, jac=grad, bounds=[(0, 3), (0, 3)], constraints=[{"type": "ineq", "fun": lambda x: 2.5 - x[0] - x[1]}])
+    np.testing.assert_allclose(again.x, res.x, atol=1e-10)
