@@ -46,6 +46,7 @@ POLISH_LIMIT = 500
 CANDIDATE_DISTANCE = 1e-3
 _NEWTON_STEPS = 6
 _ROUNDS = 3
+_ROUNDING = 64 * np.finfo(float).eps
 
 
 def _dense(M):
@@ -79,8 +80,11 @@ def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STE
     for _ in range(newton_steps):
         g = problem.gradient(x)
         J = _dense(problem.jacobian(x, dense=True))[rows] if problem.m else np.zeros((0, problem.n))
-        r = problem.constraint_values(x)[rows] - target[rows] if problem.m else np.zeros(0)
+        c = problem.constraint_values(x)[rows] if problem.m else np.zeros(0)
+        r = c - target[rows]
         Jf = J[:, free]
+        if _at_rounding_level(g[free], Jf, y[rows], c, r, stationarity=problem.has_hessian):
+            break  # the Newton step from here would be below rounding: no Hessian to pay for
         if problem.has_hessian:
             H = _dense(problem.hessian(x, y, dense=True))[free][:, free]
             K = np.zeros((H.shape[0] + rows.size,) * 2)  # [[H, Jf^T], [Jf, 0]]
@@ -106,6 +110,25 @@ def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STE
     fixed = ~free
     z[fixed] = -(g + J.T @ y[rows])[fixed]
     return x, y, z, g, J_all
+
+
+def _at_rounding_level(g, J, y, c, r, *, stationarity: bool) -> bool:
+    r"""Whether the residuals of the held set, ``c_A - b_A`` and (with ``stationarity``) ``g_F + J_{A,F}^T y_A``, are at rounding level.
+
+    Rounding level is :data:`_ROUNDING` times the size of the terms each residual
+    sums (``max(1, |c|, |b|)``; ``max(1, |g|, |J|^T |y|)``): the next Newton step would
+    change the point by about as much as rounding does, and stopping before it saves
+    the Hessian it needs. After the first step from an interior-point answer (about
+    ``mu / z ~ 1e-9`` off its active set) the residuals are of the order of its square.
+    (A row's value is often a difference of larger terms the user's function sums,
+    which cannot be seen here: hence a margin of 64 eps rather than a few.)
+    """
+    if np.abs(r).max(initial=0.0) > _ROUNDING * max(1.0, np.abs(c).max(initial=0.0), np.abs(c - r).max(initial=0.0)):
+        return False
+    if not stationarity:
+        return True
+    terms = np.abs(J.T) @ np.abs(y) if y.size else np.zeros_like(g)
+    return bool(np.abs(g + J.T @ y).max(initial=0.0) <= _ROUNDING * max(1.0, np.abs(g).max(initial=0.0), terms.max(initial=0.0)))
 
 
 def _sign_constrained_multipliers(problem, g, J, target, lower, upper, margin):
