@@ -82,3 +82,38 @@ def test_no_kkt_point_is_a_status_not_an_error():
         assert isinstance(s.status, lg.Status)
         if s.success:  # only where an independent check agrees
             assert s.kkt_check().max() <= 1e-8
+
+
+def test_negative_curvature_at_feasible_points_finds_the_ray_of_an_unbounded_problem():
+    # f = x1^2 - x0^2 on x0 >= 0: the exact Hessian needs a regularization at every iterate,
+    # and f falls like -t^2 along x0; the ray is found although it is tested only as |x| doubles.
+    p = lg.Problem(lambda x: x[1] ** 2 - x[0] ** 2, [0.5, 0.3], gradient=lambda x: np.array([-2 * x[0], 2 * x[1]]),
+                   bounds=([0.0, -np.inf], [np.inf, np.inf]), hessian=lambda x, y: np.diag([-2.0, 2.0]))  # fmt: skip
+    s = lg.interior_point(p)
+    assert_unbounded(s)
+    assert s.certificate.d[0] > 0 and abs(s.certificate.d[1]) < 1e-8 and s.nit < 60
+
+
+def test_a_bounded_nonconvex_qp_is_not_tested_for_a_ray_at_every_iteration(monkeypatch):
+    # HS44: a nonconvex QP on a bounded polytope; its Hessian is regularized at most iterations.
+    # A ray test that failed is repeated only once the iterates have doubled in size.
+    import importlib
+
+    from lagrangian.problems import hock_schittkowski as hs
+
+    module = importlib.import_module("lagrangian.solvers.interior_point")
+
+    tests = []
+    original = module.unbounded_ray
+
+    def counted(*args, **kwargs):
+        tests.append(args[1].copy())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "unbounded_ray", counted)
+    case = hs.load("HS44")
+    s = lg.interior_point(case.problem)
+    assert s.success and s.fun <= -13.0 + 1e-8  # a vertex: -13 (the one reached from x0) or the global -15
+    sizes = [np.abs(x).max() for x in tests]
+    assert 1 <= len(tests) <= 3, len(tests)  # one test per doubling of |x| (it was one per regularized iteration)
+    assert all(b >= 2 * max(1.0, a) for a, b in zip(sizes, sizes[1:]))

@@ -195,4 +195,8 @@ def _solve_without_fixed(solver, problem: Problem, **options) -> Solution:
     callback = options.get("callback")
     if callback is not None:
         options["callback"] = lambda record, x: callback(record, split.expand(x))
-    return split.full_solution(solver(split.reduced(), **options), tol=tol)
+    reduced = split.reduced()
+    # Built here and solved at once: its solve starts from the values its checks computed.
+    with reduced.reusing_evaluations(construction=True):
+        result = solver(reduced, **options)
+    return split.full_solution(result, tol=tol)

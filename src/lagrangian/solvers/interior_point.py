@@ -327,7 +327,7 @@ def _interior_point(problem, x_start, y0, z0, *, tol, max_iterations, max_time, 
             filt.augment(*(trial.reference or (form.point_theta(point), form.point_barrier(point, mu))))
         # -- evidence of unboundedness: zero or negative curvature, or growing iterates,
         #    at a feasible point, and a ray along which f keeps falling -----------------
-        if record.primal <= tol and (regularization > 0 or growth.due(point.w[:n])):
+        if record.primal <= tol and growth.due(point.w[:n], regularized=regularization > 0):
             ray = unbounded_ray(problem, point.w[:n], direction.dw[:n], tol=tol)
             if ray is not None:
                 point, status, certificate = form.point_at(ray.x, ray.f, ray.c), Status.UNBOUNDED, ray.certificate

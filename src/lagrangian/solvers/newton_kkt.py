@@ -228,7 +228,7 @@ def _newton_kkt(problem, x, y0, tol, max_iterations, stream, callback):
         dx, y_new = solution[:n], solution[n:]
 
         # -- evidence of unboundedness (zero or negative curvature, or growth) ------
-        if record.primal <= tol and (regularization > 0 or growth.due(x)):
+        if record.primal <= tol and growth.due(x, regularized=regularization > 0):
             ray = unbounded_ray(problem, x, dx, tol=tol)
             if ray is not None:
                 x, f, c, status, certificate = ray.x, ray.f, ray.c, Status.UNBOUNDED, ray.certificate
