@@ -22,6 +22,19 @@ def test_the_check_reads_the_reduced_hessian_against_its_eigenvalues():
     assert not check.negative and check.smallest == pytest.approx(2.0) and check.description == POSITIVE_DEFINITE
 
 
+def test_at_a_vertex_the_check_needs_no_hessian():
+    # The saddle problem with both variables held at bounds: no direction stays on the active
+    # set, so the answer holds whatever the curvature, and the Hessian is not evaluated.
+    p = saddle_problem(bounds=([0.0, 0.0], [1.0, 1.0]))
+    before = p.counts["hessian"]
+    check = second_order_check(p, np.zeros(2), np.zeros(0), np.array([-1.0, -1.0]))
+    assert check.description == POSITIVE_DEFINITE and p.counts["hessian"] == before
+    # One variable free (x1 at its bound, x0 inside): one Hessian, and the negative curvature along x0 found.
+    check = second_order_check(p, np.array([0.2, 0.0]), np.zeros(0), np.array([0.0, -1.0]))
+    assert p.counts["hessian"] == before + 1
+    assert check.negative and check.smallest == pytest.approx(-2 + 12 * 0.2**2)
+
+
 def test_minimize_escapes_the_saddle_at_the_starting_point_like_trust_constr():
     r = lg.minimize(lambda x: -x[0] ** 2 + x[0] ** 4 + x[1] ** 2, [0.0, 0.0])
     assert r.success

@@ -152,24 +152,25 @@ def second_order_check(problem, x, y, z) -> CurvatureCheck:
         # No constraint qualification holds (a cusp): the multipliers run away and
         # the Lagrangian's Hessian is dominated by y times the constraints' curvature.
         return CurvatureCheck("not checked: the multipliers are unbounded at x (no constraint qualification holds)")
-    H, source = _hessian_matrix(problem, x, y)
-    if H is None:
-        return CurvatureCheck(source)
     rows, lower, upper = active_set(problem, x, y, z)
     J = problem.jacobian(x, dense=n <= DENSE_LIMIT)
     fixed = np.flatnonzero(lower | upper)
     if n <= DENSE_LIMIT:
-        H = H.toarray() if sp.issparse(H) else np.asarray(H, dtype=float)
-        if not np.isfinite(H).all():
-            return CurvatureCheck("not checked: the Hessian is not finite at x")
         J = np.asarray(J.toarray() if sp.issparse(J) else J, dtype=float)[rows]
         if not np.isfinite(J).all():
             return CurvatureCheck("not checked: the Jacobian of the active constraints is not finite at x")
         A = np.vstack([J, np.eye(n)[fixed]])
-        scale = max(1.0, np.abs(H).max(initial=0.0))
         Z = _null_space(A) if A.shape[0] else np.eye(n)
         if Z.shape[1] == 0:
+            # A vertex: no direction stays on the active set, whatever the curvature (no Hessian evaluated).
             return CurvatureCheck(POSITIVE_DEFINITE)
+        H, source = _hessian_matrix(problem, x, y)
+        if H is None:
+            return CurvatureCheck(source)
+        H = H.toarray() if sp.issparse(H) else np.asarray(H, dtype=float)
+        if not np.isfinite(H).all():
+            return CurvatureCheck("not checked: the Hessian is not finite at x")
+        scale = max(1.0, np.abs(H).max(initial=0.0))
         values, vectors = np.linalg.eigh(Z.T @ H @ Z)
         smallest = float(values[0])
         if smallest < -CURVATURE_TOLERANCE * scale:
@@ -192,6 +193,9 @@ def second_order_check(problem, x, y, z) -> CurvatureCheck:
                     return CurvatureCheck(WEAKLY_NEGATIVE, True, float(released[0]), v / np.abs(v).max(), conclusive=False)
         return CurvatureCheck(POSITIVE_DEFINITE if smallest > CURVATURE_TOLERANCE * scale else SEMIDEFINITE, False, smallest)
     # Large: the inertia of the active constraints' KKT matrix (no direction to step along).
+    H, source = _hessian_matrix(problem, x, y)
+    if H is None:
+        return CurvatureCheck(source)
     A = sp.vstack([sp.csr_array(J)[np.flatnonzero(rows)], sp.eye_array(n, format="csr")[fixed]])
     try:
         F = factorize_kkt(sp.csr_array(H), A.tocsr())
