@@ -170,7 +170,9 @@ class Solution:
     nit : int
         Iterations.
     evaluations : Mapping[str, int]
-        Calls of objective, gradient, constraints, jacobian and hessian.
+        Calls of objective, gradient, constraints, jacobian and hessian that the solve
+        made, its polish and second-order check included; a value a solve needs twice
+        at one point is evaluated once (:meth:`Problem.reusing_evaluations`).
     derivatives : Mapping[str, str]
         Where each derivative came from ("exact", "finite differences", ...).
     solver : str
