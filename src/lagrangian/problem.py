@@ -429,25 +429,32 @@ class Problem:
             if not self._reuse_depth:
                 self._last = None
 
-    def objective(self, x) -> float:
+    def _kept(self, kind: str, *point):
+        """``(key, value)``: inside :meth:`reusing_evaluations`, the point's key and the value of ``kind`` kept there (or None); outside, ``(None, None)``."""
         last = self._last
-        if last is not None:
-            key = last.key(x)
-            kept = last.get("objective", key)
-            if kept is not None:
-                return kept
+        if last is None:
+            return None, None
+        key = last.key(*point)
+        return key, last.get(kind, key)
+
+    def _keep(self, kind: str, key, value):
+        """``value``, kept as ``kind`` at ``key`` when :meth:`_kept` gave a key."""
+        last = self._last
+        return value if key is None or last is None else last.put(kind, key, value)
+
+    def objective(self, x) -> float:
+        key, kept = self._kept("objective", x)
+        if kept is not None:
+            return kept
         self.counts["objective"] += 1
         value = self._objective(x)  # _objective_value inlined: this runs at every trial point
         value = value if type(value) is float else real_scalar(value, "objective")
-        return value if last is None else last.put("objective", key, value)
+        return self._keep("objective", key, value)
 
     def gradient(self, x) -> np.ndarray:
-        last = self._last
-        if last is not None:
-            key = last.key(x)
-            kept = last.get("gradient", key)
-            if kept is not None:
-                return kept
+        key, kept = self._kept("gradient", x)
+        if kept is not None:
+            return kept
         self.counts["gradient"] += 1
         if self._gradient is None:
             g = central_difference_jacobian(self._objective_value, x)[0]
@@ -455,7 +462,7 @@ class Problem:
             g = real_array(self._gradient(x), "gradient")
         if g.shape != (self.n,):
             raise ProblemError("gradient", f"returned shape {g.shape}, expected ({self.n},)")
-        return g if last is None else last.put("gradient", key, g)
+        return self._keep("gradient", key, g)
 
     def _evaluate_constraint(self, con, x):
         value = con.fun(x)
@@ -469,12 +476,9 @@ class Problem:
 
     def constraint_values(self, x) -> np.ndarray:
         """All constraint rows stacked, ``c(x)`` of shape (m,)."""
-        last = self._last
-        if last is not None:
-            key = last.key(x)
-            kept = last.get("constraints", key)
-            if kept is not None:
-                return kept
+        key, kept = self._kept("constraints", x)
+        if kept is not None:
+            return kept
         self.counts["constraints"] += 1
         values = []
         for con in self.constraints:
@@ -484,7 +488,7 @@ class Problem:
                 raise ProblemError(con._label("fun"), f"returned {value.size} values, expected {expected}")
             values.append(value)
         c = np.concatenate(values) if values else np.zeros(0)
-        return c if last is None else last.put("constraints", key, c)
+        return self._keep("constraints", key, c)
 
     def _jacobian_block(self, con, x, dense: bool):
         """One constraint's Jacobian ``(k, n)``, checked for shape and real entries."""
@@ -503,15 +507,12 @@ class Problem:
         """All constraint Jacobians stacked, ``J(x) = dc/dx``: a CSR array of shape (m, n), or
         with ``dense=True`` a 2-D ndarray (what the solvers ask for on small problems,
         whose KKT matrices they assemble dense)."""
-        last = self._last
-        if last is not None:
-            key = last.key(x)
-            kept = last.get("jacobian", key)
-            if kept is not None:
-                return _in_form(kept, dense)
+        key, kept = self._kept("jacobian", x)
+        if kept is not None:
+            return _in_form(kept, dense)
         self.counts["jacobian"] += 1
         J = self._stacked([self._jacobian_block(con, x, dense) for con in self.constraints], dense)
-        return J if last is None else last.put("jacobian", key, J)
+        return self._keep("jacobian", key, J)
 
     def _stacked(self, blocks, dense: bool):
         """The constraints' Jacobian blocks as one ``(m, n)`` matrix."""
@@ -525,12 +526,9 @@ class Problem:
         """The user's Hessian of the Lagrangian at ``(x, y)``: CSR (n, n), or a 2-D ndarray with ``dense=True``."""
         if self._hessian is None:
             raise ProblemError("hessian", "this problem has no Hessian; solvers use a quasi-Newton model instead")
-        last = self._last
-        if last is not None:
-            key = last.key(x, y)
-            kept = last.get("hessian", key)
-            if kept is not None:
-                return _in_form(kept, dense)
+        key, kept = self._kept("hessian", x, y)
+        if kept is not None:
+            return _in_form(kept, dense)
         self.counts["hessian"] += 1
         if isinstance(self._hessian, str):
             y = np.asarray(y, dtype=float)
@@ -540,7 +538,7 @@ class Problem:
             H = _as_matrix(self._hessian(x, y), dense, "hessian")
             if H.shape != (self.n, self.n):
                 raise ProblemError("hessian", f"returned shape {H.shape}, expected ({self.n}, {self.n})")
-        return H if last is None else last.put("hessian", key, H)
+        return self._keep("hessian", key, H)
 
     def hessian_product(self, x, y, v) -> np.ndarray:
         if self._hessian_product is None:
