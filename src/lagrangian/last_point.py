@@ -20,8 +20,9 @@ last bit is a new point.
 Values are kept as private copies and handed out as copies: a user's function may
 hand back a buffer it refills at the next call (the joint objective-and-gradient
 pattern), and a caller may write into a value it was given (the gradient a result
-reports as ``jac`` is the user's to change). Counts (``Problem.counts``, a result's ``evaluations``) count the user's calls, so a
-value read from here is not counted again.
+reports as ``jac`` is the user's to change). Counts (``Problem.counts``, a result's
+``evaluations``) count the user's calls, so a value read from here is not counted
+again.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ def _copy(value):
 class LastPoint:
     """The last ``(point, value)`` of each kind of evaluation, looked up by the point's bytes.
 
-    ``key`` is any tuple of arrays the value depends on (``(x,)``, or ``(x, y)`` for the
-    Hessian of the Lagrangian); ``variant`` tells apart values of one kind kept in
-    another form (the Jacobian as a dense or a sparse array).
+    ``key`` is made of the arrays the value depends on (``x``, or ``x`` and ``y`` for the
+    Hessian of the Lagrangian). A Jacobian or Hessian is kept in the form it was
+    computed in (dense or sparse); :class:`~lagrangian.Problem` converts it when a caller
+    asks for the other.
     """
 
     __slots__ = ("_values",)
