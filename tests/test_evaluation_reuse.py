@@ -100,3 +100,54 @@ def test_minimize_calls_fun_once_at_x0_and_returns_a_jac_the_caller_may_change()
     res.jac[:] = 0.0  # the caller's array: no error, and the next solve is unaffected
     again = lg.minimize(calls, x0, jac=grad, bounds=[(0, 3), (0, 3)], constraints=[{"type": "ineq", "fun": lambda x: 2.5 - x[0] - x[1]}])
     np.testing.assert_allclose(again.x, res.x, atol=1e-10)
+
+
+def _hs71_near_its_answer():
+    """HS71, solved, and an interior point ``1e-9`` inside its active bound, as an interior point ends: (problem, x, y, z)."""
+    problem = hs.load("HS71").problem
+    answer = lg.solve(problem, method="interior_point")
+    assert answer.success and answer.x[0] == 1.0  # x0 at its lower bound, polished onto it
+    x = answer.x.copy()
+    x[0] += 1e-9
+    return problem, x, answer.y, answer.z
+
+
+def test_the_polish_starts_from_the_derivatives_the_solve_has_at_its_answer():
+    from lagrangian.solvers.polish import polish_with_residuals
+
+    problem, x, y, z = _hs71_near_its_answer()
+    with problem.reusing_evaluations():
+        unpolished = lg.kkt_residuals(problem, x, y, z)  # what the last iterate evaluated, and a result carries
+        before = dict(problem.counts)
+        xp, yp, zp, residuals = polish_with_residuals(problem, x, y, z, 1e-8, before=unpolished)
+        calls = {kind: problem.counts[kind] - before[kind] for kind in before}
+    # One Newton step from x (its derivatives already paid for) lands at rounding level; only
+    # the landing point is evaluated. Snapping first and evaluating there cost two of each.
+    assert calls == {"objective": 0, "gradient": 1, "constraints": 1, "jacobian": 1, "hessian": 1}
+    assert xp[0] == 1.0 and residuals.max() <= 1e-14
+    # The residuals it reports are those of a fresh evaluation at the point.
+    assert lg.kkt_residuals(problem, xp, yp, zp).max() == pytest.approx(residuals.max(), abs=1e-15)
+
+
+def test_the_second_order_check_reads_the_polishs_hessian_and_evaluates_one_where_it_is_not_close():
+    from lagrangian.solvers.polish import polish_with_residuals
+    from lagrangian.solvers.second_order import POSITIVE_DEFINITE, second_order_check
+
+    problem, x, y, z = _hs71_near_its_answer()
+    with problem.reusing_evaluations():
+        xp, yp, zp, _ = polish_with_residuals(problem, x, y, z, 1e-8)
+        before = problem.counts["hessian"]
+        check = second_order_check(problem, xp, yp, zp)
+        assert problem.counts["hessian"] == before  # the polish's Hessian, 1e-9 away
+        # The same verdict and smallest eigenvalue as the Hessian at the point itself gives.
+        fresh = second_order_check(lg.Problem(problem.objective, xp, gradient=problem.gradient, constraints=problem.constraints,
+                                              bounds=(problem.lb, problem.ub), hessian=lambda v, w: problem.hessian(v, w)), xp, yp, zp)  # fmt: skip
+        assert check.description == fresh.description == POSITIVE_DEFINITE
+        assert check.smallest == pytest.approx(fresh.smallest, rel=1e-7)
+        moved = xp + 1e-6 * np.array([0.0, 1.0, -1.0, 0.0])
+        before = problem.counts["hessian"]
+        problem.hessian_near(moved, yp, 1e-8)
+        assert problem.counts["hessian"] == before + 1  # 1e-6 away: evaluated there
+    before = problem.counts["hessian"]
+    problem.hessian_near(xp, yp, 1.0)
+    assert problem.counts["hessian"] == before + 1  # outside a solve nothing is kept

@@ -62,6 +62,11 @@ class LastPoint:
         kept = self._values.get(kind)
         return _copy(kept[1]) if kept is not None and kept[0] == key else None
 
+    def latest(self, kind: str):
+        """``(key, value)``: the key and a copy of the value last kept for ``kind``, wherever it was taken; or None."""
+        kept = self._values.get(kind)
+        return None if kept is None else (kept[0], _copy(kept[1]))
+
     def put(self, kind: str, key: bytes, value):
         """Keep a copy of ``value`` as ``kind`` at ``key``; return ``value`` as it was given."""
         self._values[kind] = (key, _copy(value))

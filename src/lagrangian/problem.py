@@ -115,6 +115,11 @@ def Inequality(fun, *, lower=-np.inf, upper=np.inf, jacobian=None, name: str | N
     return Constraint(fun, lower, upper, jacobian=jacobian, name=name)
 
 
+def _within(kept, wanted, relative: float) -> bool:
+    """Whether ``|kept - wanted|_inf <= relative max(1, |wanted|_inf)`` (finite values only)."""
+    scale = max(1.0, float(np.abs(wanted).max(initial=0.0)))
+    return bool(np.abs(kept - wanted).max(initial=0.0) <= relative * scale)
+
 
 def _in_form(matrix, dense: bool):
     """A kept Jacobian or Hessian as the caller asked for it: a dense ndarray, or a sparse array as CSR."""
@@ -539,6 +544,25 @@ class Problem:
             if H.shape != (self.n, self.n):
                 raise ProblemError("hessian", f"returned shape {H.shape}, expected ({self.n}, {self.n})")
         return self._keep("hessian", key, H)
+
+    def hessian_near(self, x, y, relative: float, *, dense: bool = False):
+        r"""The last Hessian of the Lagrangian this solve evaluated, when it was taken close to ``(x, y)``; else :meth:`hessian` there.
+
+        Close means :math:`\|x' - x\|_\infty \le` ``relative`` :math:`\max(1, \|x\|_\infty)`,
+        and the same for the multipliers. Since :math:`\|H(x', y') - H(x, y)\| \le
+        \|\nabla^3_x L\| \|x' - x\| + \sum_i |y'_i - y_i| \|\nabla^2 c_i\|`, this is
+        for a caller whose verdict a change of that size cannot alter: the
+        second-order check, at the point the polish's Newton step has just left. Only
+        inside :meth:`reusing_evaluations`; outside it, the Hessian is evaluated.
+        """
+        last = self._last
+        found = None if last is None or self._hessian is None else last.latest("hessian")
+        if found is not None:
+            at = np.frombuffer(found[0], dtype=float)
+            x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+            if at.size == x.size + y.size and _within(at[: x.size], x, relative) and _within(at[x.size :], y, relative):
+                return _in_form(found[1], dense)
+        return self.hessian(x, y, dense=dense)
 
     def hessian_product(self, x, y, v) -> np.ndarray:
         if self._hessian_product is None:

@@ -10,7 +10,9 @@ final iterate,
 1. the variables at an active bound are put on it; the other ("free") variables
    solve the equality-constrained problem ``min f s.t. c_A(x) = b_A`` by Newton-KKT
    steps (exact or differenced Hessian), or are projected onto ``c_A(x) = b_A`` by
-   minimum-norm Gauss-Newton steps when there is no Hessian;
+   minimum-norm Gauss-Newton steps when there is no Hessian. The first step is taken
+   from the final iterate itself, with the move onto the bounds in its right-hand
+   side, so that it reads the derivatives the iteration has already evaluated there;
 2. the multipliers are the least-squares ones of the active set,
    ``min || grad f_F + J_{A,F}^T y_A ||`` on the free variables, and the bound
    multipliers take the rest of the gradient, ``z_B = -(grad f + J_A^T y_A)_B``;
@@ -66,40 +68,59 @@ def _candidates(problem, x, c, y, z, distance=CANDIDATE_DISTANCE):
 
 
 def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STEPS):
-    """``(x, y, z, g, J)`` with the bounds of ``lower``/``upper`` fixed and the rows with a target held there.
+    r"""``(x, y, z, g, J)`` with the bounds of ``lower``/``upper`` fixed and the rows with a target held there.
 
+    Each Newton-KKT step solves, on the free variables ``F`` and held rows ``A``,
+
+    .. math::
+
+        \begin{bmatrix} H_{FF} & J_{AF}^T \\ J_{AF} & 0 \end{bmatrix}
+        \begin{bmatrix} d_F \\ \delta y_A \end{bmatrix}
+        = -\begin{bmatrix} \nabla f_F + J_{AF}^T y_A + H_{FB} d_B \\ c_A - b_A + J_{AB} d_B \end{bmatrix},
+
+    where ``d_B`` moves the held variables onto their bounds: the first step is taken
+    from the point as given, with the derivatives the solve has already evaluated
+    there, and puts the held variables on their bounds exactly (``d_B = 0`` after it).
+    The steps end when the residuals reach rounding level (:func:`_relative_residual`).
     ``g`` and ``J`` (dense, every row) are the gradient and Jacobian at the returned
     ``x``, evaluated for the multipliers: the caller's checks read them instead of
     evaluating them again.
     """
     x = x.copy()
-    x[lower], x[upper] = problem.lb[lower], problem.ub[upper]
-    free = ~(lower | upper)
+    held = lower | upper
+    bound = np.where(lower, problem.lb, problem.ub)
+    free = ~held
     rows = np.flatnonzero(np.isfinite(target))
     y = np.where(np.isfinite(target), y, 0.0)
     for _ in range(newton_steps):
         g = problem.gradient(x)
         J = _dense(problem.jacobian(x, dense=True))[rows] if problem.m else np.zeros((0, problem.n))
         c = problem.constraint_values(x)[rows] if problem.m else np.zeros(0)
-        r = c - target[rows]
+        move = np.where(held, bound - x, 0.0)
+        r = c - target[rows] + J[:, held] @ move[held]  # the held rows after the move, to first order
         Jf = J[:, free]
-        if _at_rounding_level(g[free], Jf, y[rows], c, r, stationarity=problem.has_hessian):
-            break  # the Newton step from here would be below rounding: no Hessian to pay for
+        on_bounds = np.abs(move).max(initial=0.0) <= _ROUNDING * max(1.0, np.abs(x).max(initial=0.0))
+        residual = _relative_residual(g[free], Jf, y[rows], c, r, stationarity=problem.has_hessian)
+        if not free.any() or (on_bounds and residual <= _ROUNDING):
+            break  # no step left, or one below rounding: no Hessian to pay for
         if problem.has_hessian:
-            H = _dense(problem.hessian(x, y, dense=True))[free][:, free]
-            K = np.zeros((H.shape[0] + rows.size,) * 2)  # [[H, Jf^T], [Jf, 0]]
-            K[: H.shape[0], : H.shape[0]], K[: H.shape[0], H.shape[0] :], K[H.shape[0] :, : H.shape[0]] = H, Jf.T, Jf
-            rhs = -np.concatenate([g[free] + Jf.T @ y[rows], r])
+            H = _dense(problem.hessian(x, y, dense=True))[free]
+            Hf = H[:, free]
+            K = np.zeros((Hf.shape[0] + rows.size,) * 2)  # [[H, Jf^T], [Jf, 0]]
+            K[: Hf.shape[0], : Hf.shape[0]], K[: Hf.shape[0], Hf.shape[0] :], K[Hf.shape[0] :, : Hf.shape[0]] = Hf, Jf.T, Jf
+            rhs = -np.concatenate([g[free] + Jf.T @ y[rows] + H[:, held] @ move[held], r])
             step = np.linalg.lstsq(K, rhs, rcond=None)[0]
-            dx, dy = step[: H.shape[0]], step[H.shape[0] :]
+            dx, dy = step[: Hf.shape[0]], step[Hf.shape[0] :]
             y[rows] += dy
         else:
             dx = least_squares_multipliers(Jf.T, r) if rows.size else np.zeros(int(free.sum()))
         if not np.all(np.isfinite(dx)):
             return None
+        x[held] = bound[held]
         x[free] += dx
-        if np.abs(dx).max(initial=0.0) <= 1e-15 * max(1.0, np.abs(x).max(initial=0.0)):
+        if on_bounds and np.abs(dx).max(initial=0.0) <= 1e-15 * max(1.0, np.abs(x).max(initial=0.0)):
             break
+    x[held] = bound[held]
     g = problem.gradient(x)
     J_all = _dense(problem.jacobian(x, dense=True)) if problem.m else np.zeros((0, problem.n))
     J = J_all[rows]
@@ -112,23 +133,24 @@ def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STE
     return x, y, z, g, J_all
 
 
-def _at_rounding_level(g, J, y, c, r, *, stationarity: bool) -> bool:
-    r"""Whether the residuals of the held set, ``c_A - b_A`` and (with ``stationarity``) ``g_F + J_{A,F}^T y_A``, are at rounding level.
+def _relative_residual(g, J, y, c, r, *, stationarity: bool) -> float:
+    r"""The residuals of the held set, ``c_A - b_A`` and (with ``stationarity``) ``g_F + J_{A,F}^T y_A``, relative to the terms they sum.
 
-    Rounding level is :data:`_ROUNDING` times the size of the terms each residual
-    sums (``max(1, |c|, |b|)``; ``max(1, |g|, |J|^T |y|)``): the next Newton step would
-    change the point by about as much as rounding does, and stopping before it saves
-    the Hessian it needs. After the first step from an interior-point answer (about
-    ``mu / z ~ 1e-9`` off its active set) the residuals are of the order of its square.
-    (A row's value is often a difference of larger terms the user's function sums,
-    which cannot be seen here: hence a margin of 64 eps rather than a few.)
+    Each is divided by the size of the terms it sums (``max(1, |c|, |b|)``;
+    ``max(1, |g|, |J|^T |y|)``), so that :data:`_ROUNDING` marks rounding level: there the
+    next Newton step would change the point by about as much as rounding does, and
+    stopping before it saves the Hessian it needs. After the first step from an
+    interior-point answer (about ``mu / z ~ 1e-9`` off its active set) the residuals are
+    of the order of its square. (A row's value is often a difference of larger terms the
+    user's function sums, which cannot be seen here: hence a margin of 64 eps rather
+    than a few.)
     """
-    if np.abs(r).max(initial=0.0) > _ROUNDING * max(1.0, np.abs(c).max(initial=0.0), np.abs(c - r).max(initial=0.0)):
-        return False
+    primal = np.abs(r).max(initial=0.0) / max(1.0, np.abs(c).max(initial=0.0), np.abs(c - r).max(initial=0.0))
     if not stationarity:
-        return True
+        return float(primal)
     terms = np.abs(J.T) @ np.abs(y) if y.size else np.zeros_like(g)
-    return bool(np.abs(g + J.T @ y).max(initial=0.0) <= _ROUNDING * max(1.0, np.abs(g).max(initial=0.0), terms.max(initial=0.0)))
+    dual = np.abs(g + J.T @ y).max(initial=0.0) / max(1.0, np.abs(g).max(initial=0.0), terms.max(initial=0.0))
+    return float(max(primal, dual))
 
 
 def _sign_constrained_multipliers(problem, g, J, target, lower, upper, margin):

@@ -49,6 +49,11 @@ DENSE_LIMIT = 1500
 WEAK_MULTIPLIER = 1e-8
 #: Multipliers beyond this factor of ``max(1, |grad f|)`` mean that no constraint qualification holds.
 UNBOUNDED_MULTIPLIERS = 1e8
+#: A Hessian the solve evaluated this close (relative) to the checked point and multipliers
+#: stands in for the Hessian there: the polish's, taken one Newton step (about ``mu / z``,
+#: 1e-9 here) from the answer it polished. It differs from the Hessian at the answer by about
+#: this factor of the third derivatives, a hundredth of ``CURVATURE_TOLERANCE``.
+HESSIAN_REUSE = 1e-8
 #: How many times one solve may step along negative curvature and restart.
 MAX_ESCAPES = 5
 
@@ -124,10 +129,14 @@ def near_bounds(problem, x, c, y, z, relative):
 
 
 def _hessian_matrix(problem, x, y):
-    """``nabla^2 L`` as a dense or sparse matrix and the name of its source, or ``(None, reason)``."""
+    """``nabla^2 L`` as a dense or sparse matrix and the name of its source, or ``(None, reason)``.
+
+    The Hessian the solve last evaluated is used when it was taken within
+    :data:`HESSIAN_REUSE` of ``(x, y)`` (:meth:`~lagrangian.Problem.hessian_near`).
+    """
     source = problem.derivative_sources["hessian"]
     if problem.has_hessian:
-        return problem.hessian(x, y, dense=problem.n <= DENSE_LIMIT), source
+        return problem.hessian_near(x, y, HESSIAN_REUSE, dense=problem.n <= DENSE_LIMIT), source
     if problem.has_hessian_product and problem.n <= DENSE_LIMIT:
         H = np.column_stack([problem.hessian_product(x, y, e) for e in np.eye(problem.n)])
         return 0.5 * (H + H.T), source
