@@ -23,6 +23,11 @@ same sign convention as lagrangian's). Rows are ``clower <= c(x) <= cupper``, bo
   ``minimize`` adds, such as taking fixed variables out where the code does that),
   ``tol=1e-8``, ``max_time`` the cap. ``--lagrangian-method auto`` uses
   ``lagrangian.solve``'s own choice instead (Newton-KKT for equality-only problems).
+  ``--at-once`` builds the problem and solves it in one step, the solve starting from
+  the values the problem's checks computed at x0
+  (``Problem.reusing_evaluations(construction=True)``): the route
+  ``lagrangian.minimize`` takes. Without it the solve evaluates x0 again, as
+  ``lagrangian.solve`` must for a problem built earlier (its data may have changed since).
 - IPOPT: cyipopt over Debian's IPOPT 3.11.9 (MUMPS), ``tol=1e-8``, ``max_iter=3000``,
   the cap in wall-clock seconds (checked at every iteration, as lagrangian's
   ``max_time`` is), other options IPOPT's defaults. The Jacobian and Hessian
@@ -176,14 +181,15 @@ class Evaluations:
 
 
 # -- the solvers: each returns a dict with x, f, iterations, status (and extras) ---------------------
-def run_lagrangian(ev: Evaluations, cap: float, log: bool, method: str = "interior_point") -> dict:
+def run_lagrangian(ev: Evaluations, cap: float, log: bool, method: str = "interior_point", at_once: bool = False) -> dict:
     import lagrangian as lg
 
     constraints = [lg.Constraint(ev.constraints, ev.cl, ev.cu, jacobian=ev.jacobian, name="c")] if ev.m else []
     problem = lg.Problem(ev.objective, ev.x0, gradient=ev.gradient, constraints=constraints, bounds=(ev.lb, ev.ub), hessian=ev.hessian, name=ev.pb.name)
     # Through lagrangian.solve, so that whatever it does before the solver (newer code
     # removes fixed variables there, as minimize does) is measured too.
-    s = lg.solve(problem, method="interior_point" if method == "interior_point" else "auto", tol=1e-8, max_time=cap, log=log)
+    with problem.reusing_evaluations(construction=at_once):
+        s = lg.solve(problem, method="interior_point" if method == "interior_point" else "auto", tol=1e-8, max_time=cap, log=log)
     return {"x": s.x, "y": s.y, "z": s.z, "f": float(s.fun), "iterations": int(s.nit), "status": s.status.name}
 
 
@@ -360,11 +366,11 @@ def _alarm(seconds):
     signal.alarm(int(math.ceil(seconds)))
 
 
-def solve_once(s2mpj: Path, name: str, solver: str, cap: float, log: bool = False, method: str = "interior_point") -> dict:
+def solve_once(s2mpj: Path, name: str, solver: str, cap: float, log: bool = False, method: str = "interior_point", at_once: bool = False) -> dict:
     """Load ``name``, run ``solver`` (timed once, or the median of three more runs when the first is under 0.2 s), judge its point."""
     pb = load(s2mpj, name)
     ev = Evaluations(pb)
-    extra = {"method": method} if solver == "lagrangian" else {}
+    extra = {"method": method, "at_once": at_once} if solver == "lagrangian" else {}
     if solver == "ipopt":
         with np.errstate(all="ignore"):
             ev.ipopt_patterns = ipopt_patterns(ev)
@@ -417,7 +423,7 @@ def serve(args) -> None:
     for line in sys.stdin:
         name, solver = line.split()
         try:
-            record = solve_once(Path(args.s2mpj), name, solver, args.cap, method=args.lagrangian_method)
+            record = solve_once(Path(args.s2mpj), name, solver, args.cap, method=args.lagrangian_method, at_once=args.at_once)
         except BaseException as exc:  # loading failed, or an error outside the solver call
             record = {"status": f"RAISED {type(exc).__name__}", "error": "".join(traceback.format_exception_only(exc)).strip()[:300], "violation": math.inf, "f": math.nan, "iterations": -1, "time": math.nan}
         print("RESULT " + json.dumps(record), flush=True)
@@ -431,8 +437,8 @@ class Worker:
     runs of a fast solve; a slow one runs once) is a hang, and the process goes with it.
     """
 
-    def __init__(self, s2mpj: Path, cap: float, method: str):
-        self.command = [sys.executable, str(Path(__file__).resolve()), str(s2mpj), "--serve", "--cap", str(cap), "--lagrangian-method", method]
+    def __init__(self, s2mpj: Path, cap: float, method: str, at_once: bool = False):
+        self.command = [sys.executable, str(Path(__file__).resolve()), str(s2mpj), "--serve", "--cap", str(cap), "--lagrangian-method", method] + (["--at-once"] if at_once else [])
         self.limit = 4 * cap + 60
         self.process = None
 
@@ -657,6 +663,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="solves run at once (times are noisier above 1 on a 2-core machine)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--lagrangian-method", choices=("interior_point", "auto"), default="interior_point")
+    parser.add_argument("--at-once", action="store_true", help="lagrangian: build the problem and solve it in one step, from the values its checks computed at x0 (minimize's route)")
     parser.add_argument("--report", action="store_true", help="run nothing: the table of the cached problems that every shown solver has")
     parser.add_argument("--log", metavar="NAME", help="print the solvers' iteration logs on one problem (nothing cached)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -671,7 +678,7 @@ def main() -> None:
         limits = _pin_threads()
         for solver in args.solvers:
             print(f"\n===== {solver} on {args.log} =====", flush=True)
-            r = solve_once(args.s2mpj, args.log, solver, args.cap, log=True, method=args.lagrangian_method)
+            r = solve_once(args.s2mpj, args.log, solver, args.cap, log=True, method=args.lagrangian_method, at_once=args.at_once)
             r.pop("x", None)
             print(json.dumps(r), flush=True)
         del limits
@@ -706,7 +713,7 @@ def main() -> None:
     if "lagrangian" in {s for _, s in todo}:
         import lagrangian
 
-        cache.setdefault("labels", {})[args.label] = {"module": str(Path(lagrangian.__file__).parent), "method": args.lagrangian_method, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        cache.setdefault("labels", {})[args.label] = {"module": str(Path(lagrangian.__file__).parent), "method": args.lagrangian_method, "at_once": args.at_once, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     print(f"{len(names)} problems; {len(todo)} solves to run; lagrangian from {cache.get('labels', {}).get(args.label, {}).get('module', '(cache)')}", file=sys.stderr)
     started = time.perf_counter()
     tasks = queue.Queue()
@@ -715,7 +722,7 @@ def main() -> None:
     answers = queue.Queue()
 
     def drain():
-        worker = Worker(args.s2mpj, args.cap, args.lagrangian_method)
+        worker = Worker(args.s2mpj, args.cap, args.lagrangian_method, args.at_once)
         try:
             while True:
                 try:

@@ -81,7 +81,7 @@ def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STE
     where ``d_B`` moves the held variables onto their bounds: the first step is taken
     from the point as given, with the derivatives the solve has already evaluated
     there, and puts the held variables on their bounds exactly (``d_B = 0`` after it).
-    The steps end when the residuals reach rounding level (:func:`_relative_residual`).
+    The steps end when the residuals reach rounding level (:func:`_at_rounding_level`).
     ``g`` and ``J`` (dense, every row) are the gradient and Jacobian at the returned
     ``x``, evaluated for the multipliers: the caller's checks read them instead of
     evaluating them again.
@@ -100,8 +100,7 @@ def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STE
         r = c - target[rows] + J[:, held] @ move[held]  # the held rows after the move, to first order
         Jf = J[:, free]
         on_bounds = np.abs(move).max(initial=0.0) <= _ROUNDING * max(1.0, np.abs(x).max(initial=0.0))
-        residual = _relative_residual(g[free], Jf, y[rows], c, r, stationarity=problem.has_hessian)
-        if not free.any() or (on_bounds and residual <= _ROUNDING):
+        if not free.any() or (on_bounds and _at_rounding_level(g[free], Jf, y[rows], c, r, stationarity=problem.has_hessian)):
             break  # no step left, or one below rounding: no Hessian to pay for
         if problem.has_hessian:
             H = _dense(problem.hessian(x, y, dense=True))[free]
@@ -133,24 +132,23 @@ def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STE
     return x, y, z, g, J_all
 
 
-def _relative_residual(g, J, y, c, r, *, stationarity: bool) -> float:
-    r"""The residuals of the held set, ``c_A - b_A`` and (with ``stationarity``) ``g_F + J_{A,F}^T y_A``, relative to the terms they sum.
+def _at_rounding_level(g, J, y, c, r, *, stationarity: bool) -> bool:
+    r"""Whether the residuals of the held set, ``c_A - b_A`` and (with ``stationarity``) ``g_F + J_{A,F}^T y_A``, are at rounding level.
 
-    Each is divided by the size of the terms it sums (``max(1, |c|, |b|)``;
-    ``max(1, |g|, |J|^T |y|)``), so that :data:`_ROUNDING` marks rounding level: there the
-    next Newton step would change the point by about as much as rounding does, and
-    stopping before it saves the Hessian it needs. After the first step from an
-    interior-point answer (about ``mu / z ~ 1e-9`` off its active set) the residuals are
-    of the order of its square. (A row's value is often a difference of larger terms the
-    user's function sums, which cannot be seen here: hence a margin of 64 eps rather
-    than a few.)
+    Rounding level is :data:`_ROUNDING` times the size of the terms each residual
+    sums (``max(1, |c|, |b|)``; ``max(1, |g|, |J|^T |y|)``): the next Newton step would
+    change the point by about as much as rounding does, and stopping before it saves
+    the Hessian it needs. After the first step from an interior-point answer (about
+    ``mu / z ~ 1e-9`` off its active set) the residuals are of the order of its square.
+    (A row's value is often a difference of larger terms the user's function sums,
+    which cannot be seen here: hence a margin of 64 eps rather than a few.)
     """
-    primal = np.abs(r).max(initial=0.0) / max(1.0, np.abs(c).max(initial=0.0), np.abs(c - r).max(initial=0.0))
+    if np.abs(r).max(initial=0.0) > _ROUNDING * max(1.0, np.abs(c).max(initial=0.0), np.abs(c - r).max(initial=0.0)):
+        return False
     if not stationarity:
-        return float(primal)
+        return True
     terms = np.abs(J.T) @ np.abs(y) if y.size else np.zeros_like(g)
-    dual = np.abs(g + J.T @ y).max(initial=0.0) / max(1.0, np.abs(g).max(initial=0.0), terms.max(initial=0.0))
-    return float(max(primal, dual))
+    return bool(np.abs(g + J.T @ y).max(initial=0.0) <= _ROUNDING * max(1.0, np.abs(g).max(initial=0.0), terms.max(initial=0.0)))
 
 
 def _sign_constrained_multipliers(problem, g, J, target, lower, upper, margin):
