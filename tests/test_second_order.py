@@ -105,3 +105,52 @@ def test_an_active_constraint_with_a_non_finite_jacobian_is_reported_not_checked
                    hessian=lambda x, y: 2 * np.eye(2), bounds=([-np.inf, 0.0], [np.inf, np.inf]))  # fmt: skip
     check = second_order_check(p, np.array([1.0, 0.0]), np.array([-2.0]), np.zeros(2))
     assert not check.negative and check.description.startswith("not checked") and "Jacobian" in check.description
+
+
+def _stalled_first(problem):
+    """A solver for ``verified`` whose first run stalls where it starts (ACCEPTABLE, as a line search
+    that fails near a KKT point ends) and whose later runs are the interior point's."""
+    import dataclasses
+
+    starts = []
+
+    def run(start):
+        starts.append(np.array(start, dtype=float))
+        if len(starts) == 1:
+            stalled = lg.interior_point(problem, x0=start, max_iterations=0)
+            return dataclasses.replace(stalled, status=lg.Status.ACCEPTABLE, message=lg.Status.ACCEPTABLE.advice)
+        return lg.interior_point(problem, x0=start)
+
+    return run, starts
+
+
+def _saddle_on_a_plane():
+    # f = -x0^2 + x0^4 + x1^2 + x2^2 on the plane x2 = 0: a saddle at 0 (the polish has no
+    # bound or inequality to land on), minima at (+-1/sqrt 2, 0, 0) with f = -1/4.
+    return lg.Problem(lambda x: -x[0] ** 2 + x[0] ** 4 + x[1] ** 2 + x[2] ** 2, [0.0, 0.0, 0.0],
+                      gradient=lambda x: np.array([-2 * x[0] + 4 * x[0] ** 3, 2 * x[1], 2 * x[2]]),
+                      constraints=[lg.Equality(lambda x: np.array([x[2]]), 0.0, jacobian=lambda x: np.array([[0.0, 0.0, 1.0]]))],
+                      hessian=lambda x, y: np.diag([-2 + 12 * x[0] ** 2, 2.0, 2.0]))  # fmt: skip
+
+
+def test_a_run_stalled_at_a_saddle_restarts_along_the_negative_curvature():
+    # CUTEst EIGENBCO: the interior point regularizes an indefinite Hessian all the way into
+    # the saddle at f = 1 and stalls there (ACCEPTABLE); the minimum is f = 0.
+    from lagrangian.solvers.verification import verified
+
+    problem = _saddle_on_a_plane()
+    run, starts = _stalled_first(problem)
+    result = verified(run, problem, np.array([1e-6, 0.0, 0.0]), tol=1e-8)  # (KKT error 2e-6: not rechecked to SUCCESS)
+    assert len(starts) == 2 and abs(starts[1][0]) > 0  # the restart left the saddle along x0
+    assert result.status is lg.Status.SUCCESS
+    assert result.fun == pytest.approx(-0.25, abs=1e-12) and abs(result.x[0]) == pytest.approx(2**-0.5, abs=1e-8)
+
+
+def test_a_run_stalled_at_a_minimum_is_not_restarted():
+    from lagrangian.solvers.verification import verified
+
+    problem = _saddle_on_a_plane()
+    run, starts = _stalled_first(problem)
+    result = verified(run, problem, np.array([2**-0.5 + 1e-6, 0.0, 0.0]), tol=1e-8)
+    assert len(starts) == 1 and result.status is lg.Status.ACCEPTABLE
+    assert result.second_order == POSITIVE_DEFINITE

@@ -11,7 +11,12 @@ functions and nothing the solver computed but the KKT residuals every result car
    lower ``f``;
 2. a run that stalled (line search, restoration, a singular or non-finite KKT
    matrix) is judged afresh: on its active set with least-squares multipliers, a
-   point whose residuals are within ``tol`` is a SUCCESS after all.
+   point whose residuals are within ``tol`` is a SUCCESS after all;
+3. a run that stalled near a KKT point and stays ACCEPTABLE is given the
+   second-order check too: at a saddle (an iteration that regularized an indefinite
+   Hessian all the way in, as on CUTEst EIGENBCO) the solve restarts along the
+   negative curvature, and the new run replaces it only when it ends SUCCESS or
+   ACCEPTABLE at a lower ``f``.
 
 Limits the caller set (iterations, time, evaluations) are respected: such a result
 is returned as it is.
@@ -76,10 +81,12 @@ def verified(run, problem, x0, *, tol, raise_on_failure=False):
     its KKT residuals check out); a run that stalled is judged afresh the same way
     (:func:`_rechecked`).
 
-    At a SUCCESS with negative curvature the solve restarts from a point along the
+    At a SUCCESS with negative curvature (or an ACCEPTABLE end, module docstring item 3)
+    the solve restarts from a point along the
     negative-curvature direction (at most ``MAX_ESCAPES`` times); when no such point
     lowers the Lagrangian, or the new solve ends higher, the first-order point is
-    returned with :attr:`~lagrangian.Status.NEGATIVE_CURVATURE`. The histories and
+    returned with :attr:`~lagrangian.Status.NEGATIVE_CURVATURE` (an ACCEPTABLE end keeps
+    its status, with the check's verdict in ``second_order``). The histories and
     evaluation counts of the restarts add up on the returned result.
 
     The whole of it runs with the problem's evaluations reused point by point
@@ -105,6 +112,19 @@ def _verified(run, problem, x0, tol):
         result = _rechecked(problem, result, tol)
     runs = [result]
     for _ in range(MAX_ESCAPES + 1):
+        if result.status is Status.ACCEPTABLE:
+            # Near a KKT point but stalled there: at a saddle (the iteration regularized an
+            # indefinite Hessian all the way in) a new start along the negative curvature can
+            # still reach a minimizer. Only a run that ends at least as well replaces it.
+            check = second_order_check(problem, result.x, result.y, result.z)
+            result = runs[-1] = dataclasses.replace(result, second_order=check.description)
+            start = escape_along_negative_curvature(problem, result.x, result.y, check) if check.negative else None
+            again = run(start) if start is not None else None
+            if again is None or again.status not in (Status.SUCCESS, Status.ACCEPTABLE) or not again.fun < result.fun or len(runs) > MAX_ESCAPES:
+                break
+            runs.append(again)
+            result = again
+            continue
         if result.status is not Status.SUCCESS:
             break
         result = polished(problem, result, tol)
