@@ -130,10 +130,7 @@ def _in_form(matrix, dense: bool):
 
 def _as_matrix(block, dense: bool, label: str):
     """A user's derivative matrix (sparse, dense or a scalar) as a 2-D ndarray or as CSR; real numbers only."""
-    block = real_matrix(block, label)
-    if sp.issparse(block):
-        return block.toarray() if dense else linalg.as_csr(block)
-    return block if dense else linalg.as_csr(block)
+    return _in_form(real_matrix(block, label), dense)
 
 
 class Problem:

@@ -112,45 +112,41 @@ def _verified(run, problem, x0, tol):
         result = _rechecked(problem, result, tol)
     runs = [result]
     for _ in range(MAX_ESCAPES + 1):
-        if result.status is Status.ACCEPTABLE:
-            # Near a KKT point but stalled there: at a saddle (the iteration regularized an
-            # indefinite Hessian all the way in) a new start along the negative curvature can
-            # still reach a minimizer. Only a run that ends at least as well replaces it.
-            check = second_order_check(problem, result.x, result.y, result.z)
-            result = runs[-1] = dataclasses.replace(result, second_order=check.description)
-            start = escape_along_negative_curvature(problem, result.x, result.y, check) if check.negative else None
-            again = run(start) if start is not None else None
-            if again is None or again.status not in (Status.SUCCESS, Status.ACCEPTABLE) or not again.fun < result.fun or len(runs) > MAX_ESCAPES:
-                break
-            runs.append(again)
-            result = again
-            continue
-        if result.status is not Status.SUCCESS:
+        # A SUCCESS is checked on its active set; an ACCEPTABLE end (stalled near a KKT
+        # point) as it is: at a saddle (the iteration regularized an indefinite Hessian
+        # all the way in) a new start along the negative curvature can still reach a
+        # minimizer, and replaces it only by ending at least as well.
+        stalled = result.status is Status.ACCEPTABLE
+        if not (stalled or result.status is Status.SUCCESS):
             break
-        result = polished(problem, result, tol)
+        if not stalled:
+            result = polished(problem, result, tol)
         check = second_order_check(problem, result.x, result.y, result.z)
-        result = dataclasses.replace(result, second_order=check.description)
-        runs[-1] = result
+        result = runs[-1] = dataclasses.replace(result, second_order=check.description)
         if not check.negative:
             break
         start = escape_along_negative_curvature(problem, result.x, result.y, check)
         again = run(start) if start is not None else None
-        if again is None or not again.fun < result.fun or len(runs) > MAX_ESCAPES:
-            if not check.conclusive:
-                # Found with weakly active bounds released, and no descent along it inside
-                # the bounds: the point passes the test it can be held to.
-                result = dataclasses.replace(result, second_order=WEAK_CONFIRMED)
-            elif problem.derivative_sources["hessian"] == "exact":
-                result = dataclasses.replace(result, status=Status.NEGATIVE_CURVATURE, message=Status.NEGATIVE_CURVATURE.advice)
-            else:
-                # The function values along v do not confirm the approximate curvature
-                # (differences with steps relative to a large |x| can be far off).
-                result = dataclasses.replace(result, second_order=UNCONFIRMED)
-            runs[-1] = result
+        if again is None or not again.fun < result.fun or len(runs) > MAX_ESCAPES or (stalled and again.status not in (Status.SUCCESS, Status.ACCEPTABLE)):
+            if not stalled:
+                result = runs[-1] = _unescaped(problem, result, check)
             break
         runs.append(again)
         result = again
     return _joined(runs) if len(runs) > 1 else result
+
+
+def _unescaped(problem, result, check):
+    """A SUCCESS whose negative curvature no new start could leave, with the verdict that allows."""
+    if not check.conclusive:
+        # Found with weakly active bounds released, and no descent along it inside
+        # the bounds: the point passes the test it can be held to.
+        return dataclasses.replace(result, second_order=WEAK_CONFIRMED)
+    if problem.derivative_sources["hessian"] == "exact":
+        return dataclasses.replace(result, status=Status.NEGATIVE_CURVATURE, message=Status.NEGATIVE_CURVATURE.advice)
+    # The function values along v do not confirm the approximate curvature
+    # (differences with steps relative to a large |x| can be far off).
+    return dataclasses.replace(result, second_order=UNCONFIRMED)
 
 
 def _joined(runs):
