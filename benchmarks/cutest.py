@@ -25,9 +25,11 @@ same sign convention as lagrangian's). Rows are ``clower <= c(x) <= cupper``, bo
   ``lagrangian.solve``'s own choice instead (Newton-KKT for equality-only problems).
   ``--at-once`` builds the problem and solves it in one step, the solve starting from
   the values the problem's checks computed at x0
-  (``Problem.reusing_evaluations(construction=True)``): the route
-  ``lagrangian.minimize`` takes. Without it the solve evaluates x0 again, as
-  ``lagrangian.solve`` must for a problem built earlier (its data may have changed since).
+  (``Problem.reusing_evaluations(construction=True)``), its Hessian checked by the
+  solve's first one (``Problem._solved_at_once``): the route ``lagrangian.minimize``
+  takes. Without it the solve evaluates x0 again, as ``lagrangian.solve`` must for a
+  problem built earlier (its data may have changed since), and the problem checks its
+  Hessian at x0 with every multiplier 1 when it is built.
 - IPOPT: cyipopt over Debian's IPOPT 3.11.9 (MUMPS), ``tol=1e-8``, ``max_iter=3000``,
   the cap in wall-clock seconds (checked at every iteration, as lagrangian's
   ``max_time`` is), other options IPOPT's defaults. The Jacobian and Hessian
@@ -185,7 +187,8 @@ def run_lagrangian(ev: Evaluations, cap: float, log: bool, method: str = "interi
     import lagrangian as lg
 
     constraints = [lg.Constraint(ev.constraints, ev.cl, ev.cu, jacobian=ev.jacobian, name="c")] if ev.m else []
-    problem = lg.Problem(ev.objective, ev.x0, gradient=ev.gradient, constraints=constraints, bounds=(ev.lb, ev.ub), hessian=ev.hessian, name=ev.pb.name)
+    build = lg.Problem._solved_at_once if at_once else lg.Problem  # the first: the Problem minimize builds
+    problem = build(ev.objective, ev.x0, gradient=ev.gradient, constraints=constraints, bounds=(ev.lb, ev.ub), hessian=ev.hessian, name=ev.pb.name)
     # Through lagrangian.solve, so that whatever it does before the solver (newer code
     # removes fixed variables there, as minimize does) is measured too.
     with problem.reusing_evaluations(construction=at_once):

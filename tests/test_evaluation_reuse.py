@@ -102,6 +102,61 @@ def test_minimize_calls_fun_once_at_x0_and_returns_a_jac_the_caller_may_change()
     np.testing.assert_allclose(again.x, res.x, atol=1e-10)
 
 
+def _hs71_through_minimize(constraint_hess):
+    """HS71 stated through ``minimize``'s arguments, with ``constraint_hess(x, v)`` as each row's Hessian of ``v c``."""
+    from scipy.optimize import NonlinearConstraint
+
+    p = hs.load("HS71").problem
+    rows = [NonlinearConstraint(lambda x, i=i: p.constraint_values(x)[i : i + 1], p.cl[i], p.cu[i],
+                                jac=lambda x, i=i: p.jacobian(x, dense=True)[i : i + 1],
+                                hess=lambda x, v, i=i: constraint_hess(x, v, i))
+            for i in range(p.m)]  # fmt: skip
+    hess = Calls(lambda x: p.hessian(x, np.zeros(p.m), dense=True))
+    return p, dict(jac=p.gradient, hess=hess, constraints=rows, bounds=list(zip(p.lb, p.ub))), hess
+
+
+def test_minimize_checks_the_hessian_at_x0_by_its_first_hessian():
+    # The Hessian of each row i is d2(y_i c_i) = p.hessian(x, e_i y_i) - p.hessian(x, 0).
+    multipliers = []
+
+    def row_hess(x, v, i):
+        multipliers.append(float(v[0]))
+        e = np.zeros(2)
+        e[i] = v[0]
+        return p.hessian(x, e, dense=True) - p.hessian(x, np.zeros(2), dense=True)
+
+    p, arguments, hess = _hs71_through_minimize(row_hess)
+    res = lg.minimize(p.objective, p.x0, **arguments)
+    assert res.success and abs(res.fun - 17.0140172891563) < 1e-8
+    # No Hessian with every multiplier 1 (the check a Problem built by the user makes):
+    # the first one, at x_start with the solve's nonzero multipliers, is the check.
+    assert 1.0 not in multipliers and 0.0 not in multipliers[:2]
+    assert res.nhev == len(hess.points) == hess.repeats() + len(set(hess.points))
+    # A Problem the user builds checks its Hessian when built: one call more, the same iterations.
+    counted = Calls(p.hessian)
+    on_its_own = lg.solve(lg.Problem(p.objective, p.x0, gradient=p.gradient, constraints=p.constraints, bounds=(p.lb, p.ub), hessian=counted))
+    assert len(counted.points) == res.nhev + 1 and on_its_own.nit == res.nit
+
+
+@pytest.mark.parametrize("nan_in", ["constraint curvature", "objective curvature", "objective curvature, linear rows"])
+def test_minimize_still_names_a_nan_in_the_curvature_at_x0(nan_in):
+    # With linear rows only, minimize first asks for the objective's Hessian at a second
+    # point (the QP test), which catches value errors: the check is still owed after it,
+    # and the solve's first Hessian raises.
+    from scipy.optimize import LinearConstraint
+
+    def row_hess(x, v, i):
+        return v[0] * np.diag([np.nan, 0.0, 0.0, 0.0]) if nan_in == "constraint curvature" else np.zeros((4, 4))
+
+    p, arguments, _ = _hs71_through_minimize(row_hess)
+    if nan_in != "constraint curvature":
+        arguments["hess"] = lambda x: np.full((4, 4), np.nan)
+    if nan_in.endswith("linear rows"):
+        arguments["constraints"] = [LinearConstraint(np.ones((1, 4)), -np.inf, 100.0)]
+    with pytest.raises(lg.ProblemError, match=r"^hessian: has NaN entries at x0 .*with (every multiplier 1|the multipliers the solve started from)"):
+        lg.minimize(p.objective, p.x0, **arguments)
+
+
 def _hs71_near_its_answer():
     """HS71, solved, and an interior point ``1e-9`` inside its active bound, as an interior point ends: (problem, x, y, z)."""
     problem = hs.load("HS71").problem

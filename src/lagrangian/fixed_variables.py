@@ -79,7 +79,7 @@ class FixedVariables:
                 full = np.zeros(P.n)
                 full[free] = v
                 return P.hessian_product(expand(x), y, full)[free]
-        return Problem(
+        return Problem._solved_at_once(
             lambda x: P.objective(expand(x)),
             P.x0[free],
             gradient=lambda x: P.gradient(expand(x))[free],

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 import scipy.sparse as sp
 
 from . import linalg
-from .bounds import empty_interval, push_inside, read_bounds
+from .bounds import push_inside, read_bounds
+from .constraint import Constraint, Equality, Inequality, check_rows
 from .derivatives import DENSE_QUASI_NEWTON_LIMIT, central_difference_jacobian
 from .errors import ApproximateDerivativeWarning, ProblemError
 from .inputs import check_finite, describe, real_array, real_matrix, real_scalar, real_vector
@@ -28,91 +28,6 @@ from .last_point import LastPoint
 _FLOAT64 = np.dtype(np.float64)  # a builtin dtype is a singleton: an identity test is the fast check
 
 __all__ = ["Constraint", "Equality", "Inequality", "Problem"]
-
-
-def _row_bounds(value, label: str, default: float):
-    """A constraint's ``lower`` or ``upper``: ``None`` (no bound), a number or a 1-D array, real, not NaN."""
-    if value is None:
-        return default
-    array = real_array(value, label)
-    if array.ndim > 1:
-        raise ProblemError(label, f"expected a number or a 1-D array, got shape {array.shape}")
-    check_finite(array, label, allow_inf=True)
-    return float(array) if array.ndim == 0 else array
-
-
-def _check_rows(lower, upper, label: str):
-    """``lower <= upper`` row by row, with a ProblemError naming the constraint's bounds when not."""
-    problem = empty_interval(np.atleast_1d(lower), np.atleast_1d(upper), "row")
-    if problem is not None:
-        raise ProblemError(label, problem)
-
-
-@dataclass(frozen=True, eq=False)
-class Constraint:
-    r"""One named block of constraint rows :math:`c_l \le c(x) \le c_u`.
-
-    Parameters
-    ----------
-    fun : callable
-        ``fun(x) -> array_like`` of shape (k,) or a scalar (k = 1).
-    lower, upper : float, array_like or None
-        Row bounds; ``-inf``/``inf`` (or ``None``) for one-sided rows; ``lower == upper``
-        makes a row an equality. Real numbers, not NaN, ``lower <= upper``: checked here.
-    jacobian : callable, optional
-        ``jacobian(x)`` -> dense array or scipy.sparse matrix of shape (k, n).
-        Central differences are used when omitted.
-    name : str, optional
-        How the constraint's multipliers are reached on a solution
-        (``solution.multipliers[name]``). Defaults to ``"c0"``, ``"c1"``, ... by
-        position in the problem.
-
-    Notes
-    -----
-    Equality and inequality constraints are both this one type; see
-    :func:`Equality` and :func:`Inequality` for spellings that read like the maths.
-    The object itself is a handle: ``solution.multiplier(constraint)`` works too.
-    """
-
-    fun: object
-    lower: object = -np.inf
-    upper: object = np.inf
-    jacobian: object = None
-    name: str | None = None
-
-    def __post_init__(self):
-        if not callable(self.fun):
-            raise ProblemError(self._label("fun"), f"expected a callable, got {type(self.fun).__name__}")
-        if self.jacobian is not None and not callable(self.jacobian):
-            raise ProblemError(self._label("jacobian"), "expected a callable or None")
-        if self.name is not None and not isinstance(self.name, str):
-            raise ProblemError("name", f"expected a string, got {type(self.name).__name__}")
-        # frozen: the validated bounds replace what was given
-        object.__setattr__(self, "lower", _row_bounds(self.lower, self._label("lower"), -np.inf))
-        object.__setattr__(self, "upper", _row_bounds(self.upper, self._label("upper"), np.inf))
-        if np.ndim(self.lower) and np.ndim(self.upper) and np.size(self.lower) != np.size(self.upper):
-            raise ProblemError(
-                self._label("lower/upper"), f"have different lengths ({np.size(self.lower)} and {np.size(self.upper)})"
-            )
-        _check_rows(self.lower, self.upper, self._label("lower/upper"))
-
-    def _label(self, what: str) -> str:
-        return f"constraint {self.name!r} {what}" if self.name else f"constraint {what}"
-
-
-def Equality(fun, value=0.0, *, jacobian=None, name: str | None = None) -> Constraint:
-    """The constraint ``fun(x) == value`` (a :class:`Constraint` with equal bounds)."""
-    if value is None:
-        raise ProblemError("value", "expected a number or a 1-D array of numbers, got None")
-    label = f"constraint {name!r} value" if isinstance(name, str) and name else "value"
-    value = _row_bounds(value, label, None)
-    check_finite(np.asarray(value), label)  # an equality with an infinite side holds nowhere
-    return Constraint(fun, value, value, jacobian=jacobian, name=name)
-
-
-def Inequality(fun, *, lower=-np.inf, upper=np.inf, jacobian=None, name: str | None = None) -> Constraint:
-    """The constraint ``lower <= fun(x) <= upper``; give at least one finite side."""
-    return Constraint(fun, lower, upper, jacobian=jacobian, name=name)
 
 
 def _within(kept, wanted, relative: float) -> bool:
@@ -239,6 +154,7 @@ class Problem:
         # The values computed while checking the callables below, kept for a solve that
         # starts at once (reusing_evaluations(construction=True)); see lagrangian.last_point.
         self._last, self._reuse_depth = LastPoint(), 0
+        self._hessian_unchecked_at = None  # where the deferred Hessian check is still owed (_solved_at_once)
 
         self.lb, self.ub = read_bounds(bounds, n)
         # Interior means interior: the user's functions are first called here, at the
@@ -276,7 +192,7 @@ class Problem:
             check_finite(value, con._label("fun"), where=f" {where}")
             lower = real_vector(con.lower, con._label("lower"), k, allow_inf=True)
             upper = real_vector(con.upper, con._label("upper"), k, allow_inf=True)
-            _check_rows(lower, upper, con._label("lower/upper"))
+            check_rows(lower, upper, con._label("lower/upper"))
             slices[con.name] = slice(start, start + k)
             rows.append(value)
             cl.append(lower)
@@ -315,6 +231,48 @@ class Problem:
             self.counts[key] = 0
         self._construction_values, self._last = self._last, None
 
+    #: Set by :meth:`_solved_at_once` only.
+    _hessian_check_deferred = False
+
+    @classmethod
+    def _solved_at_once(cls, *args, **kwargs) -> "Problem":
+        """A problem built by a caller that solves it at once (:func:`lagrangian.minimize`, the fixed-variable restatement).
+
+        Its Hessian is checked at ``x_start`` by the solve's first Hessian, when that is
+        taken there with every multiplier nonzero: each constraint's curvature then
+        enters the sum, so a NaN or inf in any term shows in it, as it does in the
+        check with every multiplier 1, and the check costs no call of its own (one
+        Hessian in the ten to twenty of a typical solve). The first Hessian taken
+        anywhere else runs the usual check first. Built with ``Problem(...)``, a
+        problem checks its Hessian when it is built, since the user may never solve it.
+        """
+        problem = cls.__new__(cls)
+        problem._hessian_check_deferred = True
+        problem.__init__(*args, **kwargs)
+        return problem
+
+    @property
+    def _hessian_label(self) -> str:
+        return "hessian" if not isinstance(self._hessian, str) else "hessian (finite differences of the Lagrangian gradient)"
+
+    def _free_part(self, values):
+        """``values`` with the entries in fixed variables' rows or columns set to zero (positions kept for the message)."""
+        fixed = self.lb == self.ub
+        if not fixed.any():
+            return values
+        if not sp.issparse(values):
+            values = np.array(values, dtype=float)
+            values[..., fixed] = 0.0
+            if values.ndim == 2 and values.shape[0] == self.n and values.shape[1] == self.n:
+                values[fixed, :] = 0.0
+            return values
+        values = sp.csc_array(values, copy=True)
+        in_fixed = fixed[np.repeat(np.arange(values.shape[1]), np.diff(values.indptr))]
+        if values.shape[0] == self.n and values.shape[1] == self.n:
+            in_fixed |= fixed[values.indices]
+        values.data[in_fixed] = 0.0
+        return values
+
     def _check_derivatives(self, where: str):
         """Every derivative at ``x_start`` has finite entries in the free variables, or a ProblemError naming it.
 
@@ -325,42 +283,25 @@ class Problem:
         (scipy reports NaN there too).
         """
         x, m, at = self.x_start, self.m, f" {where}"
-        fixed = self.lb == self.ub
-
-        def free_part(values):
-            """``values`` with the entries in fixed variables' rows or columns set to zero (positions kept for the message)."""
-            if not fixed.any():
-                return values
-            if not sp.issparse(values):
-                values = np.array(values, dtype=float)
-                values[..., fixed] = 0.0
-                if values.ndim == 2 and values.shape[0] == self.n and values.shape[1] == self.n:
-                    values[fixed, :] = 0.0
-                return values
-            values = sp.csc_array(values, copy=True)
-            in_fixed = fixed[np.repeat(np.arange(values.shape[1]), np.diff(values.indptr))]
-            if values.shape[0] == self.n and values.shape[1] == self.n:
-                in_fixed |= fixed[values.indices]
-            values.data[in_fixed] = 0.0
-            return values
-
         differenced = " (central differences of the objective: it is not finite within a step of x)"
-        check_finite(free_part(self.gradient(x)), "gradient" + ("" if self._gradient is not None else differenced), where=at)
+        check_finite(self._free_part(self.gradient(x)), "gradient" + ("" if self._gradient is not None else differenced), where=at)
         blocks = []
         for con in self.constraints:
             label = con._label("jacobian")
             if con.jacobian is None:
                 label += " (central differences of its fun: not finite within a step of x)"
             blocks.append(self._jacobian_block(con, x, dense=False))
-            check_finite(free_part(blocks[-1]), label, where=at)
+            check_finite(self._free_part(blocks[-1]), label, where=at)
         self._last.put("jacobian", self._last.key(x), self._stacked(blocks, dense=False))
         y = np.ones(m)  # every constraint's curvature term enters
         if self._hessian is not None:
-            label = "hessian" if not isinstance(self._hessian, str) else "hessian (finite differences of the Lagrangian gradient)"
-            check_finite(free_part(self.hessian(x, y)), label, where=f"{at} with every multiplier 1")
+            if self._hessian_check_deferred:
+                self._hessian_unchecked_at = at  # see _solved_at_once
+            else:
+                check_finite(self._free_part(self.hessian(x, y)), self._hessian_label, where=f"{at} with every multiplier 1")
         if self._hessian_product is not None:
-            v = np.where(fixed, 0.0, 1.0)
-            check_finite(free_part(self.hessian_product(x, y, v)), "hessian_product", where=f"{at} with every multiplier 1 and v = 1 on the free variables")
+            v = np.where(self.lb == self.ub, 0.0, 1.0)
+            check_finite(self._free_part(self.hessian_product(x, y, v)), "hessian_product", where=f"{at} with every multiplier 1 and v = 1 on the free variables")
 
     # -- structure ----------------------------------------------------------------
     @property
@@ -531,6 +472,21 @@ class Problem:
         key, kept = self._kept("hessian", x, y)
         if kept is not None:
             return _in_form(kept, dense)
+        unchecked_at, checked_here = self._hessian_unchecked_at, False
+        if unchecked_at is not None:
+            y = np.asarray(y, dtype=float)
+            checked_here = np.array_equal(x, self.x_start) and bool(np.all(y != 0))  # every curvature term enters
+            if not checked_here:
+                self._hessian_unchecked_at = None
+                try:
+                    H = self.hessian(self.x_start, np.ones(self.m))
+                    check_finite(self._free_part(H), self._hessian_label, where=f"{unchecked_at} with every multiplier 1")
+                except ProblemError:
+                    self._hessian_unchecked_at = unchecked_at  # still owed: a caller may catch this and go on
+                    raise
+                key, kept = self._kept("hessian", x, y)
+                if kept is not None:
+                    return _in_form(kept, dense)
         self.counts["hessian"] += 1
         if isinstance(self._hessian, str):
             y = np.asarray(y, dtype=float)
@@ -540,6 +496,9 @@ class Problem:
             H = _as_matrix(self._hessian(x, y), dense, "hessian")
             if H.shape != (self.n, self.n):
                 raise ProblemError("hessian", f"returned shape {H.shape}, expected ({self.n}, {self.n})")
+        if checked_here:
+            check_finite(self._free_part(_in_form(H, False)), self._hessian_label, where=f"{unchecked_at} with the multipliers the solve started from")
+            self._hessian_unchecked_at = None
         return self._keep("hessian", key, H)
 
     def hessian_near(self, x, y, relative: float, *, dense: bool = False):

@@ -432,7 +432,7 @@ def _problem(objective, x0, *, jac, hess, hessp, args, box, constraints, sources
         _warn_if_approximated(sources, jacobian_sources)
     product = hessian.product if isinstance(hessian, HessianProduct) else None
     hessian = None if product is not None else hessian
-    problem = Problem(
+    problem = Problem._solved_at_once(
         objective, x0, gradient=gradient, constraints=blocks, bounds=box, hessian=hessian, hessian_product=product, quasi_newton=quasi_newton
     )
     return problem, terms, program
