@@ -472,19 +472,11 @@ class Problem:
         key, kept = self._kept("hessian", x, y)
         if kept is not None:
             return _in_form(kept, dense)
-        unchecked_at, checked_here = self._hessian_unchecked_at, False
-        if unchecked_at is not None:
-            y = np.asarray(y, dtype=float)
-            checked_here = np.array_equal(x, self.x_start) and bool(np.all(y != 0))  # every curvature term enters
-            if not checked_here:
-                self._hessian_unchecked_at = None
-                try:
-                    H = self.hessian(self.x_start, np.ones(self.m))
-                    check_finite(self._free_part(H), self._hessian_label, where=f"{unchecked_at} with every multiplier 1")
-                except ProblemError:
-                    self._hessian_unchecked_at = unchecked_at  # still owed: a caller may catch this and go on
-                    raise
-                key, kept = self._kept("hessian", x, y)
+        check_here = None
+        if self._hessian_unchecked_at is not None:
+            check_here = self._owed_hessian_check(x, y)
+            if check_here is None:
+                key, kept = self._kept("hessian", x, y)  # the check just made may have been at this very point
                 if kept is not None:
                     return _in_form(kept, dense)
         self.counts["hessian"] += 1
@@ -496,10 +488,30 @@ class Problem:
             H = _as_matrix(self._hessian(x, y), dense, "hessian")
             if H.shape != (self.n, self.n):
                 raise ProblemError("hessian", f"returned shape {H.shape}, expected ({self.n}, {self.n})")
-        if checked_here:
-            check_finite(self._free_part(_in_form(H, False)), self._hessian_label, where=f"{unchecked_at} with the multipliers the solve started from")
+        if check_here is not None:
+            check_finite(self._free_part(_in_form(H, False)), self._hessian_label, where=check_here)
             self._hessian_unchecked_at = None
         return self._keep("hessian", key, H)
+
+    def _owed_hessian_check(self, x, y) -> str | None:
+        """The deferred Hessian check (:meth:`_solved_at_once`): the message's ``where`` when the evaluation at ``(x, y)`` is to be it; else run now.
+
+        ``(x, y)`` is the check when it is ``x_start`` with every multiplier finite and
+        nonzero. Otherwise the check with every multiplier 1 runs here, before the
+        evaluation asked for. A check that fails stays owed: a caller may catch the
+        error and ask again (``minimize``'s QP test does).
+        """
+        owed = self._hessian_unchecked_at
+        y = np.asarray(y, dtype=float)
+        if np.array_equal(x, self.x_start) and bool(np.all((y != 0) & np.isfinite(y))):
+            return f"{owed} with the multipliers the solve started from"
+        self._hessian_unchecked_at = None
+        try:
+            check_finite(self._free_part(self.hessian(self.x_start, np.ones(self.m))), self._hessian_label, where=f"{owed} with every multiplier 1")
+        except ProblemError:
+            self._hessian_unchecked_at = owed
+            raise
+        return None
 
     def hessian_near(self, x, y, relative: float, *, dense: bool = False):
         r"""The last Hessian of the Lagrangian this solve evaluated, when it was taken close to ``(x, y)``; else :meth:`hessian` there.
