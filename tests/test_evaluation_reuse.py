@@ -157,6 +157,25 @@ def test_minimize_still_names_a_nan_in_the_curvature_at_x0(nan_in):
         lg.minimize(p.objective, p.x0, **arguments)
 
 
+@pytest.mark.parametrize("case", ["x0 on a bound", "a NaN in one entry", "no iteration"])
+def test_minimize_never_hands_out_a_hessian_that_failed_its_check(case):
+    # No rows and x0 on a bound: the QP test asks first at x0 (not x_start), the check
+    # with every multiplier 1 fails there and is caught; that Hessian must not be served
+    # to the solve from its memory (it was: an SVD failure in the polish, or a hang in
+    # LAPACK with one NaN entry). With maxiter=0 the solve asks for no Hessian at all.
+    def hess(x):
+        H = np.diag([2.0, 4.0, 2.0])
+        if case == "a NaN in one entry":
+            H[1, 1] = np.nan if x[2] > 0.9 else 4.0  # only near x_start
+            return H
+        return np.full((3, 3), np.nan)
+
+    x0 = np.array([0.5, 0.5, 1.0])
+    options = {"maxiter": 0} if case == "no iteration" else {}
+    with pytest.raises(lg.ProblemError, match=r"^hessian: has NaN entries at x0"):
+        lg.minimize(lambda x: float(x @ x), x0, jac=lambda x: 2 * x, hess=hess, bounds=[(-5, 5), (-5, 5), (-5, 1.0)], options=options)
+
+
 def _hs71_near_its_answer():
     """HS71, solved, and an interior point ``1e-9`` inside its active bound, as an interior point ends: (problem, x, y, z)."""
     problem = hs.load("HS71").problem

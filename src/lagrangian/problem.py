@@ -469,49 +469,57 @@ class Problem:
         """The user's Hessian of the Lagrangian at ``(x, y)``: CSR (n, n), or a 2-D ndarray with ``dense=True``."""
         if self._hessian is None:
             raise ProblemError("hessian", "this problem has no Hessian; solvers use a quasi-Newton model instead")
+        # An owed check is settled before anything is read from or kept in the solve's memory:
+        # a Hessian that failed it is never handed out.
+        check_here = None if self._hessian_unchecked_at is None else self._owed_hessian_check(x, y)
         key, kept = self._kept("hessian", x, y)
         if kept is not None:
             return _in_form(kept, dense)
-        check_here = None
-        if self._hessian_unchecked_at is not None:
-            check_here = self._owed_hessian_check(x, y)
-            if check_here is None:
-                key, kept = self._kept("hessian", x, y)  # the check just made may have been at this very point
-                if kept is not None:
-                    return _in_form(kept, dense)
-        self.counts["hessian"] += 1
-        if isinstance(self._hessian, str):
-            y = np.asarray(y, dtype=float)
-            H = central_difference_jacobian(lambda z: self.gradient(z) + self.jacobian(z).T @ y, x)
-            H = _as_matrix(0.5 * (H + H.T), dense, "hessian")
-        else:
-            H = _as_matrix(self._hessian(x, y), dense, "hessian")
-            if H.shape != (self.n, self.n):
-                raise ProblemError("hessian", f"returned shape {H.shape}, expected ({self.n}, {self.n})")
+        H = self._evaluated_hessian(x, y, dense)
         if check_here is not None:
             check_finite(self._free_part(_in_form(H, False)), self._hessian_label, where=check_here)
             self._hessian_unchecked_at = None
         return self._keep("hessian", key, H)
+
+    def _evaluated_hessian(self, x, y, dense: bool):
+        """The user's Hessian at ``(x, y)``, counted, shape checked, not kept."""
+        self.counts["hessian"] += 1
+        if isinstance(self._hessian, str):
+            y = np.asarray(y, dtype=float)
+            H = central_difference_jacobian(lambda z: self.gradient(z) + self.jacobian(z).T @ y, x)
+            return _as_matrix(0.5 * (H + H.T), dense, "hessian")
+        H = _as_matrix(self._hessian(x, y), dense, "hessian")
+        if H.shape != (self.n, self.n):
+            raise ProblemError("hessian", f"returned shape {H.shape}, expected ({self.n}, {self.n})")
+        return H
 
     def _owed_hessian_check(self, x, y) -> str | None:
         """The deferred Hessian check (:meth:`_solved_at_once`): the message's ``where`` when the evaluation at ``(x, y)`` is to be it; else run now.
 
         ``(x, y)`` is the check when it is ``x_start`` with every multiplier finite and
         nonzero. Otherwise the check with every multiplier 1 runs here, before the
-        evaluation asked for. A check that fails stays owed: a caller may catch the
-        error and ask again (``minimize``'s QP test does).
+        evaluation asked for, and its Hessian is kept only once it has passed. A check
+        that fails stays owed: a caller may catch the error and ask again (``minimize``'s
+        QP test does), and is refused again.
         """
         owed = self._hessian_unchecked_at
         y = np.asarray(y, dtype=float)
         if np.array_equal(x, self.x_start) and bool(np.all((y != 0) & np.isfinite(y))):
             return f"{owed} with the multipliers the solve started from"
-        self._hessian_unchecked_at = None
-        try:
-            check_finite(self._free_part(self.hessian(self.x_start, np.ones(self.m))), self._hessian_label, where=f"{owed} with every multiplier 1")
-        except ProblemError:
-            self._hessian_unchecked_at = owed
-            raise
+        self._settle_hessian_check()
         return None
+
+    def _settle_hessian_check(self):
+        """The check with every multiplier 1 at ``x_start``, if one is owed: also for a solve that stopped before its first Hessian."""
+        owed = self._hessian_unchecked_at
+        if self._hessian is None or owed is None:
+            return
+        ones = np.ones(self.m)
+        H = self._evaluated_hessian(self.x_start, ones, False)
+        check_finite(self._free_part(H), self._hessian_label, where=f"{owed} with every multiplier 1")
+        self._hessian_unchecked_at = None
+        key, _ = self._kept("hessian", self.x_start, ones)
+        self._keep("hessian", key, H)
 
     def hessian_near(self, x, y, relative: float, *, dense: bool = False):
         r"""The last Hessian of the Lagrangian this solve evaluated, when it was taken close to ``(x, y)``; else :meth:`hessian` there.

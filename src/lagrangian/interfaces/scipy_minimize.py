@@ -381,6 +381,7 @@ def minimize(
             if method_key == "trust-constr":
                 result = _to_unscaled_tolerance(result, solver, problem, callback, solver_options)
             result = _at_requested_tolerance(result, requested_tol)
+        problem._settle_hessian_check()  # owed where the solve stopped before its first Hessian
         out = _result(result, problem, objective, method_key, sources, jacobian_sources, box, started, solver_options)
     if box is not None and reports_fixed_gradient_unknown(method_key, jac, constraints):
         # scipy's TNC, SLSQP and L-BFGS-B report these partial derivatives as unknown (NaN).
