@@ -295,10 +295,9 @@ class Problem:
         self._last.put("jacobian", self._last.key(x), self._stacked(blocks, dense=False))
         y = np.ones(m)  # every constraint's curvature term enters
         if self._hessian is not None:
-            if self._hessian_check_deferred:
-                self._hessian_unchecked_at = at  # see _solved_at_once
-            else:
-                check_finite(self._free_part(self.hessian(x, y)), self._hessian_label, where=f"{at} with every multiplier 1")
+            self._hessian_unchecked_at = at
+            if not self._hessian_check_deferred:  # see _solved_at_once
+                self._settle_hessian_check()
         if self._hessian_product is not None:
             v = np.where(self.lb == self.ub, 0.0, 1.0)
             check_finite(self._free_part(self.hessian_product(x, y, v)), "hessian_product", where=f"{at} with every multiplier 1 and v = 1 on the free variables")
@@ -511,8 +510,8 @@ class Problem:
 
     def _settle_hessian_check(self):
         """The check with every multiplier 1 at ``x_start``, if one is owed: also for a solve that stopped before its first Hessian."""
-        owed = self._hessian_unchecked_at
-        if self._hessian is None or owed is None:
+        owed = self._hessian_unchecked_at  # None with no Hessian, or once checked
+        if owed is None:
             return
         ones = np.ones(self.m)
         H = self._evaluated_hessian(self.x_start, ones, False)
