@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import scipy.optimize
 import scipy.sparse as sp
+import scipy.sparse.linalg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -262,6 +263,40 @@ def test_non_finite_derivatives_at_the_start_name_the_callable(kwargs, argument)
     # before: "b: contains NaN", LAPACK's "SVD did not converge" or "KKT matrix contains NaN"
     message = refused(lambda: problem(**kwargs), argument)
     assert "at x0" in message and ("NaN" in message or "inf" in message)
+
+
+def _ball(hess=None):
+    """``x^T x <= 1`` for scipy, with its curvature ``2 v I`` or the term given."""
+    hess = hess if hess is not None else (lambda x, v: 2 * v[0] * np.eye(x.size))
+    return scipy.optimize.NonlinearConstraint(lambda x: [x @ x], -np.inf, 1.0, jac=lambda x: [2 * x], hess=hess)
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument, shape",
+    [
+        # numpy would broadcast each of these into an (n, n) matrix that is not the Hessian
+        (dict(hess=lambda x: 2 * np.ones(3), constraints=[_ball()]), "hess", "(3,)"),
+        (dict(hess=lambda x: 2 * np.ones((3, 1)), constraints=[_ball()]), "hess", "(3, 1)"),
+        (dict(hess=lambda x: sp.csr_array(np.ones((1, 3))), constraints=[_ball()]), "hess", "(1, 3)"),
+        (dict(hess=lambda x: 2 * np.eye(3), constraints=[_ball(lambda x, v: 2 * v[0] * np.ones(3))]), "constraints[0].hess", "(3,)"),
+        (dict(hess=lambda x: 2 * np.eye(3), constraints=[_ball(lambda x, v: 2 * v[0] * np.eye(4))]), "constraints[0].hess", "(4, 4)"),
+        (dict(hess=lambda x: scipy.sparse.linalg.aslinearoperator(np.eye(2))), "hess", "(2, 2)"),
+        (dict(hessp=lambda x, p: np.ones(2)), "hessp", "(2,)"),
+    ],
+)
+def test_minimize_refuses_a_hessian_of_the_wrong_shape_naming_it(kwargs, argument, shape):
+    # before: accepted and broadcast (the solve ran on a wrong Hessian), or numpy's ValueError
+    message = refused(
+        lambda: lg.minimize(lambda x: float((x - 1) @ (x - 1)), np.zeros(3), jac=lambda x: 2 * (x - 1), method="trust-constr", **kwargs),
+        argument,
+    )
+    assert shape in message and "expected (3" in message
+
+
+def test_minimize_takes_a_scalar_hessian_as_that_multiple_of_the_identity():
+    result = lg.minimize(lambda x: float((x - 1) @ (x - 1)), np.zeros(3), jac=lambda x: 2 * (x - 1), hess=lambda x: 2.0, constraints=[_ball()], method="trust-constr")
+    assert result.success and result.derivatives["hessian"] == "exact"
+    np.testing.assert_allclose(result.x, np.full(3, 1 / np.sqrt(3)), rtol=1e-10)
 
 
 def test_a_differenced_gradient_that_is_not_finite_says_so():

@@ -175,14 +175,35 @@ def objective_derivative(objective: CountedObjective, jac, x0, *, lower, upper, 
     raise ProblemError("jac", f"expected a callable, True, False, None or one of {FINITE_DIFFERENCE_NAMES}, got {jac!r}")
 
 
-def as_matrix(H, n):
-    """A Hessian term (dense, sparse, LinearOperator or scalar) as a dense or CSR matrix."""
+def as_matrix(H, n, label: str = "hess"):
+    """A Hessian term (dense, sparse, LinearOperator or scalar ``s``, meaning ``s I``) as an (n, n) dense or CSR matrix.
+
+    Any other shape is refused by name: numpy would broadcast a 1-D return of length n,
+    or an (n, 1) column, into an (n, n) matrix that is not the Hessian, and the solve
+    would go on with wrong curvature (scipy's ``trust-constr`` does the same, or fails
+    later on a product of mismatched shapes).
+    """
     if isinstance(H, LinearOperator):
+        if H.shape != (n, n):
+            raise ProblemError(label, f"returned a LinearOperator of shape {H.shape}, expected ({n}, {n})")
         return H.matmat(np.eye(n))
     if sp.issparse(H):
-        return sp.csr_array(H)
-    H = real_array(H, "hess")
-    return H * np.eye(n) if H.ndim == 0 else np.atleast_2d(H)
+        H = sp.csr_array(H)
+    else:
+        H = real_array(H, label)
+        if H.ndim == 0:
+            return H * np.eye(n)
+    if H.shape != (n, n):
+        raise ProblemError(label, f"returned shape {H.shape}, expected ({n}, {n}): a 2-D array, sparse matrix, LinearOperator or scalar")
+    return H
+
+
+def as_product(Hv, n, label: str = "hessp"):
+    """A Hessian-vector product returned by the user's ``hessp`` as a vector of length n (shape (n,) or (n, 1))."""
+    Hv = real_array(Hv, label)
+    if Hv.size != n or Hv.ndim > 2:
+        raise ProblemError(label, f"returned shape {Hv.shape}, expected ({n},)")
+    return Hv.reshape(-1)
 
 
 def _is_update_strategy(hess) -> bool:
@@ -197,7 +218,7 @@ def _hessian_product(hessp, args, blocks):
     exact_terms = [(rows, term) for rows, kind, term, _, _ in blocks if kind == "exact"]
 
     def product(x, y, v):
-        Hv = real_array(hessp(x, v, *args), "hessp").reshape(-1)
+        Hv = as_product(hessp(x, v, *args), v.size)
         for rows, term in exact_terms:
             Hv = Hv + np.asarray(term(x, np.asarray(y[rows], dtype=float)) @ v, dtype=float).reshape(-1)
         return Hv
@@ -231,7 +252,7 @@ def lagrangian_hessian(*, hess, hessp, args, gradient, exact_gradient, blocks, n
     elif callable(hessp):
         # n Hessian-vector products form the matrix: the KKT solve needs it (up to
         # the dense limit; above, the quasi-Newton model).
-        objective_term = lambda x: np.column_stack([real_array(hessp(x, e, *args), "hessp") for e in np.eye(n)]) if n else np.zeros((0, 0))  # noqa: E731
+        objective_term = lambda x: np.column_stack([as_product(hessp(x, e, *args), n) for e in np.eye(n)]) if n else np.zeros((0, 0))  # noqa: E731
         if n > DENSE_QUASI_NEWTON_LIMIT:
             return _hessian_product(hessp, args, blocks)
     elif hess is None or (isinstance(hess, str) and hess in FINITE_DIFFERENCE_NAMES):
@@ -260,7 +281,7 @@ def lagrangian_hessian(*, hess, hessp, args, gradient, exact_gradient, blocks, n
     def hessian(x, y):
         H = objective_term(x) if objective_term is not None else np.zeros((n, n))
         for rows, term in exact_terms:
-            H = H + as_matrix(term(x, np.asarray(y[rows], dtype=float)), n)
+            H = H + term(x, np.asarray(y[rows], dtype=float))
         if by_differences:
             D = finite_difference_jacobian(lambda z: differenced_gradient(z, y), x, lower=lower, upper=upper)
             H = H + 0.5 * (D + D.T)

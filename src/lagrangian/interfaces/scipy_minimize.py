@@ -45,6 +45,7 @@ from .scipy_derivatives import (
     CountedObjective,
     HessianProduct,
     TracedOrDifferences,
+    as_matrix,
     difference_hessian,
     differences,
     lagrangian_hessian,
@@ -151,7 +152,8 @@ def _constraints(constraints, x0, *, lower, upper, sources, trace=True):
         elif isinstance(con, NonlinearConstraint):
             fun, jac, lo, up = con.fun, (con.jac if callable(con.jac) else None), con.lb, con.ub
             if callable(con.hess):
-                hessian = ("exact", con.hess)
+                label = f"constraints[{k}].hess"
+                hessian = ("exact", lambda x, v, h=con.hess, label=label: as_matrix(h(x, v), x.size, label))
             elif con.hess is not None and not isinstance(con.hess, str):
                 hessian = ("strategy", con.hess)
             else:
