@@ -90,6 +90,18 @@ def test_arguments_scipy_accepts():
     assert out["called_with"] == ["bounds", "callback", "constraints", "hess", "hessp", "jac"]
 
 
+@pytest.mark.parametrize("method", ["SLSQP", "trust-constr"])
+def test_args_that_is_not_a_tuple_is_one_argument_as_in_scipy(method):
+    # scipy: ``if not isinstance(args, tuple): args = (args,)``; a list was unpacked (target 3, scale 4)
+    def objective(x, target, scale=1.0):
+        return scale * float(np.sum((x - np.asarray(target)) ** 2))
+
+    ours = lg.minimize(objective, [0.0, 0.0], args=[3.0, 4.0], method=method, bounds=[(0, 10)] * 2)
+    theirs = scipy_minimize(objective, [0.0, 0.0], args=[3.0, 4.0], method=method, bounds=[(0, 10)] * 2)
+    np.testing.assert_allclose(ours.x, [3.0, 4.0], atol=1e-7)
+    np.testing.assert_allclose(ours.x, theirs.x, atol=1e-5)
+
+
 def test_nfev_counts_every_call_of_fun():
     fun = Recorder(lambda x: (x[0] - 3) ** 2 + math.sin(x[1]))  # math.sin: not traceable, differences
     res = lg.minimize(fun, [0.0, 0.0], bounds=[(-1, 1), (-2, 2)], method="SLSQP")

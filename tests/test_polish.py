@@ -226,3 +226,15 @@ def test_a_vertex_with_more_active_rows_than_variables_is_reached_with_right_sig
     assert np.all(s.y >= 0)  # every row is at its upper side: y >= 0 there
     check = check_solution(qp, s.x, s.y, s.z, tol=1e-12)
     assert check["ok"], check
+
+
+def test_a_polish_where_the_derivatives_overflow_is_skipped_not_an_svd_error():
+    # min log(x0) + x1^2 s.t. x0 + x1 >= 0.5 is unbounded below as x0 -> 0+: the polish was
+    # handed a gradient of -1/x0 = -inf there and LAPACK raised "SVD did not converge".
+    with np.errstate(all="ignore"):
+        r = lg.minimize(lambda x: np.log(x[0]) + x[1] ** 2, [1.0, 1.0], constraints={"type": "ineq", "fun": lambda x: x[0] + x[1] - 0.5})
+    assert not r.success and np.isfinite(r.fun)
+    # directly: a candidate point whose gradient is not finite is not polished
+    p = lg.Problem(lambda x: float(np.log(x[0])), [1.0], gradient=lambda x: 1 / x, hessian=lambda x, y: np.array([[-1 / x[0] ** 2]]), bounds=([0.0], [1.0]))
+    with np.errstate(all="ignore"):
+        assert polish(p, np.array([1e-320]), np.zeros(0), np.array([1e300]), 1e-8) is None

@@ -118,6 +118,9 @@ def test_a_factorization_of_a_complex_system_cannot_return_a_wrong_answer():
         (scipy.optimize.Bounds(0, [1, 2]), 2, [0, 0], [1, 2]),
         ([(0, 1)], 1, [0], [1]),
         ((0, 1), 1, [0], [1]),
+        ((np.array([0.6, 1.0]), None), 2, [0.6, 1], [np.inf, np.inf]),  # a NumPy array next to None is lb
+        (([0, 0], None), 2, [0, 0], [np.inf, np.inf]),  # (0, 0) as a pair would fix x0: lb
+        ([(None, None), None], 2, [-np.inf] * 2, [np.inf] * 2),  # both readings agree
     ],
 )
 def test_accepted_bound_forms_read_one_way(bounds, n, lower, upper):
@@ -144,11 +147,22 @@ def test_accepted_bound_forms_read_one_way(bounds, n, lower, upper):
         (scipy.optimize.Bounds([0, 2], [1, 1]), 2, "less than the corresponding lower bound: variable 1 has lower"),
         ((np.inf, None), 2, "lower bound of +inf"),
         ([[[0, 1]], [[2, 3]]], 2, "entry 0"),
+        # a pair next to None at n = 2: one pair per variable (x0 in [0.6, 1]) or (lb, ub) (x0 >= 0.6, x1 >= 1)
+        ([(0.6, 1), None], 2, "reads two ways"),
+        ([None, (0.6, 1)], 2, "reads two ways"),
     ],
 )
 def test_unaccepted_or_ambiguous_bounds_are_refused(bounds, n, words):
     message = refused(lambda: read_bounds(bounds, n), "bounds")
     assert words in message
+
+
+@pytest.mark.parametrize("bounds", [[(0.6, 1), None], [None, (0.6, 1)]])
+def test_minimize_refuses_a_pair_next_to_none_as_problem_does(bounds):
+    # before: read as (lb, ub) at n = 2 only (x1 >= 1, success=True); scipy raises TypeError
+    objective = lambda x: float((x - 0.5) @ (x - 0.5))  # noqa: E731
+    for call in (lambda: lg.minimize(objective, [0.65, 0.65], bounds=bounds), lambda: lg.Problem(objective, [0.65, 0.65], bounds=bounds)):
+        assert "(lb, ub) (x0 in [" in refused(call, "bounds")
 
 
 @pytest.mark.parametrize(
@@ -558,3 +572,10 @@ def test_constraint_constructors_refuse_garbage_callables_and_names(value, which
         return  # no Jacobian: differences
     kwargs = {"fun": lambda x: x, which: value}
     _names_an_argument(lambda: lg.Equality(kwargs.pop("fun"), **kwargs) if which != "fun" else lg.Equality(value), which)
+
+
+@pytest.mark.parametrize("A", [np.ones((1, 3)), np.ones(3), sp.csr_array(np.ones((2, 3)))])
+def test_minimize_refuses_a_linear_constraint_with_the_wrong_number_of_columns(A):
+    # before: numpy's "matmul: Input operand 1 has a mismatch in its core dimension"
+    message = refused(lambda: lg.minimize(lambda x: float(x @ x), [1.0, 1.0], constraints=scipy.optimize.LinearConstraint(A, 0, 1)), "constraints[0]")
+    assert "expected (rows, 2)" in message

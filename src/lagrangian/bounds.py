@@ -24,9 +24,9 @@ one pair ``[(lo, hi)]``             the same interval for every variable (scipy
 Refused: NaN, complex numbers, strings, ragged or deeper nesting, a lower bound
 above its upper bound, a lower bound of ``+inf`` or an upper bound of ``-inf``.
 
-The one ambiguous shape
------------------------
-The two sequence forms overlap only at ``n = 2``, for two entries of two numbers
+The ambiguous shapes
+--------------------
+The two sequence forms overlap only at ``n = 2``. First, for two entries of two numbers
 each, ``[[a, b], [c, d]]``: as pairs it says ``x_0 in [a, b], x_1 in [c, d]``
 (scipy's reading); as ``(lb, ub)`` it says ``x_0 in [a, c], x_1 in [b, d]``.
 The rule:
@@ -41,6 +41,12 @@ The rule:
 3. If the readings agree (``b == c``), or exactly one is left, it is used.
    Otherwise :class:`~lagrangian.errors.ProblemError`: the message shows both
    readings; ``scipy.optimize.Bounds(lb, ub)`` says which one is meant.
+
+The same holds at ``n = 2`` for a pair next to ``None``, ``[(a, b), None]``: one pair
+per variable with ``None`` for a free one (``x_0 in [a, b]``, a form scipy itself
+refuses), or ``(lb, ub)`` (``a <= x_0, b <= x_1``). Both entry points refuse it
+with both readings in the message, unless the pair is a NumPy array (rule 1), is
+written ``(a, a)`` (rule 2: then it is ``lb``), or the readings agree.
 
 So ``Problem(..., bounds=[(0, 1), (2, 3)])`` with two variables is an error,
 ``[(0, 1), (2, 3), (4, 5)]`` with three is three pairs, and ``([0, 0], [5, 5])``
@@ -163,6 +169,30 @@ def _interval_text(lower, upper) -> str:
     return ", ".join(f"x{i} in [{lo:g}, {hi:g}]" for i, (lo, hi) in enumerate(zip(lower, upper)))
 
 
+def _pair_and_none_at_two(items, shapes, n: int) -> bool:
+    """``[(lo, hi), None]`` or ``[None, (lo, hi)]`` at n = 2, the pair not a NumPy array: the second ambiguous shape."""
+    return n == 2 and sorted(map(str, shapes)) == ["('vector', 2)", "none"] and not any(isinstance(item, np.ndarray) for item in items)
+
+
+def _pair_or_lower_upper(items, n: int):
+    """The second ambiguous shape (module docstring): ``(lb, ub)``, or one pair per variable with None for a free one."""
+    pair = next(list(item) for item in items if item is not None)
+    as_pairs = _pairs([(None, None) if item is None else item for item in items], n)
+    as_lower_upper = _lower_upper(items, n)
+    # as rule 2: a pair written (lo, lo) would fix its variable, which nobody spells this way
+    readings = (as_lower_upper,) if _written_alike(pair[:1], pair[1:]) else (as_pairs, as_lower_upper)
+    valid = [box for box in readings if empty_interval(*box) is None]
+    if len(valid) == 2 and not (np.array_equal(as_pairs[0], as_lower_upper[0]) and np.array_equal(as_pairs[1], as_lower_upper[1])):
+        shown = [None if item is None else [None if v is None else float(v) for v in item] for item in items]
+        raise ProblemError(
+            _ARGUMENT,
+            f"{shown} with n = 2 variables reads two ways: as one (lower, upper) pair per variable, None for no bound "
+            f"({_interval_text(*as_pairs)}), or as (lb, ub) ({_interval_text(*as_lower_upper)}); "
+            "pass scipy.optimize.Bounds(lb, ub), or (None, None) for a free variable's pair, to say which",
+        )
+    return valid[0] if valid else as_lower_upper  # an empty box is reported by the caller's check
+
+
 def _ambiguous(bounds, items, n: int):
     """The 2x2 form at n = 2: the module docstring's rule."""
     if not isinstance(bounds, np.ndarray) and all(isinstance(item, np.ndarray) for item in items):
@@ -226,6 +256,8 @@ def read_bounds(bounds, n: int, *, pairs: bool = False) -> tuple[np.ndarray, np.
         as_lower_upper = len(items) == 2 and all(s in ("none", "number") or s == ("vector", n) for s in shapes)
         if as_pairs and as_lower_upper:
             lower, upper = _pairs(items, n) if pairs else _ambiguous(bounds, items, n)
+        elif as_lower_upper and _pair_and_none_at_two(items, shapes, n):
+            lower, upper = _pair_or_lower_upper(items, n)
         elif as_pairs:
             lower, upper = _pairs(items, n)
         elif as_lower_upper:

@@ -148,6 +148,8 @@ def _constraints(constraints, x0, *, lower, upper, sources, trace=True):
             lo, up, hessian = 0.0, (0.0 if kind == "eq" else np.inf), ("unknown", None)
         elif isinstance(con, LinearConstraint):
             A = sp.csr_array(con.A) if sp.issparse(con.A) else np.atleast_2d(np.asarray(con.A, dtype=float))
+            if A.ndim != 2 or A.shape[1] != x0.size:
+                raise ProblemError(f"constraints[{k}]", f"LinearConstraint's A has shape {A.shape}, expected (rows, {x0.size}) for x0 of {x0.size} entries")
             fun, jac, lo, up, hessian = (lambda x, A=A: A @ x), (lambda x, A=A: A), con.lb, con.ub, ("linear", None)
         elif isinstance(con, NonlinearConstraint):
             fun, jac, lo, up = con.fun, (con.jac if callable(con.jac) else None), con.lb, con.ub
@@ -356,7 +358,8 @@ def minimize(
         raise ProblemError("method", f"expected 'interior-point', 'newton-kkt', a scipy method name or a callable, got {method!r}")
     solver = _OWN_METHODS.get(method_key, interior_point)
     x0 = real_vector(x0, "x0", at_least_1d=True)
-    args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
+    # scipy: anything but a tuple is one argument (a list is not unpacked)
+    args = args if isinstance(args, tuple) else (args,)
     n = x0.size
     constraints = _as_list(constraints)
     # scipy's reading: a sequence of two-entry sequences is only ever (min, max) pairs.

@@ -108,10 +108,14 @@ def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STE
             K = np.zeros((Hf.shape[0] + rows.size,) * 2)  # [[H, Jf^T], [Jf, 0]]
             K[: Hf.shape[0], : Hf.shape[0]], K[: Hf.shape[0], Hf.shape[0] :], K[Hf.shape[0] :, : Hf.shape[0]] = Hf, Jf.T, Jf
             rhs = -np.concatenate([g[free] + Jf.T @ y[rows] + H[:, held] @ move[held], r])
+            if not (np.isfinite(K).all() and np.isfinite(rhs).all()):
+                return None  # derivatives that overflowed here (LAPACK's SVD would fail on them): no polish
             step = np.linalg.lstsq(K, rhs, rcond=None)[0]
             dx, dy = step[: Hf.shape[0]], step[Hf.shape[0] :]
             y[rows] += dy
         else:
+            if not (np.isfinite(Jf).all() and np.isfinite(r).all()):
+                return None
             dx = least_squares_multipliers(Jf.T, r) if rows.size else np.zeros(int(free.sum()))
         if not np.all(np.isfinite(dx)):
             return None
@@ -123,6 +127,8 @@ def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STE
     g = problem.gradient(x)
     J_all = _dense(problem.jacobian(x, dense=True)) if problem.m else np.zeros((0, problem.n))
     J = J_all[rows]
+    if not (np.isfinite(g).all() and np.isfinite(J_all).all()):
+        return None
     y = np.zeros(problem.m)
     if rows.size:
         y[rows] = least_squares_multipliers(J[:, free], g[free])
