@@ -1,5 +1,7 @@
 """The structure-aware solver: right path for each structure, right answers, typed errors."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -342,6 +344,49 @@ def test_scaled_kkt_factorization_rejects_a_singular_matrix():
     F = lg_kkt.factorize_kkt(H, J)
     with pytest.raises(SingularMatrixError):
         F.solve(np.array([0.0, 0.0, 0.0, 1.0, 2.0]))
+
+
+def _polak3_newton_matrix():
+    """CUTEst POLAK3's Newton matrix at the interior point's 158th solve (tests/data): ``H``, ``J``,
+    the barrier diagonal (entries from 5e-5 to 1e17), the right-hand side, and the equilibration
+    the run had carried over from the matrices before it."""
+    data = np.load(Path(__file__).parent / "data" / "polak3_newton_matrix.npz")
+    H, J, diagonal = data["H"], data["J"], data["diagonal"]
+    K = np.block([[H + np.diag(diagonal), J.T], [J, np.zeros((J.shape[0],) * 2)]])
+    return sp.csr_array(H), sp.csr_array(J), diagonal, data["rhs"], data["scale"], float(data["barrier"]), K
+
+
+def test_a_solve_whose_scaled_test_hides_a_wrong_row_is_refused():
+    # With the carried-over scaling the factorization reported inertia (22, 10, 0) and a
+    # "solution" leaving |r| = 29 against |b| = 1, which the scaled normwise test passed: the
+    # interior point then took 700 steps of 6e-10. K's true inertia is (18, 14, 0).
+    H, J, diagonal, rhs, carried, _, K = _polak3_newton_matrix()
+    eigenvalues = np.linalg.eigvalsh(K)
+    assert (int((eigenvalues > 0).sum()), int((eigenvalues < 0).sum())) == (18, 14)
+    pattern = lg_kkt.kkt_pattern(H, J)
+    pattern._scale = carried.copy()  # the state the run had reached
+    F = pattern.factor(diagonal, 0.0, singular_residual=1e-5)
+    try:
+        x = F.solve(rhs)
+    except SingularMatrixError:
+        return
+    np.testing.assert_allclose(x, np.linalg.solve(K, rhs), rtol=1e-6, atol=1e-8)
+
+
+def test_a_new_matrix_is_equilibrated_afresh_and_its_inertia_corrected():
+    # Through the interior point's regularizing solve, after a different matrix on the same
+    # pattern: the answer does not depend on that earlier matrix, and the inertia is right.
+    H, J, diagonal, rhs, _, barrier, K = _polak3_newton_matrix()
+    alone, info = lg_kkt.InertiaCorrection(singular_residual=1e-5).solve(H, J, rhs, barrier=barrier, diagonal=diagonal)
+    correction = lg_kkt.InertiaCorrection(singular_residual=1e-5)
+    correction.solve(H, J, rhs, barrier=barrier, diagonal=1e10 * diagonal + 1e-6)
+    after, info_after = correction.solve(H, J, rhs, barrier=barrier, diagonal=diagonal)
+    assert info.primal_regularization > 0 and info.inertia == (H.shape[0], J.shape[0], 0)
+    n = H.shape[0]
+    shifted = K + np.diag(np.concatenate([np.full(n, info.primal_regularization), np.zeros(J.shape[0])]))
+    np.testing.assert_allclose(alone, np.linalg.solve(shifted, rhs), rtol=1e-8, atol=1e-10)
+    assert info_after.primal_regularization > 0
+    np.testing.assert_allclose(after[: n], np.linalg.solve(K + np.diag(np.concatenate([np.full(n, info_after.primal_regularization), np.zeros(J.shape[0])])), rhs)[: n], rtol=1e-8, atol=1e-10)
 
 
 @pytest.mark.parametrize("form", ["csr", "csr-int64", "csc", "dense"])

@@ -138,8 +138,7 @@ class KKTPattern:
 
         The comparison is of the coordinates of the stored entries, so a matrix
         that dropped an entry which became zero counts as a new pattern. The
-        next :meth:`factor` then reuses the ordering, the elimination tree and the
-        last scaling.
+        next :meth:`factor` then reuses the ordering and the elimination tree.
         """
         H, J = as_csr(H), as_csr(J)
         shape_H, shape_J, *structure = self._structure
@@ -148,6 +147,7 @@ class KKTPattern:
         if not all(np.array_equal(a, b) for a, b in zip(structure, (H.indptr, H.indices, J.indptr, J.indices))):
             return False
         self._fill(H, J)
+        self._scale = None  # a new matrix is equilibrated afresh (see factor)
         return True
 
     def matrix(self, values) -> sp.csc_array:
@@ -177,6 +177,16 @@ class KKTPattern:
         self._values_matrix.data[:] = values
         self._magnitude_matrix.data[:] = magnitude
         return F, self._values_matrix, self._magnitude_matrix
+
+    def _balanced(self, magnitude, scale, within: float = 10.0) -> bool:
+        """Whether every nonzero row of ``S |K| S`` has its largest entry within a factor ``within`` of 1."""
+        largest = scale * self._column_maxima(magnitude, scale)
+        largest = largest[largest > 0]
+        return bool(largest.size == 0 or (largest.max() <= within and largest.min() >= 1.0 / within))
+
+    def restart_equilibration(self):
+        """Make the next :meth:`factor` equilibrate from scratch (five sweeps), not from the last scaling."""
+        self._scale = None
 
     def equilibration(self, values, iterations: int = 5, start=None) -> np.ndarray:
         r"""Ruiz scaling: ``s`` with every row of ``diag(s) K diag(s)`` near unit max-norm.
@@ -232,11 +242,15 @@ class KKTPattern:
             values[self.diagonal[self.n:]] -= dual_diagonal
         if not np.isfinite(values).all():
             raise ProblemError("KKT matrix", "contains NaN or infinite entries")
-        # Successive interior-point matrices differ on the diagonal only: one sweep from
-        # the last scaling balances the new one about as well as five from scratch (the
-        # Maros-Meszaros counts are the same with one sweep or two).
+        # A new matrix (refill) is equilibrated from scratch, so that its solves do not
+        # depend on the matrices before it: a scaling carried over from the previous Newton
+        # matrix left rows of CUTEst POLAK3 at 1e-2 of unit size, and 700 steps of 6e-10
+        # followed. The retries of one solve differ from the last factorization only on the
+        # diagonal: one sweep from its scaling, unless that leaves a row unbalanced.
         magnitude = np.abs(values)
-        scale = self._equilibrated(magnitude, 5, None) if self._scale is None else self._equilibrated(magnitude, 1, self._scale)
+        scale = None if self._scale is None else self._equilibrated(magnitude, 1, self._scale)
+        if scale is None or not self._balanced(magnitude, scale):
+            scale = self._equilibrated(magnitude, 5, None)
         self._scale = scale
         scaled = self._congruence(values, scale)
         scaled_magnitude = np.abs(scaled)
@@ -297,6 +311,7 @@ class DenseKKT(KKTPattern):
         K[:n, :n] = H.toarray() if sp.issparse(H) else H
         K[n:, :n] = J.toarray() if sp.issparse(J) else J
         K[:n, n:] = K[n:, :n].T
+        self._scale = None  # a new matrix is equilibrated afresh (see factor)
         return True
 
     def matrix(self, values) -> np.ndarray:
@@ -425,6 +440,9 @@ class InertiaCorrection:
                     F = LowRankCorrectedFactorization(F, *low_rank)
                 return F.solve(rhs), inertia, False, F
             except SingularMatrixError:
+                # The equilibration carried over from earlier matrices may be what lost the
+                # rows (CUTEst POLAK3): every later factorization starts from a fresh one.
+                pattern.restart_equilibration()
                 continue
         # Correct inertia for the shifted matrix, but the unshifted one is singular:
         # J is rank-deficient.

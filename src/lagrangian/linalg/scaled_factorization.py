@@ -40,7 +40,8 @@ class ScaledFactorization:
 
     The answer is then checked by its normwise backward error in the scaled
     space, ``||S r|| / (||S K S|| ||S^{-1} x|| + ||S b||)``, against the
-    factorization's ``accept_residual``: a singular ``K`` shows up as a solve that
+    factorization's ``accept_residual``, and in the user's rows
+    (:meth:`_grossly_wrong`): a singular ``K`` shows up as a solve that
     refinement cannot make small, and raises
     :class:`~lagrangian.errors.SingularMatrixError` instead of answering.
     """
@@ -51,6 +52,9 @@ class ScaledFactorization:
 
     #: Every row solved to ten digits of its own size (componentwise backward error).
     rounding_componentwise = 1e-10
+
+    #: IPOPT's ``residual_ratio_singular``: past it, in both measures of :meth:`_grossly_wrong`, a solve is no answer.
+    gross_residual = 1e-5
 
     def __init__(self, factorization, scale, matrix, magnitude, scaled_norm):
         self.factorization, self.scale, self.matrix, self.magnitude = factorization, scale, matrix, magnitude
@@ -65,10 +69,11 @@ class ScaledFactorization:
     def singular(self) -> bool:
         return self.factorization.singular
 
-    def _rows_accurate(self, b, x, r) -> bool:
+    def _rows_accurate(self, b, x, r, bound: float | None = None) -> bool:
         r"""Whether the componentwise backward error :math:`\max_i |r_i| / (|K| |x| + |b|)_i`
-        (Oettli & Prager 1964) is at most ``rounding_componentwise``."""
-        return bool((np.abs(r) <= self.rounding_componentwise * (self._magnitude_times(np.abs(x)) + np.abs(b))).all())
+        (Oettli & Prager 1964) is at most ``bound`` (default ``rounding_componentwise``)."""
+        bound = self.rounding_componentwise if bound is None else bound
+        return bool((np.abs(r) <= bound * (self._magnitude_times(np.abs(x)) + np.abs(b))).all())
 
     # The three operations the refinement below is made of; LowRankCorrectedFactorization
     # overrides them to refine against a low-rank corrected K with the same loop.
@@ -120,7 +125,35 @@ class ScaledFactorization:
                 "singular or too ill-conditioned for this right-hand side",
                 pivot=self.factorization.pivot_ratio,
             )
+        if self._grossly_wrong(b, x, residual, unscaled):
+            raise SingularMatrixError(
+                f"KKT solve left a residual of {unscaled:.2e} (right-hand side {np.abs(b).max(initial=0.0):.2e}) in rows "
+                "that the scaled test weighed as nothing: the scaling or the factorization has lost those rows",
+                pivot=self.factorization.pivot_ratio,
+            )
         return x
+
+    def _grossly_wrong(self, b, x, r, unscaled) -> bool:
+        r"""Whether a solve that passed the scaled normwise test is still wrong in the user's rows.
+
+        The scaled test weighs each row by ``S``; where ``S`` is extreme (a barrier term
+        of 1e17 next to Hessian rows of 1e2, or an equilibration carried over from such
+        a matrix) a component of ``S^{-1} x`` can dominate its denominator and hide a
+        residual as large as the right-hand side in another row. CUTEst POLAK3 took
+        700 steps of 6e-10 that way, each leaving ``|r| = 44`` against ``|b| = 1``. A solve
+        is rejected when both of these exceed ``gross_residual``: IPOPT's residual ratio
+        ``||r|| / (min(||x||, 1e6 ||b||) + ||b||)`` (its ``residual_ratio_singular``,
+        infinity norms) and the componentwise backward error
+        ``max_i |r_i| / (|K| |x| + |b|)_i`` (Oettli & Prager 1964). Either alone
+        misjudges accurate solves: IPOPT's at rows with barrier terms of 1e17, whose
+        rounding alone is large in absolute terms; the componentwise one at rows whose
+        own terms cancel.
+        """
+        if unscaled == 0.0:
+            return False
+        size_b = np.abs(b).max(initial=0.0)
+        ratio = unscaled / (min(np.abs(x).max(initial=0.0), 1e6 * size_b) + size_b)
+        return bool(ratio > self.gross_residual) and not self._rows_accurate(b, x, r, self.gross_residual)
 
 
 class LowRankCorrectedFactorization(ScaledFactorization):
