@@ -137,6 +137,22 @@ def test_options_callback_and_stop():
         lg.minimize(hs71_objective, HS71_X0, options={"colour": "red"}, **HS71)
 
 
+def test_a_trust_constr_callback_reads_its_progress_fields():
+    # a callback written for scipy's trust-constr reads state.constr_violation and state.optimality
+    # (before: AttributeError, the state had x, fun, nit and niter only)
+    seen = []
+
+    def callback(xk, state):
+        seen.append((state.nit, state.constr_violation, state.optimality, state.barrier_parameter))
+        return False
+
+    res = lg.minimize(hs71_objective, HS71_X0, method="trust-constr", callback=callback, **HS71)
+    assert res.success and [s[0] for s in seen] == list(range(res.nit + 1))
+    # HS71 starts 11 away from its equality (x0 pushed inside the bounds); the last iterate is feasible to 1e-5 before the polish
+    assert seen[0][1] > 10 and seen[-1][1] <= 1e-5
+    assert seen[-1][2] < 1e-3 * seen[0][2] and seen[0][3] > seen[-1][3] > 0
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

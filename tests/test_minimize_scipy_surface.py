@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.optimize import Bounds, LinearConstraint, NonlinearConstraint, OptimizeWarning
+from scipy.optimize import Bounds, LinearConstraint, NonlinearConstraint, OptimizeWarning, rosen
 from scipy.optimize import minimize as scipy_minimize
 
 import lagrangian as lg
@@ -299,3 +299,26 @@ def test_hessp_above_the_dense_limit_takes_the_matrix_free_path():
     # Stationarity: 2 (x - c) + x^3 + y = 0 for every i, with one multiplier y.
     np.testing.assert_allclose(jac(res.x) + res.multipliers[0][0], 0.0, atol=1e-6)
     assert res.x.sum() == pytest.approx(1.0, abs=1e-8)
+
+
+@pytest.mark.parametrize(
+    "options, iterations",
+    [({"maxiter": np.inf}, None), ({"maxiter": -1}, 0), ({"maxiter": 0}, 0), ({"maxfev": np.inf}, None)],
+)
+def test_iteration_and_evaluation_limits_read_as_scipy_reads_them(options, iterations):
+    # before: int(inf) raised OverflowError, and -1 was refused; scipy reads inf as no limit, -1 as 0
+    res = lg.minimize(rosen, [-1.2, 1.0], bounds=[(-2, 2)] * 2, method="trust-constr", options=options)
+    if iterations is None:
+        assert res.success
+        np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-6)
+    else:
+        assert res.nit == iterations and not res.success
+        np.testing.assert_array_equal(res.x, [-1.2, 1.0])
+
+
+@pytest.mark.parametrize("kwargs", [dict(tol=0), dict(options={"gtol": 0.0})])
+def test_tol_zero_asks_for_the_tightest_tolerance(kwargs):
+    # before: ProblemError "tol: expected a positive number"; scipy runs to its own limits
+    res = lg.minimize(rosen, [-1.2, 1.0], bounds=[(-2, 2)] * 2, method="trust-constr", **kwargs)
+    np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-7)
+    assert res.kkt["stationarity"] <= 1e-8 or not res.success

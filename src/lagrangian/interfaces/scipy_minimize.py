@@ -194,7 +194,15 @@ def _callback(callback):
         parameters = [p for p in inspect.signature(callback).parameters.values() if p.default is p.empty]
     except (TypeError, ValueError):
         parameters = []
-    state = lambda record, x: OptimizeResult(x=x, fun=record.objective, nit=record.iteration, niter=record.iteration)  # noqa: E731
+
+    def state(record, x):
+        """The iterate as scipy's callbacks see it, with trust-constr's progress fields a callback reads."""
+        return OptimizeResult(
+            x=x, fun=record.objective, nit=record.iteration, niter=record.iteration,
+            constr_violation=record.primal, optimality=record.dual, tr_radius=record.step_norm,
+            barrier_parameter=record.barrier, method="tr_interior_point",
+        )  # fmt: skip
+
     if [p.name for p in parameters] == ["intermediate_result"]:
         return lambda record, x: callback(intermediate_result=state(record, x))
     if len(parameters) == 2:
@@ -260,7 +268,8 @@ def _solver_options(options, tol, method_key=None):
             if key == "verbose":
                 value = value >= 2
             if _OPTIONS[key] in ("max_iterations", "max_evaluations"):
-                value = int(value)
+                # as scipy: inf is no limit, a negative count is none at all
+                value = 2**53 if value == np.inf else max(int(value), 0)
             if _OPTIONS[key] == "log":
                 value = bool(value)
             solver_options[_OPTIONS[key]] = value
@@ -268,6 +277,9 @@ def _solver_options(options, tol, method_key=None):
             warnings.warn(f"Unknown solver options: {key}", OptimizeWarning, stacklevel=3)
     if tol is not None:
         solver_options["tol"] = tol
+    if solver_options.get("tol") == 0:
+        # scipy runs tol=0 to its own limits; here it is the tightest tolerance there is
+        solver_options["tol"] = np.finfo(float).eps
     return solver_options
 
 
@@ -323,10 +335,13 @@ def minimize(
         evaluated outside the bounds (``keep_feasible`` holds for every bound).
     constraints : dict, LinearConstraint, NonlinearConstraint, a sequence of them, or None
     tol : float, optional
-        Tolerance on the scaled KKT error (default 1e-8).
+        Tolerance on the scaled KKT error (default 1e-8); 0 asks for the tightest
+        there is (machine epsilon: the solve then usually ends ACCEPTABLE, its
+        residuals at rounding level but not below it).
     options : dict, optional
         ``maxiter`` (default: the interior point's 3000, or scipy's default for
-        the method named: 1000 for trust-constr, 100 for SLSQP),
+        the method named: 1000 for trust-constr, 100 for SLSQP; as in scipy,
+        ``np.inf`` is no limit and a negative count is 0),
         ``disp``/``verbose`` (print the iteration log), ``gtol``
         (same as ``tol``), ``max_time`` (seconds), ``max_evaluations``/``maxfev``/
         ``maxfun``, ``mu_init``. Other scipy options are accepted and ignored;
