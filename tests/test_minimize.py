@@ -298,3 +298,22 @@ def test_a_tolerance_below_the_differences_accuracy_ends_acceptable_not_grinding
     res = lg.minimize(fun, x0, bounds=[(lo, hi)] * n, tol=1e-12)
     assert res.derivatives["gradient"] == "computation graph" and res.success
     assert DIFFERENCE_ACCURACY == pytest.approx(np.finfo(float).eps ** (2 / 3))
+
+
+def test_a_convex_qp_through_minimize_calls_the_callback_and_stops_on_request():
+    # a convex QP goes to Mehrotra's method: it too calls the callback at every iterate and
+    # stops when it raises StopIteration (before: never called, the solve ran to the end)
+    seen = []
+
+    def callback(intermediate_result):
+        seen.append(intermediate_result.fun)
+        if len(seen) == 2:
+            raise StopIteration
+
+    quadratic = dict(fun=lambda x: float(x @ x - x[0]), x0=[0.3, 0.3], jac=lambda x: 2 * x - np.array([1.0, 0.0]), hess=lambda x: 2 * np.eye(2),
+                     constraints=LinearConstraint([[1.0, 1.0]], 1.0, np.inf))  # fmt: skip
+    res = lg.minimize(**quadratic, callback=callback)
+    assert res.status_name == "STOPPED" and not res.success and len(seen) == 2
+    full = lg.minimize(**quadratic, callback=lambda xk: seen.append(xk))
+    assert full.success and len(seen) - 2 >= full.nit >= 1
+    np.testing.assert_allclose(full.x, [0.75, 0.25], atol=1e-9)

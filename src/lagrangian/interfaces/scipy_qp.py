@@ -32,7 +32,7 @@ from ..qp import QuadraticProgram, solve_qp
 
 __all__ = ["solve_if_quadratic", "is_positive_semidefinite"]
 
-_CONVEX_OPTIONS = ("tol", "max_iterations", "max_time", "log")
+_CONVEX_OPTIONS = ("tol", "max_iterations", "max_time", "log", "callback")
 
 
 def is_positive_semidefinite(P) -> bool:
