@@ -133,6 +133,12 @@ def test_trust_constr_status_and_fields_agree_with_scipy_trust_constr():
         np.testing.assert_allclose(mine, scipys, atol=1e-6)
     assert ours.constr_violation <= 1e-8
     np.testing.assert_allclose(ours.lagrangian_grad, theirs.lagrangian_grad, atol=1e-6)
+    # the Jacobians as scipy gives a dense Jacobian's: arrays that np.allclose and np.vstack take
+    # (before: CSR arrays; np.vstack made an object array of them)
+    for mine, scipys in zip(ours.jac, theirs.jac):
+        assert type(mine) is type(scipys) is np.ndarray
+        np.testing.assert_allclose(mine, scipys, atol=1e-5)
+    assert np.vstack(ours.jac).dtype == float
 
 
 def test_slsqp_codes_and_maxcv():

@@ -198,6 +198,10 @@ def _violation(values, lower, upper) -> float:
     return float(max(np.max(lower - values), np.max(values - upper), 0.0))
 
 
+#: Above this many entries trust-constr's ``res.jac`` holds sparse (CSR) Jacobians.
+_DENSE_JACOBIAN_ENTRIES = 10**6
+
+
 def method_fields(method, solution, problem, *, gradient, lower, upper, started) -> dict:
     """The fields scipy's ``method`` puts on its result, computed at ``solution`` of ``problem``.
 
@@ -216,7 +220,9 @@ def method_fields(method, solution, problem, *, gradient, lower, upper, started)
     if method != "trust-constr":
         return fields
     constr, jac, v = [], [], []
-    J = problem.jacobian(x) if problem.m else None
+    # dense, as trust-constr returns a dense Jacobian's (np.allclose and np.vstack work on them),
+    # unless it would be large
+    J = problem.jacobian(x, dense=problem.m * problem.n <= _DENSE_JACOBIAN_ENTRIES) if problem.m else None
     for name, rows in problem.slices.items():
         constr.append(values[rows])
         jac.append(J[rows] if J is not None else None)
