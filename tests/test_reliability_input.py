@@ -121,6 +121,7 @@ def test_a_factorization_of_a_complex_system_cannot_return_a_wrong_answer():
         ((np.array([0.6, 1.0]), None), 2, [0.6, 1], [np.inf, np.inf]),  # a NumPy array next to None is lb
         (([0, 0], None), 2, [0, 0], [np.inf, np.inf]),  # (0, 0) as a pair would fix x0: lb
         ([(None, None), None], 2, [-np.inf] * 2, [np.inf] * 2),  # both readings agree
+        (([0.6, 1], None), 2, [0.6, 1], [np.inf, np.inf]),  # a tuple is (lb, ub), the form's own spelling
     ],
 )
 def test_accepted_bound_forms_read_one_way(bounds, n, lower, upper):

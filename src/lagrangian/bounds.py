@@ -42,11 +42,13 @@ The rule:
    Otherwise :class:`~lagrangian.errors.ProblemError`: the message shows both
    readings; ``scipy.optimize.Bounds(lb, ub)`` says which one is meant.
 
-The same holds at ``n = 2`` for a pair next to ``None``, ``[(a, b), None]``: one pair
-per variable with ``None`` for a free one (``x_0 in [a, b]``, a form scipy itself
+The same holds at ``n = 2`` for a list of a pair and ``None``, ``[(a, b), None]``: one
+pair per variable with ``None`` for a free one (``x_0 in [a, b]``, a form scipy itself
 refuses), or ``(lb, ub)`` (``a <= x_0, b <= x_1``). Both entry points refuse it
 with both readings in the message, unless the pair is a NumPy array (rule 1), is
-written ``(a, a)`` (rule 2: then it is ``lb``), or the readings agree.
+written ``(a, a)`` (rule 2: then it is ``lb``), or the readings agree. Written as a
+tuple, ``([a, b], None)`` or ``(None, [a, b])``, it is ``(lb, ub)``, the form's own
+spelling.
 
 So ``Problem(..., bounds=[(0, 1), (2, 3)])`` with two variables is an error,
 ``[(0, 1), (2, 3), (4, 5)]`` with three is three pairs, and ``([0, 0], [5, 5])``
@@ -170,7 +172,7 @@ def _interval_text(lower, upper) -> str:
 
 
 def _pair_and_none_at_two(items, shapes, n: int) -> bool:
-    """``[(lo, hi), None]`` or ``[None, (lo, hi)]`` at n = 2, the pair not a NumPy array: the second ambiguous shape."""
+    """``[(lo, hi), None]`` or ``[None, (lo, hi)]`` at n = 2 (a list: a tuple is ``(lb, ub)``), the pair not a NumPy array: the second ambiguous shape."""
     return n == 2 and sorted(map(str, shapes)) == ["('vector', 2)", "none"] and not any(isinstance(item, np.ndarray) for item in items)
 
 
@@ -256,7 +258,7 @@ def read_bounds(bounds, n: int, *, pairs: bool = False) -> tuple[np.ndarray, np.
         as_lower_upper = len(items) == 2 and all(s in ("none", "number") or s == ("vector", n) for s in shapes)
         if as_pairs and as_lower_upper:
             lower, upper = _pairs(items, n) if pairs else _ambiguous(bounds, items, n)
-        elif as_lower_upper and _pair_and_none_at_two(items, shapes, n):
+        elif as_lower_upper and not isinstance(bounds, tuple) and _pair_and_none_at_two(items, shapes, n):
             lower, upper = _pair_or_lower_upper(items, n)
         elif as_pairs:
             lower, upper = _pairs(items, n)
