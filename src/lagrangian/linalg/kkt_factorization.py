@@ -16,7 +16,9 @@ the numerics every solver uses to solve with
 - Each factorization is of the Ruiz-equilibrated matrix ``S K S`` plus a small
   quasidefinite shift ``dq diag(I, -I)`` (Vanderbei 1995), so that ``L D L^T`` needs no
   pivoting and ``D``'s signs are the inertia; :class:`ScaledFactorization` undoes the
-  scaling and refines every solve against the unshifted ``K``.
+  scaling, refines every solve against the unshifted ``K`` and refuses an answer
+  that does not solve it. Every new matrix is equilibrated from scratch, so that a
+  solve never depends on the matrices solved before it.
   :class:`LowRankCorrectedFactorization` adds a limited-memory quasi-Newton term by
   Sherman-Morrison-Woodbury.
 - :class:`InertiaCorrection` regularizes (``d_x = dw I``, ``d_c = dc I``) until the
