@@ -117,15 +117,20 @@ def test_hessian_update_strategies_select_quasi_newton():
     assert res.fun == pytest.approx(HS71_F, rel=1e-8)
 
 
-def test_options_callback_and_stop():
-    seen = []
+def stopping_callback(seen, after):
+    """A scipy callback that records ``fun`` in ``seen`` and asks to stop at its ``after``-th call."""
 
     def callback(intermediate_result):
         seen.append(intermediate_result.fun)
-        if len(seen) == 3:
+        if len(seen) == after:
             raise StopIteration
 
-    res = lg.minimize(hs71_objective, HS71_X0, callback=callback, options={"maxiter": 50}, **HS71)
+    return callback
+
+
+def test_options_callback_and_stop():
+    seen = []
+    res = lg.minimize(hs71_objective, HS71_X0, callback=stopping_callback(seen, 3), options={"maxiter": 50}, **HS71)
     assert res.status_name == "STOPPED" and not res.success and len(seen) == 3
     # Without a method name scipy would run SLSQP here, whose 9 is "Iteration limit reached";
     # with the package's own method name the code is the package's.
@@ -304,12 +309,7 @@ def test_a_convex_qp_through_minimize_calls_the_callback_and_stops_on_request():
     # a convex QP goes to Mehrotra's method: it too calls the callback at every iterate and
     # stops when it raises StopIteration (before: never called, the solve ran to the end)
     seen = []
-
-    def callback(intermediate_result):
-        seen.append(intermediate_result.fun)
-        if len(seen) == 2:
-            raise StopIteration
-
+    callback = stopping_callback(seen, 2)
     quadratic = dict(fun=lambda x: float(x @ x - x[0]), x0=[0.3, 0.3], jac=lambda x: 2 * x - np.array([1.0, 0.0]), hess=lambda x: 2 * np.eye(2),
                      constraints=LinearConstraint([[1.0, 1.0]], 1.0, np.inf))  # fmt: skip
     res = lg.minimize(**quadratic, callback=callback)
