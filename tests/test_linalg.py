@@ -373,9 +373,10 @@ def test_a_solve_whose_scaled_test_hides_a_wrong_row_is_refused():
     np.testing.assert_allclose(x, np.linalg.solve(K, rhs), rtol=1e-6, atol=1e-8)
 
 
-def test_a_new_matrix_is_equilibrated_afresh_and_its_inertia_corrected():
-    # Through the interior point's regularizing solve, after a different matrix on the same
-    # pattern: the answer does not depend on that earlier matrix, and the inertia is right.
+def test_the_regularized_solve_is_right_after_a_very_different_matrix():
+    # Through the interior point's regularizing solve, after a matrix on the same pattern whose
+    # barrier terms are 1e10 times larger (its scaling is carried over): the inertia is
+    # corrected and the answer solves the regularized system.
     H, J, diagonal, rhs, _, barrier, K = _polak3_newton_matrix()
     alone, info = lg_kkt.InertiaCorrection(singular_residual=1e-5).solve(H, J, rhs, barrier=barrier, diagonal=diagonal)
     correction = lg_kkt.InertiaCorrection(singular_residual=1e-5)
