@@ -317,3 +317,24 @@ def test_a_convex_qp_through_minimize_calls_the_callback_and_stops_on_request():
     full = lg.minimize(**quadratic, callback=lambda xk: seen.append(xk))
     assert full.success and len(seen) - 2 >= full.nit >= 1
     np.testing.assert_allclose(full.x, [0.75, 0.25], atol=1e-9)
+
+
+def test_a_stop_asked_for_while_a_qp_is_tried_ends_the_solve():
+    # f is x^T x - x0 near x0 and at the QP test's second point, but not where the QP's answer
+    # lands (x0 > 0.6): that answer is dropped and the interior point runs. A StopIteration
+    # raised during the QP phase must still end the solve (before: ignored, status SUCCESS).
+    def fun(x):
+        return float(x @ x - x[0] + (10 * (x[0] - 0.6) ** 2 if x[0] > 0.6 else 0.0))
+
+    def jac(x):
+        return 2 * x - np.array([1.0, 0.0]) + (np.array([20 * (x[0] - 0.6), 0.0]) if x[0] > 0.6 else 0.0)
+
+    def hess(x):
+        return 2 * np.eye(2) + (np.diag([20.0, 0.0]) if x[0] > 0.6 else 0.0)
+
+    common = dict(jac=jac, hess=hess, constraints=LinearConstraint([[1.0, 1.0]], 1.0, np.inf))
+    unstopped = lg.minimize(fun, [0.3, 0.3], **common)
+    assert unstopped.success and unstopped.x[0] > 0.6  # the kink is active at the answer: the QP's was dropped
+    seen = []
+    res = lg.minimize(fun, [0.3, 0.3], callback=stopping_callback(seen, 2), **common)
+    assert res.status_name == "STOPPED" and not res.success and len(seen) == 2

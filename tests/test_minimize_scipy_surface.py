@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, NonlinearConstraint, OptimizeWarning, rosen
 from scipy.optimize import minimize as scipy_minimize
 
@@ -328,3 +329,50 @@ def test_tol_zero_asks_for_the_tightest_tolerance(kwargs):
     res = lg.minimize(rosen, [-1.2, 1.0], bounds=[(-2, 2)] * 2, method="trust-constr", **kwargs)
     np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-7)
     assert res.kkt["stationarity"] <= 1e-8 or not res.success
+
+
+@pytest.mark.parametrize(
+    "options, iterations",
+    [({"maxiter": -np.inf}, 0), ({"maxiter": None}, None), ({"maxiter": 1e30}, None), ({"max_time": np.inf}, None)],
+)
+def test_more_limits_read_as_scipy_reads_them(options, iterations):
+    # before: OverflowError (-inf), TypeError (None, 1e30), ProblemError (max_time=inf)
+    res = lg.minimize(rosen, [-1.2, 1.0], bounds=[(-2, 2)] * 2, options=options)
+    assert res.nit == iterations if iterations is not None else res.success
+
+
+def test_a_nan_limit_is_refused_by_name():
+    with pytest.raises(lg.ProblemError, match="maxiter: expected a number, got NaN"):
+        lg.minimize(rosen, [-1.2, 1.0], options={"maxiter": np.nan})
+
+
+def test_one_variable_hessians_of_shape_one_are_read_as_scipy_reads_them():
+    # hess returning shape (1,) at n = 1 (scipy's trust-constr and Newton-CG take it), and a
+    # constraint hess 2 v: refused by the first version of the shape check
+    res = lg.minimize(lambda x: float((x[0] - 1) ** 4 + x[0] ** 2), [3.0], jac=lambda x: 4 * (x - 1) ** 3 + 2 * x,
+                      hess=lambda x: 12 * (x - 1) ** 2 + 2, method="trust-constr",
+                      constraints=[NonlinearConstraint(lambda x: x**2, 0.0, 0.25, jac=lambda x: np.atleast_2d(2 * x), hess=lambda x, v: 2 * v)])  # fmt: skip
+    assert res.success and res.derivatives["hessian"] == "exact"
+    # the minimizer of (x - 1)^4 + x^2 is inside |x| <= 0.5: 4 (x - 1)^3 + 2 x = 0
+    assert 4 * (res.x[0] - 1) ** 3 + 2 * res.x[0] == pytest.approx(0.0, abs=1e-7)
+
+
+def test_a_trust_radius_callback_does_not_stop_at_x0():
+    # scipy's idiom: stop when the trust radius collapses; at x0 there is no step yet (scipy: radius 1)
+    res = lg.minimize(rosen, [-1.2, 1.0], method="trust-constr", callback=lambda xk, state: state.tr_radius < 1e-10)
+    assert res.nit > 0 and res.success
+
+
+def test_trust_constr_jac_is_sparse_where_the_constraint_jacobian_is():
+    ball = lambda jac: NonlinearConstraint(lambda x: [x @ x], -np.inf, 1.0, jac=jac)  # noqa: E731
+    res = lg.minimize(lambda x: float((x - 2) @ (x - 2)), [0.1, 0.2], method="trust-constr",
+                      constraints=[ball(lambda x: [2 * x]), ball(lambda x: sp.csr_array(np.atleast_2d(2 * x)))])  # fmt: skip
+    assert res.success and type(res.jac[0]) is np.ndarray and sp.issparse(res.jac[1])
+    np.testing.assert_allclose(res.jac[1].toarray(), res.jac[0], rtol=1e-12)
+
+
+def test_a_custom_method_gets_args_as_scipy_passes_them():
+    def custom(fun, x0, args=(), **kwargs):
+        return {"args": args}
+
+    assert lg.minimize(lambda x, a: 0.0, [1.0], args=[1, 2], method=custom)["args"] == ([1, 2],)

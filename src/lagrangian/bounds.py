@@ -190,7 +190,7 @@ def _pair_or_lower_upper(items, n: int):
             _ARGUMENT,
             f"{shown} with n = 2 variables reads two ways: as one (lower, upper) pair per variable, None for no bound "
             f"({_interval_text(*as_pairs)}), or as (lb, ub) ({_interval_text(*as_lower_upper)}); "
-            "pass scipy.optimize.Bounds(lb, ub), or (None, None) for a free variable's pair, to say which",
+            "pass scipy.optimize.Bounds(lb, ub) to say which, or write (lb, ub) as a tuple",
         )
     return valid[0] if valid else as_lower_upper  # an empty box is reported by the caller's check
 

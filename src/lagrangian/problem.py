@@ -151,6 +151,9 @@ class Problem:
         self._hessian, self._hessian_product = hessian, hessian_product
         self.quasi_newton = quasi_newton
         self.counts = {"objective": 0, "gradient": 0, "constraints": 0, "jacobian": 0, "hessian": 0}
+        #: Per constraint name, whether its ``jacobian`` last returned a sparse matrix (the
+        #: form scipy's trust-constr gives ``res.jac`` back in).
+        self.sparse_jacobian = {}
         # The values computed while checking the callables below, kept for a solve that
         # starts at once (reusing_evaluations(construction=True)); see lagrangian.last_point.
         self._last, self._reuse_depth = LastPoint(), 0
@@ -439,6 +442,7 @@ class Problem:
             block = central_difference_jacobian(lambda z, con=con: self._evaluate_constraint(con, z), x)
         else:
             block = con.jacobian(x)
+            self.sparse_jacobian[con.name] = sp.issparse(block)
         if not (dense and type(block) is np.ndarray and block.dtype is _FLOAT64 and block.ndim == 2):
             block = _as_matrix(block, dense, con._label("jacobian"))
         if block.shape != (rows, self.n):

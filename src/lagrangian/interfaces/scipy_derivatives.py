@@ -183,16 +183,24 @@ def as_matrix(H, n, label: str = "hess"):
     would go on with wrong curvature (scipy's ``trust-constr`` does the same, or fails
     later on a product of mismatched shapes).
     """
+    H = hessian_term(H, n, label)
+    if isinstance(H, LinearOperator):
+        return H.matmat(np.eye(n))
+    return H
+
+
+def hessian_term(H, n, label: str = "hess"):
+    """:func:`as_matrix`'s shape check, a LinearOperator kept as it is (the matrix-free path multiplies it)."""
     if isinstance(H, LinearOperator):
         if H.shape != (n, n):
             raise ProblemError(label, f"returned a LinearOperator of shape {H.shape}, expected ({n}, {n})")
-        return H.matmat(np.eye(n))
+        return H
     if sp.issparse(H):
         H = sp.csr_array(H)
     else:
         H = real_array(H, label)
-        if H.ndim == 0:
-            return H * np.eye(n)
+        if H.ndim == 0 or (n == 1 and H.size == 1):
+            return H.reshape(()) * np.eye(n)  # a number, or one of shape (1,) for one variable: scipy takes both
     if H.shape != (n, n):
         raise ProblemError(label, f"returned shape {H.shape}, expected ({n}, {n}): a 2-D array, sparse matrix, LinearOperator or scalar")
     return H
@@ -281,7 +289,7 @@ def lagrangian_hessian(*, hess, hessp, args, gradient, exact_gradient, blocks, n
     def hessian(x, y):
         H = objective_term(x) if objective_term is not None else np.zeros((n, n))
         for rows, term in exact_terms:
-            H = H + term(x, np.asarray(y[rows], dtype=float))
+            H = H + as_matrix(term(x, np.asarray(y[rows], dtype=float)), n)
         if by_differences:
             D = finite_difference_jacobian(lambda z: differenced_gradient(z, y), x, lower=lower, upper=upper)
             H = H + 0.5 * (D + D.T)

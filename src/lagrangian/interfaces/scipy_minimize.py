@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import time
 import warnings
 
@@ -45,9 +46,9 @@ from .scipy_derivatives import (
     CountedObjective,
     HessianProduct,
     TracedOrDifferences,
-    as_matrix,
     difference_hessian,
     differences,
+    hessian_term,
     lagrangian_hessian,
     objective_derivative,
     traced_derivative,
@@ -155,7 +156,7 @@ def _constraints(constraints, x0, *, lower, upper, sources, trace=True):
             fun, jac, lo, up = con.fun, (con.jac if callable(con.jac) else None), con.lb, con.ub
             if callable(con.hess):
                 label = f"constraints[{k}].hess"
-                hessian = ("exact", lambda x, v, h=con.hess, label=label: as_matrix(h(x, v), x.size, label))
+                hessian = ("exact", lambda x, v, h=con.hess, label=label: hessian_term(h(x, v), x.size, label))
             elif con.hess is not None and not isinstance(con.hess, str):
                 hessian = ("strategy", con.hess)
             else:
@@ -199,7 +200,8 @@ def _callback(callback):
         """The iterate as scipy's callbacks see it, with trust-constr's progress fields a callback reads."""
         return OptimizeResult(
             x=x, fun=record.objective, nit=record.iteration, niter=record.iteration,
-            constr_violation=record.primal, optimality=record.dual, tr_radius=record.step_norm,
+            # (no step yet at iteration 0: scipy's initial trust radius, 1)
+            constr_violation=record.primal, optimality=record.dual, tr_radius=record.step_norm if record.iteration and record.step_norm is not None else 1.0,
             barrier_parameter=record.barrier, method="tr_interior_point",
         )  # fmt: skip
 
@@ -259,6 +261,22 @@ def _at_requested_tolerance(result, requested):
 _DEFAULT_MAXITER = {"trust-constr": 1000, "slsqp": 100}
 
 
+def _limit(key, value, *, count: bool):
+    """An iteration, evaluation or time limit as scipy reads one: None or inf is no limit, a
+    negative count is 0, a count is rounded down; NaN and non-numbers are refused."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ProblemError(key, f"expected a number, got {value!r}") from None
+    if math.isnan(number):
+        raise ProblemError(key, "expected a number, got NaN")
+    if number == math.inf:
+        return None
+    return min(int(max(number, 0.0)), 2**53) if count else number  # (a time limit <= 0 is the solver's to refuse)
+
+
 def _solver_options(options, tol, method_key=None):
     solver_options = {}
     if method_key in _DEFAULT_MAXITER:
@@ -267,9 +285,10 @@ def _solver_options(options, tol, method_key=None):
         if key in _OPTIONS:
             if key == "verbose":
                 value = value >= 2
-            if _OPTIONS[key] in ("max_iterations", "max_evaluations"):
-                # as scipy: inf is no limit, a negative count is none at all
-                value = 2**53 if value == np.inf else max(int(value), 0)
+            if _OPTIONS[key] in ("max_iterations", "max_evaluations", "max_time"):
+                value = _limit(key, value, count=_OPTIONS[key] != "max_time")
+                if value is None:
+                    continue
             if _OPTIONS[key] == "log":
                 value = bool(value)
             solver_options[_OPTIONS[key]] = value
@@ -365,6 +384,8 @@ def minimize(
         ... and SLSQP's/COBYLA's ``maxcv``.
     """
     started = time.perf_counter()
+    # scipy: anything but a tuple is one argument (a list is not unpacked)
+    args = args if isinstance(args, tuple) else (args,)
     if callable(method):
         return method(fun, x0, args=args, jac=jac, hess=hess, hessp=hessp, bounds=bounds, constraints=constraints,
                       callback=callback, **dict(options or {}))  # fmt: skip
@@ -373,8 +394,6 @@ def minimize(
         raise ProblemError("method", f"expected 'interior-point', 'newton-kkt', a scipy method name or a callable, got {method!r}")
     solver = _OWN_METHODS.get(method_key, interior_point)
     x0 = real_vector(x0, "x0", at_least_1d=True)
-    # scipy: anything but a tuple is one argument (a list is not unpacked)
-    args = args if isinstance(args, tuple) else (args,)
     n = x0.size
     constraints = _as_list(constraints)
     # scipy's reading: a sequence of two-entry sequences is only ever (min, max) pairs.

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 
 from ..fixed_variables import restated_solution
 from ..qp import QuadraticProgram, solve_qp
+from ..result import Status
 
 __all__ = ["solve_if_quadratic", "is_positive_semidefinite"]
 
@@ -119,6 +120,9 @@ def solve_if_quadratic(problem, *, hess, hessp, terms, program, options):
     # An infeasible-start method ends within its tolerance of the bounds, possibly just
     # outside; the user's functions are never evaluated there, so x is put back inside.
     x = np.clip(solution.x, problem.lb, problem.ub)
+    if solution.status is Status.STOPPED:
+        # the caller's callback asked to stop: that is the answer, whatever f is beyond here
+        return restated_solution(problem, solution, x=x, y=solution.y, z=solution.z)
     # Two points cannot prove a function quadratic everywhere (it may branch on x): the
     # answer must also agree with the user's own objective and gradient where it landed.
     g = P @ x + q

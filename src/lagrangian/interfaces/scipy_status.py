@@ -220,12 +220,13 @@ def method_fields(method, solution, problem, *, gradient, lower, upper, started)
     if method != "trust-constr":
         return fields
     constr, jac, v = [], [], []
-    # dense, as trust-constr returns a dense Jacobian's (np.allclose and np.vstack work on them),
-    # unless it would be large
-    J = problem.jacobian(x, dense=problem.m * problem.n <= _DENSE_JACOBIAN_ENTRIES) if problem.m else None
+    J = problem.jacobian(x) if problem.m else None
     for name, rows in problem.slices.items():
         constr.append(values[rows])
-        jac.append(J[rows] if J is not None else None)
+        # as trust-constr gives them back: sparse when the constraint's jac returned a sparse
+        # matrix, else dense (np.allclose and np.vstack work on those), unless that is large
+        sparse = problem.sparse_jacobian.get(name, False) or (rows.stop - rows.start) * problem.n > _DENSE_JACOBIAN_ENTRIES
+        jac.append(None if J is None else J[rows] if sparse else J[rows].toarray())
         v.append(np.array(solution.multipliers[name]))
     if lower is not None:
         constr.append(np.array(x))
