@@ -17,9 +17,8 @@ the numerics every solver uses to solve with
   quasidefinite shift ``dq diag(I, -I)`` (Vanderbei 1995), so that ``L D L^T`` needs no
   pivoting and ``D``'s signs are the inertia; :class:`ScaledFactorization` undoes the
   scaling, refines every solve against the unshifted ``K`` and refuses an answer
-  that does not solve it; a refused answer, or a scaling carried over from the last
-  matrix that leaves a row unbalanced, makes the next factorization equilibrate
-  from scratch.
+  that does not solve it; after a refused answer the next factorization
+  equilibrates from scratch instead of carrying the last scaling over.
   :class:`LowRankCorrectedFactorization` adds a limited-memory quasi-Newton term by
   Sherman-Morrison-Woodbury.
 - :class:`InertiaCorrection` regularizes (``d_x = dw I``, ``d_c = dc I``) until the
@@ -181,12 +180,6 @@ class KKTPattern:
         self._magnitude_matrix.data[:] = magnitude
         return F, self._values_matrix, self._magnitude_matrix
 
-    def _balanced(self, magnitude, scale, within: float = 10.0) -> bool:
-        """Whether every nonzero row of ``S |K| S`` has its largest entry within a factor ``within`` of 1."""
-        largest = scale * self._column_maxima(magnitude, scale)
-        largest = largest[largest > 0]
-        return bool(largest.size == 0 or (largest.max() <= within and largest.min() >= 1.0 / within))
-
     def restart_equilibration(self):
         """Make the next :meth:`factor` equilibrate from scratch (five sweeps), not from the last scaling."""
         self._scale = None
@@ -247,15 +240,15 @@ class KKTPattern:
             raise ProblemError("KKT matrix", "contains NaN or infinite entries")
         # Successive interior-point matrices differ on the diagonal only: one sweep from
         # the last scaling balances the new one about as well as five from scratch (the
-        # Maros-Meszaros counts are the same with one sweep or two). Where it does not (a
-        # barrier term that grew by 1e10 in one step: rows of CUTEst POLAK3 left at 1e-2 of
-        # unit size), five sweeps from scratch. Equilibrating every matrix from scratch
-        # instead cost the interior point 23% more iterations on the random QPs (its
-        # unboundedness test ran later, where the Newton direction is no longer a ray).
+        # Maros-Meszaros counts are the same with one sweep or two). Where the carried
+        # scaling loses rows, a solve is refused (ScaledFactorization._grossly_wrong) and
+        # the retry starts from scratch (restart_equilibration). Equilibrating every
+        # matrix from scratch instead cost the interior point 23% more iterations on the
+        # random QPs (its unboundedness test ran later, where the Newton direction is no
+        # longer a ray), and re-equilibrating whenever a row was 10x off unit size
+        # changed paths both ways.
         magnitude = np.abs(values)
-        scale = None if self._scale is None else self._equilibrated(magnitude, 1, self._scale)
-        if scale is None or not self._balanced(magnitude, scale):
-            scale = self._equilibrated(magnitude, 5, None)
+        scale = self._equilibrated(magnitude, 5, None) if self._scale is None else self._equilibrated(magnitude, 1, self._scale)
         self._scale = scale
         scaled = self._congruence(values, scale)
         scaled_magnitude = np.abs(scaled)
@@ -445,7 +438,7 @@ class InertiaCorrection:
                 return F.solve(rhs), inertia, False, F
             except SingularMatrixError:
                 # The equilibration carried over from earlier matrices may be what lost the
-                # rows (CUTEst POLAK3): every later factorization starts from a fresh one.
+                # rows (CUTEst POLAK3): the retry starts from a fresh one.
                 pattern.restart_equilibration()
                 continue
         # Correct inertia for the shifted matrix, but the unshifted one is singular:
