@@ -308,6 +308,13 @@ def test_minimize_refuses_a_hessian_of_the_wrong_shape_naming_it(kwargs, argumen
     assert shape in message and "expected (3" in message
 
 
+def test_minimize_refuses_a_hessian_product_that_is_a_matrix_of_n_entries():
+    # (2, 2) at n = 4 has the right number of entries but is not a vector: read row by row it
+    # would be some other product (before: accepted, as only the size was checked)
+    message = refused(lambda: lg.minimize(lambda x: float(x @ x), np.ones(4), jac=lambda x: 2 * x, hessp=lambda x, p: 2 * p.reshape(2, 2), method="trust-constr"), "hessp")
+    assert "(2, 2)" in message and "expected (4,)" in message
+
+
 def test_minimize_takes_a_scalar_hessian_as_that_multiple_of_the_identity():
     result = lg.minimize(lambda x: float((x - 1) @ (x - 1)), np.zeros(3), jac=lambda x: 2 * (x - 1), hess=lambda x: 2.0, constraints=[_ball()], method="trust-constr")
     assert result.success and result.derivatives["hessian"] == "exact"

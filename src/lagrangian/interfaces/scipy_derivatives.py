@@ -207,9 +207,9 @@ def hessian_term(H, n, label: str = "hess"):
 
 
 def as_product(Hv, n, label: str = "hessp"):
-    """A Hessian-vector product returned by the user's ``hessp`` as a vector of length n (shape (n,) or (n, 1))."""
+    """A Hessian-vector product returned by the user's ``hessp`` as a vector of length n (shape (n,), (n, 1) or (1, n))."""
     Hv = real_array(Hv, label)
-    if Hv.size != n or Hv.ndim > 2:
+    if Hv.size != n or Hv.ndim > 2 or (Hv.ndim == 2 and 1 not in Hv.shape):
         raise ProblemError(label, f"returned shape {Hv.shape}, expected ({n},)")
     return Hv.reshape(-1)
 
