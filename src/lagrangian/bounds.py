@@ -171,9 +171,13 @@ def _interval_text(lower, upper) -> str:
     return ", ".join(f"x{i} in [{lo:g}, {hi:g}]" for i, (lo, hi) in enumerate(zip(lower, upper)))
 
 
-def _pair_and_none_at_two(items, shapes, n: int) -> bool:
+def _pair_and_none_at_two(bounds, items, shapes, n: int) -> bool:
     """``[(lo, hi), None]`` or ``[None, (lo, hi)]`` at n = 2 (a list: a tuple is ``(lb, ub)``), the pair not a NumPy array: the second ambiguous shape."""
-    return n == 2 and sorted(map(str, shapes)) == ["('vector', 2)", "none"] and not any(isinstance(item, np.ndarray) for item in items)
+    return (
+        n == 2 and not isinstance(bounds, tuple) and len(items) == 2
+        and "none" in shapes and ("vector", 2) in shapes
+        and not any(isinstance(item, np.ndarray) for item in items)
+    )  # fmt: skip
 
 
 def _pair_or_lower_upper(items, n: int):
@@ -258,7 +262,7 @@ def read_bounds(bounds, n: int, *, pairs: bool = False) -> tuple[np.ndarray, np.
         as_lower_upper = len(items) == 2 and all(s in ("none", "number") or s == ("vector", n) for s in shapes)
         if as_pairs and as_lower_upper:
             lower, upper = _pairs(items, n) if pairs else _ambiguous(bounds, items, n)
-        elif as_lower_upper and not isinstance(bounds, tuple) and _pair_and_none_at_two(items, shapes, n):
+        elif as_lower_upper and _pair_and_none_at_two(bounds, items, shapes, n):
             lower, upper = _pair_or_lower_upper(items, n)
         elif as_pairs:
             lower, upper = _pairs(items, n)

@@ -57,8 +57,8 @@ class Status(enum.Enum):
     EVALUATION_LIMIT = "the function evaluation limit was reached; x is the best point found (smallest KKT error)"
     STALLED = (
         "the iterates stopped improving (their steps fell below rounding for 5 iterations, or the KKT error grew far "
-        "above, or stayed for 30 iterations above, its best value) and the best point is not accurate enough to be ACCEPTABLE: x is that best point; the problem is "
-        "probably badly scaled or degenerate, rescale it or loosen tol"
+        "above, or stayed for 30 iterations above, its best value) and the best point is not accurate enough to be "
+        "ACCEPTABLE: x is that best point; the problem is probably badly scaled or degenerate, rescale it or loosen tol"
     )
     FEASIBLE_POINT = (
         "x satisfies the constraints of a square system (as many equality rows as free variables), but their "

@@ -183,10 +183,12 @@ def as_matrix(H, n, label: str = "hess"):
     would go on with wrong curvature (scipy's ``trust-constr`` does the same, or fails
     later on a product of mismatched shapes).
     """
-    H = hessian_term(H, n, label)
-    if isinstance(H, LinearOperator):
-        return H.matmat(np.eye(n))
-    return H
+    return _as_stored(hessian_term(H, n, label), n)
+
+
+def _as_stored(H, n):
+    """A checked Hessian term (:func:`hessian_term`) as a matrix: a LinearOperator applied to the identity."""
+    return H.matmat(np.eye(n)) if isinstance(H, LinearOperator) else H
 
 
 def hessian_term(H, n, label: str = "hess"):
@@ -289,7 +291,7 @@ def lagrangian_hessian(*, hess, hessp, args, gradient, exact_gradient, blocks, n
     def hessian(x, y):
         H = objective_term(x) if objective_term is not None else np.zeros((n, n))
         for rows, term in exact_terms:
-            H = H + as_matrix(term(x, np.asarray(y[rows], dtype=float)), n)
+            H = H + _as_stored(term(x, np.asarray(y[rows], dtype=float)), n)  # term: checked by hessian_term
         if by_differences:
             D = finite_difference_jacobian(lambda z: differenced_gradient(z, y), x, lower=lower, upper=upper)
             H = H + 0.5 * (D + D.T)

@@ -413,11 +413,11 @@ def minimize(
     # Built here and solved at once: the solve may start from the values the problem's
     # checks computed at x0 (no code of the caller's runs in between to change them).
     with problem.reusing_evaluations(construction=True):
-        quadratic_options = dict(solver_options, callback=_callback(callback))
-        result = None if every_fixed else solve_if_quadratic(problem, hess=hess, hessp=hessp, terms=terms, program=program, options=quadratic_options)
+        adapted = _callback(callback)
+        result = None if every_fixed else solve_if_quadratic(problem, hess=hess, hessp=hessp, terms=terms, program=program, options=dict(solver_options, callback=adapted))
         if result is None:
             solver_options, requested_tol = _measurable_tolerance(solver_options, sources, jacobian_sources)
-            result = solve_without_fixed(solver, problem, callback=_callback(callback), **solver_options)
+            result = solve_without_fixed(solver, problem, callback=adapted, **solver_options)
             if method_key == "trust-constr":
                 result = _to_unscaled_tolerance(result, solver, problem, callback, solver_options)
             result = _at_requested_tolerance(result, requested_tol)

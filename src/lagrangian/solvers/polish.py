@@ -38,6 +38,7 @@ from scipy.optimize import lsq_linear
 from .. import linalg
 from ..convention import bound_violation
 from ..kkt import kkt_residuals, kkt_residuals_from_values, least_squares_multipliers
+from .ending import all_finite
 from .second_order import near_bounds
 
 __all__ = ["polish", "polish_with_residuals"]
@@ -96,6 +97,8 @@ def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STE
         g = problem.gradient(x)
         J = _dense(problem.jacobian(x, dense=True))[rows] if problem.m else np.zeros((0, problem.n))
         c = problem.constraint_values(x)[rows] if problem.m else np.zeros(0)
+        if not all_finite(g, J, c, y):
+            return None  # values that overflowed here (LAPACK's SVD would fail on them): no polish
         move = np.where(held, bound - x, 0.0)
         r = c - target[rows] + J[:, held] @ move[held]  # the held rows after the move, to first order
         Jf = J[:, free]
@@ -104,18 +107,16 @@ def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STE
             break  # no step left, or one below rounding: no Hessian to pay for
         if problem.has_hessian:
             H = _dense(problem.hessian(x, y, dense=True))[free]
+            if not all_finite(H):
+                return None
             Hf = H[:, free]
             K = np.zeros((Hf.shape[0] + rows.size,) * 2)  # [[H, Jf^T], [Jf, 0]]
             K[: Hf.shape[0], : Hf.shape[0]], K[: Hf.shape[0], Hf.shape[0] :], K[Hf.shape[0] :, : Hf.shape[0]] = Hf, Jf.T, Jf
             rhs = -np.concatenate([g[free] + Jf.T @ y[rows] + H[:, held] @ move[held], r])
-            if not (np.isfinite(K).all() and np.isfinite(rhs).all()):
-                return None  # derivatives that overflowed here (LAPACK's SVD would fail on them): no polish
             step = np.linalg.lstsq(K, rhs, rcond=None)[0]
             dx, dy = step[: Hf.shape[0]], step[Hf.shape[0] :]
             y[rows] += dy
         else:
-            if not (np.isfinite(Jf).all() and np.isfinite(r).all()):
-                return None
             dx = least_squares_multipliers(Jf.T, r) if rows.size else np.zeros(int(free.sum()))
         if not np.all(np.isfinite(dx)):
             return None
@@ -127,7 +128,7 @@ def _on_active_set(problem, x, y, target, lower, upper, newton_steps=_NEWTON_STE
     g = problem.gradient(x)
     J_all = _dense(problem.jacobian(x, dense=True)) if problem.m else np.zeros((0, problem.n))
     J = J_all[rows]
-    if not (np.isfinite(g).all() and np.isfinite(J_all).all()):
+    if not all_finite(g, J_all):
         return None
     y = np.zeros(problem.m)
     if rows.size:
